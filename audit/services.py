@@ -1,0 +1,197 @@
+"""The action log: one small function per event type, all writing through `_append`.
+
+Nothing is logged when nothing changed. Callers run inside their own transaction, so a failed
+change leaves no log entry behind.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models, transaction
+from django.utils import timezone
+
+from .models import ActionLogEntry, ActionLogHead
+
+GENESIS_HASH = "0" * 64
+
+
+def _plain(value: Any) -> Any:
+    """What JSONField will give back when the entry is read again, so hashes stay stable."""
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+def _actor_label(actor) -> str:
+    if actor is None:
+        return "system"
+    return actor.get_username() if hasattr(actor, "get_username") else str(actor)
+
+
+def _head_for_update() -> ActionLogHead:
+    head = ActionLogHead.objects.select_for_update().filter(pk=1).first()
+    if head is None:
+        ActionLogHead.objects.get_or_create(pk=1)
+        head = ActionLogHead.objects.select_for_update().get(pk=1)
+    return head
+
+
+@transaction.atomic
+def _append(
+    *,
+    actor,
+    verb: str,
+    target: models.Model,
+    before: dict | None = None,
+    after: dict | None = None,
+    incident=None,
+) -> ActionLogEntry:
+    head = _head_for_update()
+    entry = ActionLogEntry(
+        created_at=timezone.now(),
+        actor=actor if getattr(actor, "pk", None) else None,
+        actor_label=_actor_label(actor),
+        verb=verb,
+        target_type=target._meta.label_lower,
+        target_id=str(target.pk),
+        target_label=str(target)[:300],
+        incident=incident,
+        before=_plain(before or {}),
+        after=_plain(after or {}),
+        prev_hash=head.last_hash,
+    )
+    entry.entry_hash = entry.compute_hash()
+    entry.save()
+    head.last_hash = entry.entry_hash
+    head.last_entry_id = entry.pk
+    head.entry_count += 1
+    head.save(update_fields=["last_hash", "last_entry_id", "entry_count"])
+    return entry
+
+
+def snapshot(instance: models.Model, fields: Iterable[str]) -> dict[str, Any]:
+    """Field values as they read on screen: foreign keys by id, everything JSON-safe."""
+    values = {}
+    for name in fields:
+        field = instance._meta.get_field(name)
+        if field.many_to_many:
+            values[name] = sorted(instance.__class__.objects.filter(pk=instance.pk).values_list(name, flat=True))
+        elif field.is_relation:
+            values[name] = getattr(instance, field.attname)
+        else:
+            values[name] = getattr(instance, name)
+    return _plain(values)
+
+
+def diff(before: dict, after: dict) -> tuple[dict, dict]:
+    changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+    return {k: before.get(k) for k in sorted(changed)}, {k: after.get(k) for k in sorted(changed)}
+
+
+# --- one function per event type --------------------------------------------------------------
+
+
+def log_created(*, actor, target: models.Model, values: dict, incident=None) -> ActionLogEntry:
+    return _append(actor=actor, verb="created", target=target, after=values, incident=incident)
+
+
+def log_changed(*, actor, target: models.Model, before: dict, after: dict, incident=None) -> ActionLogEntry | None:
+    old, new = diff(_plain(before), _plain(after))
+    if not old and not new:
+        return None
+    return _append(actor=actor, verb="changed", target=target, before=old, after=new, incident=incident)
+
+
+def log_transition(
+    *, actor, target: models.Model, source: str, target_state: str, name: str, incident=None, details: dict | None = None
+) -> ActionLogEntry:
+    after = {"state": target_state, "transition": name, **(details or {})}
+    return _append(
+        actor=actor,
+        verb=f"transition:{name}",
+        target=target,
+        before={"state": source},
+        after=after,
+        incident=incident,
+    )
+
+
+def log_containment_recorded(*, actor, action) -> ActionLogEntry:
+    return _append(
+        actor=actor,
+        verb="containment_recorded",
+        target=action,
+        after={
+            "action_type": action.action_type,
+            "parameters": action.parameters,
+            "approved_by": action.approved_by_id,
+            "is_reversible": action.is_reversible,
+            "performed_at": action.performed_at,
+        },
+        incident=action.incident,
+    )
+
+
+def log_containment_reverted(*, actor, action) -> ActionLogEntry:
+    return _append(
+        actor=actor,
+        verb="containment_reverted",
+        target=action,
+        before={"reverted_at": None},
+        after={"reverted_at": action.reverted_at, "reason": action.revert_reason},
+        incident=action.incident,
+    )
+
+
+def log_timeline_note(*, actor, entry) -> ActionLogEntry:
+    return _append(
+        actor=actor,
+        verb="timeline_note_added",
+        target=entry,
+        after={"occurred_at": entry.occurred_at, "text": entry.text},
+        incident=entry.incident,
+    )
+
+
+def log_api_token_created(*, actor, token) -> ActionLogEntry:
+    return _append(
+        actor=actor,
+        verb="api_token_created",
+        target=token,
+        after={"name": token.name, "scopes": token.scopes, "prefix": token.prefix, "user": token.user_id},
+    )
+
+
+# --- verification -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    entry_id: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"entry #{self.entry_id}" if self.entry_id is not None else "end of chain"
+        return f"{where}: {self.reason}"
+
+
+def action_log_verify() -> ChainBreak | None:
+    """Walk the chain from the first entry; return the first break, or None when intact."""
+    prev = GENESIS_HASH
+    last_id = None
+    count = 0
+    for entry in ActionLogEntry.objects.order_by("id").iterator(chunk_size=2000):
+        if entry.prev_hash != prev:
+            return ChainBreak(entry.pk, "does not follow the entry before it (an entry was removed or reordered)")
+        if entry.compute_hash() != entry.entry_hash:
+            return ChainBreak(entry.pk, "its content does not match its hash (the row was altered)")
+        prev = entry.entry_hash
+        last_id = entry.pk
+        count += 1
+    head = ActionLogHead.objects.filter(pk=1).first()
+    if head is not None and (head.last_hash != prev or head.entry_count != count):
+        return ChainBreak(last_id, f"the chain ends early: {head.entry_count - count} entries after it are missing")
+    return None

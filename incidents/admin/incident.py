@@ -1,0 +1,319 @@
+"""The incident page: the commander's one screen, and the changelist behind it."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
+
+from incidents.constants import CATEGORY_HELP, Category, IncidentState
+from incidents.models import Incident
+from incidents.playbook import checklist_for
+from incidents.selectors import incident_visibility_q, visible_incidents
+from incidents.services import (
+    TRANSITION_SERVICES,
+    containment_record,
+    containment_revert,
+    incident_open,
+    incident_update,
+    timeline_add_note,
+    transition_options,
+)
+from incidents.services.incidents import EDITABLE_FIELDS
+from incidents.templatetags.fireline import duration
+
+from .forms import ContainmentForm, RevertForm, TimelineNoteForm, TransitionForm, staff_users
+
+STATE_COLOURS = {
+    IncidentState.DETECTED: "red",
+    IncidentState.TRIAGED: "orange",
+    IncidentState.CONTAINED: "amber",
+    IncidentState.INVESTIGATING: "amber",
+    IncidentState.FIXED: "blue",
+    IncidentState.VERIFIED: "blue",
+    IncidentState.POSTMORTEM: "purple",
+    IncidentState.CLOSED: "green",
+    IncidentState.DISMISSED: "grey",
+}
+
+
+def _error_text(exc: ValidationError) -> str:
+    if hasattr(exc, "error_dict"):
+        return "; ".join(f"{name.replace('_', ' ')}: {' '.join(errs)}" if name != "__all__" else " ".join(errs)
+                         for name, errs in exc.message_dict.items())
+    return " ".join(exc.messages)
+
+
+@admin.register(Incident)
+class IncidentAdmin(SimpleHistoryAdmin):
+    change_form_template = "admin/incidents/incident/change_form.html"
+    list_display = ["reference_link", "title", "state_badge", "severity_badge", "category", "feature",
+                    "commander", "detected_at", "time_open", "restricted"]
+    list_display_links = ["title"]
+    list_filter = ["state", "severity", "category", "feature", "detection_signal", "is_restricted"]
+    list_select_related = ["feature", "commander"]
+    search_fields = ["title", "summary", "feature__key", "feature__name"]
+    autocomplete_fields = ["feature"]
+    filter_horizontal = ["members"]
+    date_hierarchy = "detected_at"
+    list_per_page = 50
+    readonly_fields = ["state_badge", "severity_badge", "triage_outcome", "impact"]
+    add_fieldsets = [
+        (None, {"fields": ["title", "summary", "feature", "detection_signal", "category"]}),
+        ("Impact (drives the triage matrix)", {"fields": ["users_affected", "is_public", "involves_privacy",
+                                                          "occurred_at", "detected_at"]}),
+        ("People", {"fields": ["commander", "members", "is_restricted"]}),
+        ("Severity override", {"classes": ["collapse"], "fields": ["severity_override", "severity_override_reason"]}),
+    ]
+    change_fieldsets = [
+        (None, {"fields": ["title", "summary", "feature", "detection_signal", "category"]}),
+        ("Triage", {"fields": ["triage_outcome", "users_affected", "is_public", "involves_privacy",
+                               "severity_override", "severity_override_reason", "occurred_at", "detected_at"]}),
+        ("People and visibility", {"fields": ["commander", "members", "is_restricted"]}),
+        ("Root cause and fix", {"fields": ["root_cause_layer", "root_cause", "fix_layer", "fix_description",
+                                           "fix_reference", "fix_layer_justification"]}),
+        ("Verification, post-mortem and communications", {"fields": [
+            "verification_summary", "postmortem_summary", "communications_summary"]}),
+    ]
+
+    # --- visibility: one queryset for changelist, search, autocomplete, lookups and the page -----
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(incident_visibility_q(request.user))
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # incidents are dismissed, never deleted: the record is the point
+
+    def history_view(self, request, object_id, extra_context=None):
+        # simple-history falls back to the historical rows when the live object is not found,
+        # which would show a restricted incident's history to anyone: check visibility first.
+        if not self.get_queryset(request).filter(pk=object_id).exists():
+            raise Http404
+        return super().history_view(request, object_id, extra_context)
+
+    def get_fieldsets(self, request, obj=None):
+        return self.change_fieldsets if obj else self.add_fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(self.readonly_fields)
+        if obj is not None and not obj.is_open:
+            fields += [f for f in EDITABLE_FIELDS if f not in fields] + ["members"]
+        return fields
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "commander":
+            kwargs["queryset"] = staff_users()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "members":
+            kwargs["queryset"] = staff_users()
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault("commander", request.user.pk)
+        initial.setdefault("detected_at", timezone.now())
+        return initial
+
+    # --- saving goes through the services ------------------------------------------------------
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if change:
+            changes = {f: data[f] for f in form.changed_data if f in EDITABLE_FIELDS or f == "members"}
+            if changes:
+                incident_update(incident_id=obj.pk, changes=changes, actor=request.user)
+        else:
+            fields = [f for f in EDITABLE_FIELDS if f in data]
+            created = incident_open(actor=request.user, **{f: data[f] for f in fields},
+                                    members=list(data.get("members") or []))
+            obj.pk = obj.id = created.pk
+
+    def save_related(self, request, form, formsets, change):
+        # members were saved by the service, inside its transaction and its action-log entry
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    # --- list columns ---------------------------------------------------------------------------
+
+    @admin.display(description="ref", ordering="id")
+    def reference_link(self, obj):
+        return obj.reference
+
+    @admin.display(description="state", ordering="state")
+    def state_badge(self, obj):
+        return format_html('<span class="fl-state fl-{}">{}</span>', STATE_COLOURS[obj.state],
+                           obj.get_state_display())
+
+    @admin.display(description="severity", ordering="severity")
+    def severity_badge(self, obj):
+        if not obj.severity:
+            return format_html('<span class="fl-sev fl-none">{}</span>', "untriaged")
+        return format_html('<span class="fl-sev fl-{}">{}</span>', obj.severity.lower(), obj.severity)
+
+    @admin.display(description="open for")
+    def time_open(self, obj):
+        return duration(obj.time_open())
+
+    @admin.display(description="restricted", boolean=True, ordering="is_restricted")
+    def restricted(self, obj):
+        return obj.is_restricted
+
+    @admin.display(description="triage matrix says")
+    def triage_outcome(self, obj):
+        rule = obj.triage_rule
+        if rule is None:
+            return "Set the category to get a severity from the triage matrix."
+        text = (f"{obj.get_category_display()} × {obj.get_impact_display()} → {rule.severity}; "
+                f"page within {rule.page_within_minutes} min; post-mortem "
+                f"{'required' if rule.requires_postmortem else 'optional'}")
+        if obj.severity_override:
+            text += f". Overridden to {obj.severity_override}: {obj.severity_override_reason}"
+        return text
+
+    # --- the command panel: transitions, containment, timeline ----------------------------------
+
+    def get_urls(self):
+        own = [
+            path("<int:pk>/transition/<str:name>/", self.admin_site.admin_view(self.transition_view),
+                 name="incidents_incident_transition"),
+            path("<int:pk>/containment/", self.admin_site.admin_view(self.containment_view),
+                 name="incidents_incident_containment"),
+            path("<int:pk>/containment/<int:action_id>/revert/", self.admin_site.admin_view(self.revert_view),
+                 name="incidents_incident_revert"),
+            path("<int:pk>/timeline/", self.admin_site.admin_view(self.timeline_view),
+                 name="incidents_incident_timeline"),
+        ]
+        return own + super().get_urls()
+
+    def _visible_or_404(self, request, pk) -> Incident:
+        try:
+            return visible_incidents(user=request.user).get(pk=pk)
+        except Incident.DoesNotExist as exc:
+            raise Http404("No such incident.") from exc
+
+    def _back(self, pk):
+        return HttpResponseRedirect(reverse("admin:incidents_incident_change", args=[pk]))
+
+    def _run(self, request, pk, func, success: str):
+        try:
+            func()
+        except (Incident.DoesNotExist, Http404) as exc:
+            raise Http404("No such incident.") from exc
+        except PermissionDenied as exc:
+            self.message_user(request, str(exc) or "You may not do that.", messages.ERROR)
+        except ValidationError as exc:
+            self.message_user(request, _error_text(exc), messages.ERROR)
+        else:
+            self.message_user(request, success, messages.SUCCESS)
+        return self._back(pk)
+
+    def transition_view(self, request, pk, name):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        incident = self._visible_or_404(request, pk)
+        service = TRANSITION_SERVICES.get(name)
+        if service is None:
+            raise Http404("No such transition.")
+        form = TransitionForm(request.POST)
+        if not form.is_valid():
+            self.message_user(request, "The form was incomplete; reload the page.", messages.ERROR)
+            return self._back(pk)
+        kwargs = {"incident_id": incident.pk, "actor": request.user, "expected_state": form.cleaned_data["expected_state"]}
+        if name in ("investigate_without_containment", "reopen"):
+            kwargs["reason"] = form.cleaned_data["reason"]
+        if name == "dismiss":
+            kwargs["reason"] = form.cleaned_data["dismiss_reason"]
+            kwargs["note"] = form.cleaned_data["reason"]
+            dup_id = form.cleaned_data.get("duplicate_of")
+            if dup_id:
+                duplicate = visible_incidents(user=request.user).filter(pk=dup_id).first()
+                if duplicate is None:
+                    self.message_user(request, f"Duplicate of: no incident INC-{dup_id}.", messages.ERROR)
+                    return self._back(pk)
+                kwargs["duplicate_of"] = duplicate
+        return self._run(request, pk, lambda: service(**kwargs), "Done: the incident moved on.")
+
+    def containment_view(self, request, pk):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        incident = self._visible_or_404(request, pk)
+        form = ContainmentForm(request.POST)
+        if not form.is_valid():
+            self.message_user(request, "Containment not recorded: " + "; ".join(
+                f"{k}: {' '.join(v)}" for k, v in form.errors.items()), messages.ERROR)
+            return self._back(pk)
+        data = form.cleaned_data
+        return self._run(request, pk, lambda: containment_record(
+            incident_id=incident.pk, action_type=data["action_type"], parameters=form.parameters(),
+            description=data["description"], approved_by=data["approved_by"], is_reversible=data["is_reversible"],
+            actor=request.user,
+        ), "Containment action recorded.")
+
+    def revert_view(self, request, pk, action_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        incident = self._visible_or_404(request, pk)
+        if not incident.containment_actions.filter(pk=action_id).exists():
+            raise Http404("No such containment action.")
+        form = RevertForm(request.POST)
+        if not form.is_valid():
+            self.message_user(request, "Say why the containment is lifted.", messages.ERROR)
+            return self._back(pk)
+        return self._run(request, pk, lambda: containment_revert(
+            action_id=action_id, reason=form.cleaned_data["reason"], actor=request.user), "Containment lifted.")
+
+    def timeline_view(self, request, pk):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        incident = self._visible_or_404(request, pk)
+        form = TimelineNoteForm(request.POST)
+        if not form.is_valid():
+            self.message_user(request, "Note not added: " + "; ".join(
+                f"{k}: {' '.join(v)}" for k, v in form.errors.items()), messages.ERROR)
+            return self._back(pk)
+        return self._run(request, pk, lambda: timeline_add_note(
+            incident_id=incident.pk, text=form.cleaned_data["text"], occurred_at=form.cleaned_data["occurred_at"],
+            actor=request.user), "Added to the timeline.")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        incident = self.get_queryset(request).select_related("feature", "commander", "triage_rule").filter(
+            pk=object_id).first()
+        if incident is not None:
+            now = timezone.now()
+            checklist = checklist_for(incident.state)
+            extra_context.update({
+                "incident": incident,
+                "state_colour": STATE_COLOURS[incident.state],
+                "options": transition_options(incident, request.user),
+                "members": list(incident.members.order_by("username")),
+                "clocks": [
+                    ("Since detection", duration(incident.time_since_detection(now))),
+                    ("Time to contain", duration(incident.time_to_contain()) if incident.contained_at
+                     else f"not contained ({duration(incident.time_since_detection(now))} so far)"
+                     if incident.is_open else "never contained"),
+                    ("Time open", duration(incident.time_open(now))),
+                ],
+                "checklist_title": checklist[0] if checklist else None,
+                "checklist": checklist[1] if checklist else [],
+                "containment_actions": list(incident.containment_actions.select_related(
+                    "actor", "approved_by", "reverted_by")),
+                "default_containment": incident.triage_rule.default_containment if incident.triage_rule else [],
+                "timeline": list(incident.timeline.select_related("actor").order_by("-occurred_at", "-id")),
+                "containment_form": ContainmentForm(initial={
+                    "action_type": (incident.triage_rule.default_containment or [None])[0]
+                    if incident.triage_rule else None}),
+                "note_form": TimelineNoteForm(),
+                "can_contain": request.user.has_perm("incidents.add_containmentaction") and incident.is_open,
+                "can_revert": request.user.has_perm("incidents.change_containmentaction"),
+                "can_note": request.user.has_perm("incidents.add_timelineentry"),
+                "category_help": CATEGORY_HELP.get(Category(incident.category)) if incident.category else "",
+                "dismiss_reasons": TransitionForm.base_fields["dismiss_reason"].choices,
+            })
+        return super().change_view(request, object_id, form_url, extra_context)

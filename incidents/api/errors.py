@@ -1,0 +1,24 @@
+"""Every API error is JSON: {"detail": "...", "errors": {"field": ["reason", ...]}}."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        response.data = {"detail": "Invalid input.", "errors": errors}
+    elif isinstance(exc, exceptions.NotFound):
+        response.data = {"detail": "Not found."}
+    return response
+
+
+def not_found() -> Response:
+    return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)

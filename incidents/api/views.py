@@ -1,0 +1,37 @@
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics
+from rest_framework.exceptions import NotFound
+
+from incidents.selectors import incident_get, incident_list
+
+from .serializers import IncidentFilterSerializer, IncidentSerializer
+
+
+class IncidentListView(generics.ListAPIView):
+    """Incidents this token may see, newest first. Filter by state, severity, category, feature."""
+
+    required_scope = "incidents"
+    serializer_class = IncidentSerializer
+
+    def get_queryset(self):
+        filters = IncidentFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return incident_list(user=self.request.user, filters=filters.validated_data).prefetch_related("members")
+
+    @extend_schema(parameters=[IncidentFilterSerializer], responses={200: IncidentSerializer(many=True),
+                   400: OpenApiResponse(description="A filter value is not valid; the body names it.")})
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class IncidentDetailView(generics.RetrieveAPIView):
+    required_scope = "incidents"
+    serializer_class = IncidentSerializer
+
+    def get_object(self):
+        try:
+            return incident_get(user=self.request.user, pk=self.kwargs["pk"])
+        except Exception as exc:
+            if exc.__class__.__name__ == "DoesNotExist":
+                raise NotFound() from exc
+            raise

@@ -1,0 +1,135 @@
+from django.db import models
+
+
+class Category(models.TextChoices):
+    HARMFUL_OUTPUT = "harmful_output", "Harmful output"
+    DATA_LEAK = "data_leak", "Data leak"
+    FACTUAL_MISINFORMATION = "factual_misinformation", "Factual misinformation"
+    UNAUTHORIZED_ACTION = "unauthorized_action", "Unauthorized action (agent)"
+    SCALE_DEGRADATION = "scale_degradation", "Scale degradation"
+    CAPABILITY_LOSS = "capability_loss", "Capability loss"
+
+
+CATEGORY_HELP = {
+    Category.HARMFUL_OUTPUT: "The model produced toxic, dangerous, biased or otherwise harmful content that reached users.",
+    Category.DATA_LEAK: "The model revealed personal data, secrets, another user's content or its system prompt.",
+    Category.FACTUAL_MISINFORMATION: "The model stated made-up or wrong facts with confidence (hallucination) that users relied on.",
+    Category.UNAUTHORIZED_ACTION: "An agent took an action it was not allowed or asked to take: a tool call, a purchase, a deletion.",
+    Category.SCALE_DEGRADATION: "Quality dropped for many users at once: a model or prompt change, drift, a retrieval outage.",
+    Category.CAPABILITY_LOSS: "The feature refuses, errors or times out: over-refusal, provider outage, quota or latency.",
+}
+
+
+class DetectionSignal(models.TextChoices):
+    MONITORING_ALERT = "monitoring_alert", "Monitoring alert"
+    USER_REPORT = "user_report", "User report"
+    EXTERNAL_ATTENTION = "external_attention", "External attention (press, social media, regulator)"
+    INTERNAL_DISCOVERY = "internal_discovery", "Internal discovery"
+
+
+class Impact(models.TextChoices):
+    """The impact axis of the triage matrix, from least to most severe."""
+
+    LIMITED = "limited", "Limited: few users, not public"
+    WIDESPREAD = "widespread", "Widespread: many users affected"
+    PUBLIC = "public", "Public: outside attention"
+    REGULATORY = "regulatory", "Regulatory: personal data or a legal duty involved"
+
+
+class Severity(models.TextChoices):
+    SEV1 = "SEV1", "SEV1 — critical"
+    SEV2 = "SEV2", "SEV2 — major"
+    SEV3 = "SEV3", "SEV3 — moderate"
+    SEV4 = "SEV4", "SEV4 — minor"
+
+
+LOW_SEVERITIES = {Severity.SEV3, Severity.SEV4}
+
+
+class IncidentState(models.TextChoices):
+    DETECTED = "detected", "Detected"
+    TRIAGED = "triaged", "Triaged"
+    CONTAINED = "contained", "Contained"
+    INVESTIGATING = "investigating", "Investigating"
+    FIXED = "fixed", "Fixed"
+    VERIFIED = "verified", "Verified"
+    POSTMORTEM = "postmortem", "Post-mortem"
+    CLOSED = "closed", "Closed"
+    DISMISSED = "dismissed", "Dismissed"
+
+
+OPEN_STATES = [
+    IncidentState.DETECTED,
+    IncidentState.TRIAGED,
+    IncidentState.CONTAINED,
+    IncidentState.INVESTIGATING,
+    IncidentState.FIXED,
+    IncidentState.VERIFIED,
+    IncidentState.POSTMORTEM,
+]
+
+
+class DismissReason(models.TextChoices):
+    FALSE_ALARM = "false_alarm", "False alarm"
+    DUPLICATE = "duplicate", "Duplicate of another incident"
+
+
+class ContainmentType(models.TextChoices):
+    FEATURE_FLAG_OFF = "feature_flag_off", "Feature flag off (kill switch)"
+    ROLLBACK = "rollback", "Roll back prompt/model version"
+    FALLBACK = "fallback", "Switch to fallback"
+    RESTRICT_COHORT = "restrict_cohort", "Restrict the affected cohort"
+    STRICTER_MODERATION = "stricter_moderation", "Stricter moderation for the pattern"
+
+
+# Which parameters each containment type records; the form asks for these and validates them.
+CONTAINMENT_PARAMETERS = {
+    ContainmentType.FEATURE_FLAG_OFF: [],
+    ContainmentType.ROLLBACK: ["from_version", "to_version"],
+    ContainmentType.FALLBACK: ["fallback"],
+    ContainmentType.RESTRICT_COHORT: ["cohort"],
+    ContainmentType.STRICTER_MODERATION: ["pattern"],
+}
+
+
+class RootCauseLayer(models.TextChoices):
+    PROMPT = "prompt", "Prompt"
+    MODEL = "model", "Model"
+    RETRIEVAL = "retrieval", "Retrieval"
+    MODERATION = "moderation", "Moderation"
+    ARCHITECTURE = "architecture", "Architecture"
+    TOOL = "tool", "Tool / agent"
+    DATA = "data", "Data"
+
+
+class StakeholderRole(models.TextChoices):
+    LEADERSHIP = "leadership", "Leadership"
+    LEGAL = "legal", "Legal"
+    PR = "pr", "PR / communications"
+    ENGINEERING_ON_CALL = "engineering_on_call", "Engineering on-call"
+    PRIVACY_OFFICER = "privacy_officer", "Privacy officer"
+    CUSTOMER_SUPPORT = "customer_support", "Customer support"
+
+
+class Audience(models.TextChoices):
+    INTERNAL = "internal", "Internal"
+    AFFECTED_USERS = "affected_users", "Affected users"
+    PUBLIC = "public", "Public (status page)"
+    REGULATOR = "regulator", "Regulators"
+
+
+class TimelineKind(models.TextChoices):
+    OPENED = "opened", "Opened"
+    TRANSITION = "transition", "State change"
+    CONTAINMENT = "containment", "Containment"
+    NOTE = "note", "Note"
+    CHANGE = "change", "Change"
+
+
+class ApiScope(models.TextChoices):
+    ALERTS = "alerts", "alerts"
+    REPORTS = "reports", "reports"
+    AUDIT = "audit", "audit"
+    EVALS = "evals", "evals"
+    FLAGS = "flags", "flags"
+    INCIDENTS = "incidents", "incidents"

@@ -1,0 +1,216 @@
+"""Demo data that shows every capability built so far. Safe to run again: it adds nothing twice."""
+
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from incidents import services
+from incidents.constants import Category, ContainmentType, DetectionSignal, DismissReason
+from incidents.models import AIFeature, Incident
+
+DEMO_USERS = [
+    # username, group, superuser?
+    ("commander", "Incident Commander", False),
+    ("responder", "Responder", False),
+    ("legal", "Legal", False),
+    ("comms", "Communications", False),
+    ("facilitator", "Drill Facilitator", False),
+    ("viewer", "Viewer", False),
+    ("admin", None, True),
+]
+
+FEATURES = [
+    {
+        "key": "support-bot", "name": "Support assistant", "owner_team": "Customer Experience",
+        "kill_switch_key": "support-bot-enabled", "model_provider": "openai", "current_model_version": "gpt-4o-2024-08-06",
+        "current_prompt_version": "support-v42",
+        "fallback_description": "Route the chat to the human support queue and show the help-centre search.",
+        "rollback_procedure": "1. Open the prompt registry.\n2. Pin `support-v41`.\n3. Watch the refusal-rate "
+                              "panel for 15 minutes.",
+    },
+    {
+        "key": "search-summary", "name": "Search answer summaries", "owner_team": "Search",
+        "kill_switch_key": "search-summary-enabled", "model_provider": "anthropic",
+        "current_model_version": "claude-sonnet-4", "current_prompt_version": "summary-v7",
+        "fallback_description": "Show the ten blue links without a summary.",
+        "rollback_procedure": "Set `SUMMARY_MODEL` back to the previous version in the feature config and redeploy.",
+    },
+    {
+        "key": "checkout-agent", "name": "Checkout agent", "owner_team": "Payments",
+        "kill_switch_key": "checkout-agent-enabled", "model_provider": "openai",
+        "current_model_version": "gpt-4.1-mini", "current_prompt_version": "agent-v3",
+        "fallback_description": "Disable agent tools; the agent only answers questions.",
+        "rollback_procedure": "Revert the tool manifest to `agent-tools-v2`.",
+    },
+]
+
+
+def credentials_path():
+    return settings.VAR_DIR / "demo-credentials.txt"
+
+
+def demo_password() -> str:
+    """Generated on first run and kept under var/, so no install shares a known password."""
+    path = credentials_path()
+    if path.exists():
+        return path.read_text().split("password:", 1)[1].strip()
+    password = secrets.token_urlsafe(12)
+    path.write_text(f"password: {password}\n")
+    path.chmod(0o600)
+    return password
+
+
+class Command(BaseCommand):
+    help = "Seed demo users, AI features and incidents in every state (idempotent)."
+
+    def handle(self, *args, **options):
+        password = demo_password()
+        users = self._users(password)
+        features = self._features(users["admin"])
+        if Incident.objects.filter(title__startswith="[demo]").exists():
+            self.stdout.write("Demo incidents already present; nothing added.")
+        else:
+            with transaction.atomic():
+                self._incidents(users, features)
+            self.stdout.write(f"Seeded {Incident.objects.count()} demo incidents.")
+        self.stdout.write(f"Demo login: commander / {password}  (also responder, legal, comms, facilitator, "
+                          f"viewer; 'admin' is a superuser; same password)")
+
+    def _users(self, password):
+        User = get_user_model()
+        users = {}
+        for username, group, is_superuser in DEMO_USERS:
+            user, created = User.objects.get_or_create(
+                username=username, defaults={"is_staff": True, "is_superuser": is_superuser,
+                                             "email": f"{username}@example.com"})
+            if created:
+                user.set_password(password)
+                user.save()
+            if group:
+                user.groups.add(Group.objects.get(name=group))
+            users[username] = User.objects.get(pk=user.pk)  # fresh permission cache
+        return users
+
+    def _features(self, actor):
+        features = {}
+        for data in FEATURES:
+            feature = AIFeature.objects.filter(key=data["key"]).first()
+            if feature is None:
+                feature = services.record_save(instance=AIFeature(**data), actor=actor, fields=list(data))
+            features[data["key"]] = feature
+        return features
+
+    def _incidents(self, users, features):
+        cmd, resp = users["commander"], users["responder"]
+        now = timezone.now()
+
+        def open_(title, hours_ago, **kw):
+            kw.setdefault("commander", cmd)
+            return services.incident_open(
+                title=f"[demo] {title}", actor=cmd, detected_at=now - timedelta(hours=hours_ago),
+                occurred_at=now - timedelta(hours=hours_ago + 1), **kw)
+
+        def contain(incident, action=ContainmentType.FEATURE_FLAG_OFF, **params):
+            services.containment_record(incident_id=incident.pk, action_type=action, parameters=params, actor=cmd,
+                                        approved_by=users["admin"], description="From the incident page.")
+            return services.incident_contain(incident_id=incident.pk, actor=cmd)
+
+        def fix(incident, layer, cause, what):
+            services.incident_update(incident_id=incident.pk, actor=resp, changes={
+                "root_cause_layer": layer, "root_cause": cause, "fix_layer": layer, "fix_description": what,
+                "fix_reference": "https://git.example.com/ai/pull/1287"})
+            return services.incident_mark_fixed(incident_id=incident.pk, actor=resp)
+
+        def verify(incident):
+            services.incident_update(incident_id=incident.pk, actor=resp, changes={
+                "verification_summary": "40 eval cases x 25 runs: 0 failures (95% upper bound 0.3%, threshold 1%)."})
+            return services.incident_verify(incident_id=incident.pk, actor=resp)
+
+        # detected: just in from a user report
+        open_("Support bot suggests mixing cleaning products", 0.2, category=Category.HARMFUL_OUTPUT,
+              detection_signal=DetectionSignal.USER_REPORT, feature=features["support-bot"], users_affected=3,
+              commander=None, summary="A user shared a chat where the bot suggested mixing bleach and ammonia.")
+
+        # triaged: public misinformation, waiting for containment
+        i = open_("Search summaries cite court cases that do not exist", 1.5,
+                  category=Category.FACTUAL_MISINFORMATION, detection_signal=DetectionSignal.EXTERNAL_ATTENTION,
+                  feature=features["search-summary"], users_affected=2500, is_public=True, members=[resp],
+                  summary="A legal-news site published screenshots of invented case citations.")
+        services.incident_triage(incident_id=i.pk, actor=cmd)
+
+        # contained: a data leak, restricted
+        i = open_("Support bot shows other customers' delivery addresses", 3, category=Category.DATA_LEAK,
+                  detection_signal=DetectionSignal.USER_REPORT, feature=features["support-bot"], users_affected=41,
+                  involves_privacy=True, members=[resp],
+                  summary="Retrieval returned another customer's order record for 41 conversations.")
+        services.incident_triage(incident_id=i.pk, actor=cmd)
+        contain(i)
+        services.containment_record(incident_id=i.pk, action_type=ContainmentType.FALLBACK, actor=cmd,
+                                    parameters={"fallback": "human support queue"})
+
+        # investigating: an agent that acted without approval
+        i = open_("Checkout agent issued refunds without approval", 6, category=Category.UNAUTHORIZED_ACTION,
+                  detection_signal=DetectionSignal.MONITORING_ALERT, feature=features["checkout-agent"],
+                  users_affected=12, members=[resp])
+        services.incident_triage(incident_id=i.pk, actor=cmd)
+        contain(i, ContainmentType.RESTRICT_COHORT, cohort="tools=refund")
+        services.incident_investigate(incident_id=i.pk, actor=resp)
+        services.timeline_add_note(incident_id=i.pk, actor=resp, occurred_at=now - timedelta(hours=5),
+                                   text="Audit trail: the refund tool was called with no approval step since agent-v3.")
+
+        # fixed: quality drop after a model upgrade
+        i = open_("Summary quality dropped after the model upgrade", 20, category=Category.SCALE_DEGRADATION,
+                  detection_signal=DetectionSignal.MONITORING_ALERT, feature=features["search-summary"],
+                  users_affected=18000)
+        services.incident_triage(incident_id=i.pk, actor=cmd)
+        contain(i, ContainmentType.ROLLBACK, from_version="claude-sonnet-4", to_version="claude-3-7-sonnet")
+        services.incident_investigate(incident_id=i.pk, actor=resp)
+        fix(i, "model", "The new model version truncates long contexts.", "Pin the previous model until re-tuned.")
+
+        # verified: over-refusal
+        i = open_("Support bot refuses 40% of billing questions", 30, category=Category.CAPABILITY_LOSS,
+                  detection_signal=DetectionSignal.MONITORING_ALERT, feature=features["support-bot"],
+                  users_affected=1200)
+        services.incident_triage(incident_id=i.pk, actor=cmd)
+        contain(i, ContainmentType.FALLBACK, fallback="human support queue for billing")
+        services.incident_investigate(incident_id=i.pk, actor=resp)
+        fix(i, "moderation", "A new moderation rule matched 'charge' as self-harm slang.",
+            "Narrow the rule to the self-harm context.")
+        verify(i)
+
+        # post-mortem: harmful output
+        i = open_("Support bot insulted a customer", 50, category=Category.HARMFUL_OUTPUT,
+                  detection_signal=DetectionSignal.USER_REPORT, feature=features["support-bot"], users_affected=1)
+        services.incident_triage(incident_id=i.pk, actor=cmd)
+        contain(i, ContainmentType.STRICTER_MODERATION, pattern="insult classifier threshold 0.5")
+        services.incident_investigate(incident_id=i.pk, actor=resp)
+        fix(i, "prompt", "The persona prompt allowed sarcasm.", "Removed the sarcasm instruction; added tone rules.")
+        verify(i)
+        services.incident_start_postmortem(incident_id=i.pk, actor=cmd)
+
+        # closed
+        i = open_("Search summaries gave the wrong store opening hours", 120, category=Category.FACTUAL_MISINFORMATION,
+                  detection_signal=DetectionSignal.USER_REPORT, feature=features["search-summary"],
+                  users_affected=300)
+        services.incident_triage(incident_id=i.pk, actor=cmd)
+        contain(i, ContainmentType.FEATURE_FLAG_OFF)
+        services.incident_investigate(incident_id=i.pk, actor=resp)
+        fix(i, "retrieval", "The index served last year's opening hours.", "Re-indexed; hours come from the store API.")
+        verify(i)
+        services.incident_start_postmortem(incident_id=i.pk, actor=cmd)
+        services.incident_update(incident_id=i.pk, actor=cmd, changes={
+            "postmortem_summary": "Stale retrieval index; freshness monitor added.",
+            "communications_summary": "Internal update on #incidents; no affected-user message needed."})
+        services.incident_close(incident_id=i.pk, actor=cmd)
+
+        # dismissed: a false alarm
+        i = open_("Latency spike on checkout agent", 8, category=Category.SCALE_DEGRADATION,
+                  detection_signal=DetectionSignal.MONITORING_ALERT, feature=features["checkout-agent"])
+        services.incident_dismiss(incident_id=i.pk, actor=cmd, reason=DismissReason.FALSE_ALARM,
+                                  note="Load test in staging pointed at the production dashboard.")

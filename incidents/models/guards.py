@@ -1,0 +1,92 @@
+"""Guards of the incident state machine.
+
+Each guard is a named function whose name reads as the condition, and whose `failure` text is what
+the incident page shows when the guard stops a transition. Guards only read the incident.
+"""
+
+from incidents.constants import LOW_SEVERITIES
+
+
+def _failure(message: str):
+    def mark(func):
+        func.failure = message
+        return func
+
+    return mark
+
+
+@_failure("Set the category first.")
+def has_category(incident) -> bool:
+    return bool(incident.category)
+
+
+@_failure("The triage matrix has not given a severity yet (set the category and impact).")
+def has_severity(incident) -> bool:
+    return bool(incident.severity)
+
+
+@_failure("Assign an incident commander.")
+def has_commander(incident) -> bool:
+    return incident.commander_id is not None
+
+
+@_failure("Record an active containment action first (kill switch, rollback, fallback, cohort or moderation).")
+def has_active_containment(incident) -> bool:
+    return incident.containment_actions.filter(reverted_at__isnull=True).exists()
+
+
+@_failure("Only SEV3 and SEV4 incidents may skip containment.")
+def is_low_severity(incident) -> bool:
+    return incident.severity in LOW_SEVERITIES
+
+
+@_failure("Give the reason for going on without containment.")
+def has_containment_skip_reason(incident) -> bool:
+    return bool((incident.containment_skip_reason or "").strip())
+
+
+@_failure("Record the root cause and its layer.")
+def has_root_cause(incident) -> bool:
+    return bool(incident.root_cause_layer and (incident.root_cause or "").strip())
+
+
+@_failure("Describe the fix and its layer.")
+def has_fix(incident) -> bool:
+    return bool(incident.fix_layer and (incident.fix_description or "").strip())
+
+
+@_failure("The fix is at another layer than the root cause: write why that fixes it.")
+def fix_layer_matches_root_cause_or_is_justified(incident) -> bool:
+    if not incident.fix_layer or incident.fix_layer == incident.root_cause_layer:
+        return True
+    return bool((incident.fix_layer_justification or "").strip())
+
+
+@_failure("Record the verification evidence: the eval cases run and their failure rate against the threshold.")
+def has_verification_evidence(incident) -> bool:
+    return bool((incident.verification_summary or "").strip())
+
+
+@_failure("The triage matrix requires a post-mortem: write its summary first.")
+def has_postmortem_if_required(incident) -> bool:
+    return not incident.requires_postmortem or bool((incident.postmortem_summary or "").strip())
+
+
+@_failure("The triage matrix requires communications: record what was sent to whom first.")
+def has_communications_if_required(incident) -> bool:
+    return not incident.required_communications or bool((incident.communications_summary or "").strip())
+
+
+@_failure("Choose why the incident is dismissed (false alarm or duplicate).")
+def has_dismiss_reason(incident) -> bool:
+    return bool(incident.dismiss_reason)
+
+
+@_failure("Name the incident this one duplicates.")
+def names_duplicate_if_duplicate(incident) -> bool:
+    return incident.dismiss_reason != "duplicate" or incident.duplicate_of_id is not None
+
+
+@_failure("Give the reason for reopening (the regression or recurrence seen).")
+def has_reopen_reason(incident) -> bool:
+    return bool((incident.reopen_reason or "").strip())

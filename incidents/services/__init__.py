@@ -1,0 +1,52 @@
+from .containment import containment_record, containment_revert
+from .errors import IncidentChanged
+from .incidents import (
+    TRANSITION_LABELS,
+    TRANSITION_SERVICES,
+    incident_close,
+    incident_contain,
+    incident_dismiss,
+    incident_investigate,
+    incident_investigate_without_containment,
+    incident_mark_fixed,
+    incident_open,
+    incident_reopen,
+    incident_start_postmortem,
+    incident_triage,
+    incident_update,
+    incident_verify,
+    transition_blockers,
+    transition_options,
+)
+from .records import record_save
+from .timeline import timeline_add_note
+from .tokens import api_token_create
+from .triage import incident_impact, triage_apply, triage_rule_for
+
+__all__ = [
+    "TRANSITION_LABELS",
+    "TRANSITION_SERVICES",
+    "IncidentChanged",
+    "api_token_create",
+    "containment_record",
+    "containment_revert",
+    "incident_close",
+    "incident_contain",
+    "incident_dismiss",
+    "incident_impact",
+    "incident_investigate",
+    "incident_investigate_without_containment",
+    "incident_mark_fixed",
+    "incident_open",
+    "incident_reopen",
+    "incident_start_postmortem",
+    "incident_triage",
+    "incident_update",
+    "incident_verify",
+    "record_save",
+    "timeline_add_note",
+    "transition_blockers",
+    "transition_options",
+    "triage_apply",
+    "triage_rule_for",
+]

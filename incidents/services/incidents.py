@@ -1,0 +1,331 @@
+"""Opening, editing and moving incidents through the playbook.
+
+Every state change goes through `_run_transition`: lock the row, check the state the user saw,
+check permission and guards, transition, save, then action log and timeline, all in one
+transaction. Nothing leaves the database here; side effects are queued with on_commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django_fsm import ConcurrentTransition, TransitionNotAllowed
+
+from audit import services as audit
+from incidents.constants import Category, DismissReason, IncidentState, TimelineKind
+from incidents.models import AIFeature, Incident, TimelineEntry
+from incidents.models.incident import guards
+from incidents.selectors import incident_is_visible
+
+from .errors import IncidentChanged
+from .triage import triage_apply
+
+# Labels the incident page shows on its buttons, in the order of the playbook.
+TRANSITION_LABELS = {
+    "triage": "Triage",
+    "contain": "Mark contained",
+    "investigate": "Start investigation",
+    "investigate_without_containment": "Investigate without containment",
+    "mark_fixed": "Mark fixed",
+    "verify": "Mark verified",
+    "start_postmortem": "Start post-mortem",
+    "close": "Close",
+    "reopen": "Reopen",
+    "dismiss": "Dismiss",
+}
+
+# Guards satisfied by what the user types with the button (a reason), not by the incident's data.
+INPUT_GUARDS = {
+    guards.has_containment_skip_reason,
+    guards.has_dismiss_reason,
+    guards.names_duplicate_if_duplicate,
+    guards.has_reopen_reason,
+}
+
+EDITABLE_FIELDS = [
+    "title", "summary", "category", "detection_signal", "feature", "occurred_at", "detected_at",
+    "users_affected", "is_public", "involves_privacy", "severity_override", "severity_override_reason",
+    "commander", "is_restricted", "root_cause_layer", "root_cause", "fix_layer", "fix_description",
+    "fix_reference", "fix_layer_justification", "verification_summary", "postmortem_summary",
+    "communications_summary",
+]
+AUDITED_FIELDS = EDITABLE_FIELDS + ["severity", "impact", "triage_rule", "members"]
+
+
+@dataclass
+class TransitionOption:
+    name: str
+    label: str
+    blockers: list[str] = field(default_factory=list)
+    needs_reason: bool = False
+
+    @property
+    def is_allowed(self) -> bool:
+        return not self.blockers
+
+
+def _require_visible(incident: Incident, actor) -> None:
+    if actor is not None and not incident_is_visible(user=actor, incident=incident):
+        raise Incident.DoesNotExist("No incident with that id.")
+
+
+def _timeline(incident: Incident, *, kind: str, text: str, actor, occurred_at: datetime | None = None) -> TimelineEntry:
+    return TimelineEntry.objects.create(
+        incident=incident, kind=kind, text=text, actor=actor if getattr(actor, "pk", None) else None,
+        occurred_at=occurred_at or timezone.now(), is_automatic=True,
+    )
+
+
+@transaction.atomic
+def incident_open(
+    *,
+    title: str,
+    detection_signal: str,
+    feature: AIFeature,
+    actor,
+    summary: str = "",
+    category: str = "",
+    occurred_at: datetime | None = None,
+    detected_at: datetime | None = None,
+    users_affected: int = 0,
+    is_public: bool = False,
+    involves_privacy: bool = False,
+    commander=None,
+    members=(),
+    is_restricted: bool | None = None,
+    severity_override: str = "",
+    severity_override_reason: str = "",
+    is_drill: bool = False,
+) -> Incident:
+    if actor is not None and not actor.has_perm("incidents.add_incident"):
+        raise PermissionDenied("You may not open incidents.")
+    incident = Incident(
+        title=title, summary=summary, category=category, detection_signal=detection_signal, feature=feature,
+        occurred_at=occurred_at, detected_at=detected_at or timezone.now(), users_affected=users_affected,
+        is_public=is_public, involves_privacy=involves_privacy, commander=commander,
+        severity_override=severity_override, severity_override_reason=severity_override_reason,
+        is_drill=is_drill, created_by=actor if getattr(actor, "pk", None) else None,
+        # Data leaks start restricted: the fewer who see leaked data, the smaller the leak.
+        is_restricted=bool(is_restricted) or category == Category.DATA_LEAK,
+    )
+    triage_apply(incident)
+    incident.full_clean(exclude=["state"])
+    incident.save()
+    if members:
+        incident.members.set(members)
+    audit.log_created(actor=actor, target=incident, values=audit.snapshot(incident, AUDITED_FIELDS), incident=incident)
+    _timeline(
+        incident, kind=TimelineKind.OPENED, actor=actor, occurred_at=incident.detected_at,
+        text=f"Incident opened ({incident.get_detection_signal_display()})"
+        + (f"; triage matrix gives {incident.severity}" if incident.severity else ""),
+    )
+    return incident
+
+
+@transaction.atomic
+def incident_update(*, incident_id: int, changes: dict[str, Any], actor) -> Incident:
+    """Apply edits made in the admin or the API; recompute triage; log exactly what changed."""
+    incident = Incident.objects.select_for_update().get(pk=incident_id)
+    _require_visible(incident, actor)
+    if actor is not None and not actor.has_perm("incidents.change_incident"):
+        raise PermissionDenied("You may not edit incidents.")
+    unknown = set(changes) - set(EDITABLE_FIELDS) - {"members"}
+    if unknown:
+        raise ValidationError({name: "This field cannot be edited." for name in sorted(unknown)})
+    before = audit.snapshot(incident, AUDITED_FIELDS)
+    members = changes.pop("members", None)
+    for name, value in changes.items():
+        setattr(incident, name, value)
+    if changes.get("category") == Category.DATA_LEAK:
+        incident.is_restricted = True
+    if incident.is_open:
+        triage_apply(incident)
+    incident.full_clean(exclude=["state"])
+    try:
+        incident.save()
+    except ConcurrentTransition as exc:
+        raise IncidentChanged() from exc
+    if members is not None:
+        incident.members.set(members)
+    after = audit.snapshot(incident, AUDITED_FIELDS)
+    entry = audit.log_changed(actor=actor, target=incident, before=before, after=after, incident=incident)
+    if entry is not None and before.get("severity") != after.get("severity"):
+        _timeline(
+            incident, kind=TimelineKind.CHANGE, actor=actor,
+            text=f"Severity {before.get('severity') or 'unset'} → {after.get('severity') or 'unset'}",
+        )
+    return incident
+
+
+def transition_blockers(incident: Incident, name: str, *, include_input_guards: bool = True) -> list[str]:
+    """Why a transition cannot fire now, in words; empty when it can."""
+    method = getattr(incident, name)
+    meta = method._django_fsm
+    current = incident.state
+    transition = meta.get_transition(current)
+    if transition is None:
+        return [f"Not possible while the incident is {incident.get_state_display().lower()}."]
+    return [
+        getattr(cond, "failure", cond.__name__.replace("_", " "))
+        for cond in transition.conditions
+        if (include_input_guards or cond not in INPUT_GUARDS) and not cond(incident)
+    ]
+
+
+def transition_options(incident: Incident, user) -> list[TransitionOption]:
+    """The transitions this user may fire from the current state, each with what blocks it."""
+    options = []
+    for transition in incident.get_all_state_transitions():
+        if transition.source not in (incident.state, "*") or transition.name not in TRANSITION_LABELS:
+            continue
+        if not transition.has_perm(incident, user):
+            continue
+        options.append(
+            TransitionOption(
+                name=transition.name,
+                label=TRANSITION_LABELS[transition.name],
+                blockers=transition_blockers(incident, transition.name, include_input_guards=False),
+                needs_reason=any(c in INPUT_GUARDS for c in transition.conditions),
+            )
+        )
+    order = list(TRANSITION_LABELS)
+    return sorted(options, key=lambda o: order.index(o.name))
+
+
+def _run_transition(
+    *, incident_id: int, name: str, actor, expected_state: str | None, prepare=None, note: str = ""
+) -> Incident:
+    incident = Incident.objects.select_for_update().get(pk=incident_id)
+    _require_visible(incident, actor)
+    if expected_state is not None and incident.state != expected_state:
+        raise IncidentChanged()
+    label = TRANSITION_LABELS[name].lower()
+    method = getattr(incident, name)
+    transition = method._django_fsm.get_transition(incident.state)
+    if actor is not None and transition is not None and not transition.has_perm(incident, actor):
+        raise PermissionDenied(f"You may not {label} incidents.")
+    if prepare is not None:
+        prepare(incident)
+    blockers = transition_blockers(incident, name)
+    if blockers:
+        raise ValidationError(blockers)
+    source = incident.state
+    try:
+        method()
+        incident.save()
+    except TransitionNotAllowed as exc:
+        raise ValidationError(f"Cannot {label} an incident that is {incident.get_state_display().lower()}.") from exc
+    except ConcurrentTransition as exc:
+        raise IncidentChanged() from exc
+    details = {"note": note} if note else None
+    audit.log_transition(
+        actor=actor, target=incident, source=source, target_state=incident.state, name=name, incident=incident,
+        details=details,
+    )
+    text = f"{IncidentState(source).label} → {incident.get_state_display()}"
+    if note:
+        text += f": {note}"
+    _timeline(incident, kind=TimelineKind.TRANSITION, actor=actor, text=text)
+    return incident
+
+
+@transaction.atomic
+def incident_triage(*, incident_id: int, actor, expected_state: str | None = None) -> Incident:
+    incident = _run_transition(incident_id=incident_id, name="triage", actor=actor, expected_state=expected_state)
+    return incident
+
+
+@transaction.atomic
+def incident_contain(*, incident_id: int, actor, expected_state: str | None = None) -> Incident:
+    return _run_transition(incident_id=incident_id, name="contain", actor=actor, expected_state=expected_state)
+
+
+@transaction.atomic
+def incident_investigate(*, incident_id: int, actor, expected_state: str | None = None) -> Incident:
+    return _run_transition(incident_id=incident_id, name="investigate", actor=actor, expected_state=expected_state)
+
+
+@transaction.atomic
+def incident_investigate_without_containment(
+    *, incident_id: int, reason: str, actor, expected_state: str | None = None
+) -> Incident:
+    def prepare(incident):
+        incident.containment_skip_reason = (reason or "").strip()
+
+    return _run_transition(
+        incident_id=incident_id, name="investigate_without_containment", actor=actor,
+        expected_state=expected_state, prepare=prepare, note=(reason or "").strip(),
+    )
+
+
+@transaction.atomic
+def incident_mark_fixed(*, incident_id: int, actor, expected_state: str | None = None) -> Incident:
+    return _run_transition(incident_id=incident_id, name="mark_fixed", actor=actor, expected_state=expected_state)
+
+
+@transaction.atomic
+def incident_verify(*, incident_id: int, actor, expected_state: str | None = None) -> Incident:
+    return _run_transition(incident_id=incident_id, name="verify", actor=actor, expected_state=expected_state)
+
+
+@transaction.atomic
+def incident_start_postmortem(*, incident_id: int, actor, expected_state: str | None = None) -> Incident:
+    return _run_transition(incident_id=incident_id, name="start_postmortem", actor=actor, expected_state=expected_state)
+
+
+@transaction.atomic
+def incident_close(*, incident_id: int, actor, expected_state: str | None = None) -> Incident:
+    return _run_transition(incident_id=incident_id, name="close", actor=actor, expected_state=expected_state)
+
+
+@transaction.atomic
+def incident_dismiss(
+    *, incident_id: int, reason: str, actor, note: str = "", duplicate_of: Incident | None = None,
+    expected_state: str | None = None,
+) -> Incident:
+    if reason and reason not in DismissReason.values:
+        raise ValidationError({"reason": f"Unknown dismiss reason {reason!r}."})
+    if duplicate_of is not None and duplicate_of.pk == incident_id:
+        raise ValidationError({"duplicate_of": "An incident cannot duplicate itself."})
+
+    def prepare(incident):
+        incident.dismiss_reason = reason or ""
+        incident.duplicate_of = duplicate_of
+
+    label = DismissReason(reason).label if reason in DismissReason.values else ""
+    if duplicate_of is not None:
+        label += f" ({duplicate_of.reference})"
+    return _run_transition(
+        incident_id=incident_id, name="dismiss", actor=actor, expected_state=expected_state, prepare=prepare,
+        note="; ".join(p for p in (label, note.strip()) if p),
+    )
+
+
+@transaction.atomic
+def incident_reopen(*, incident_id: int, reason: str, actor, expected_state: str | None = None) -> Incident:
+    def prepare(incident):
+        incident.reopen_reason = (reason or "").strip()
+
+    return _run_transition(
+        incident_id=incident_id, name="reopen", actor=actor, expected_state=expected_state, prepare=prepare,
+        note=(reason or "").strip(),
+    )
+
+
+TRANSITION_SERVICES = {
+    "triage": incident_triage,
+    "contain": incident_contain,
+    "investigate": incident_investigate,
+    "investigate_without_containment": incident_investigate_without_containment,
+    "mark_fixed": incident_mark_fixed,
+    "verify": incident_verify,
+    "start_postmortem": incident_start_postmortem,
+    "close": incident_close,
+    "dismiss": incident_dismiss,
+    "reopen": incident_reopen,
+}
