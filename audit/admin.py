@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.db.models import Q
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from incidents.selectors import visible_incidents
 
@@ -40,5 +41,5 @@ class ActionLogEntryAdmin(admin.ModelAdmin):
     def changes(self, obj):
         keys = sorted(set(obj.before) | set(obj.after))[:6]
         return format_html_join(
-            format_html("<br>"), "{}: {} → {}", ((k, obj.before.get(k, ""), obj.after.get(k, "")) for k in keys)
+            mark_safe("<br>"), "{}: {} → {}", ((k, obj.before.get(k, ""), obj.after.get(k, "")) for k in keys)
         )

@@ -86,6 +86,12 @@ class ActionLogHead(models.Model):
     last_hash = models.CharField(max_length=64, default="0" * 64)
     last_entry_id = models.BigIntegerField(null=True, blank=True)
     entry_count = models.BigIntegerField(default=0)
+    verified_at = models.DateTimeField(null=True, blank=True, help_text="When the chain was last checked.")
+    is_intact = models.BooleanField(null=True, help_text="What the last check found.")
+    first_break = models.CharField(max_length=300, blank=True)
 
     class Meta:
         verbose_name = "action log head"
+
+    def __str__(self) -> str:
+        return f"action log head after {self.entry_count} entries"

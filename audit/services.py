@@ -106,7 +106,14 @@ def log_changed(*, actor, target: models.Model, before: dict, after: dict, incid
 
 
 def log_transition(
-    *, actor, target: models.Model, source: str, target_state: str, name: str, incident=None, details: dict | None = None
+    *,
+    actor,
+    target: models.Model,
+    source: str,
+    target_state: str,
+    name: str,
+    incident=None,
+    details: dict | None = None,
 ) -> ActionLogEntry:
     after = {"state": target_state, "transition": name, **(details or {})}
     return _append(
@@ -195,3 +202,13 @@ def action_log_verify() -> ChainBreak | None:
     if head is not None and (head.last_hash != prev or head.entry_count != count):
         return ChainBreak(last_id, f"the chain ends early: {head.entry_count - count} entries after it are missing")
     return None
+
+
+def action_log_check_and_record() -> ChainBreak | None:
+    """Verify the chain and remember the outcome, so the admin can show when it was last checked."""
+    broken = action_log_verify()
+    ActionLogHead.objects.get_or_create(pk=1)
+    ActionLogHead.objects.filter(pk=1).update(
+        verified_at=timezone.now(), is_intact=broken is None, first_break=str(broken) if broken else ""
+    )
+    return broken

@@ -11,12 +11,22 @@ class Category(models.TextChoices):
 
 
 CATEGORY_HELP = {
-    Category.HARMFUL_OUTPUT: "The model produced toxic, dangerous, biased or otherwise harmful content that reached users.",
+    Category.HARMFUL_OUTPUT: (
+        "The model produced toxic, dangerous, biased or otherwise harmful content that reached users."
+    ),
     Category.DATA_LEAK: "The model revealed personal data, secrets, another user's content or its system prompt.",
-    Category.FACTUAL_MISINFORMATION: "The model stated made-up or wrong facts with confidence (hallucination) that users relied on.",
-    Category.UNAUTHORIZED_ACTION: "An agent took an action it was not allowed or asked to take: a tool call, a purchase, a deletion.",
-    Category.SCALE_DEGRADATION: "Quality dropped for many users at once: a model or prompt change, drift, a retrieval outage.",
-    Category.CAPABILITY_LOSS: "The feature refuses, errors or times out: over-refusal, provider outage, quota or latency.",
+    Category.FACTUAL_MISINFORMATION: (
+        "The model stated made-up or wrong facts with confidence (hallucination) that users relied on."
+    ),
+    Category.UNAUTHORIZED_ACTION: (
+        "An agent took an action it was not allowed or asked to take: a tool call, a purchase, a deletion."
+    ),
+    Category.SCALE_DEGRADATION: (
+        "Quality dropped for many users at once: a model or prompt change, drift, a retrieval outage."
+    ),
+    Category.CAPABILITY_LOSS: (
+        "The feature refuses, errors or times out: over-refusal, provider outage, quota or latency."
+    ),
 }
 
 

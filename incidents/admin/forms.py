@@ -23,8 +23,13 @@ class TriageRuleForm(forms.ModelForm):
     class Meta:
         model = TriageRule
         fields = [
-            "severity", "default_containment", "required_stakeholders", "requires_postmortem",
-            "required_communications", "page_within_minutes", "notes",
+            "severity",
+            "default_containment",
+            "required_stakeholders",
+            "requires_postmortem",
+            "required_communications",
+            "page_within_minutes",
+            "notes",
         ]
 
 

@@ -43,16 +43,28 @@ STATE_COLOURS = {
 
 def _error_text(exc: ValidationError) -> str:
     if hasattr(exc, "error_dict"):
-        return "; ".join(f"{name.replace('_', ' ')}: {' '.join(errs)}" if name != "__all__" else " ".join(errs)
-                         for name, errs in exc.message_dict.items())
+        return "; ".join(
+            f"{name.replace('_', ' ')}: {' '.join(errs)}" if name != "__all__" else " ".join(errs)
+            for name, errs in exc.message_dict.items()
+        )
     return " ".join(exc.messages)
 
 
 @admin.register(Incident)
 class IncidentAdmin(SimpleHistoryAdmin):
     change_form_template = "admin/incidents/incident/change_form.html"
-    list_display = ["reference_link", "title", "state_badge", "severity_badge", "category", "feature",
-                    "commander", "detected_at", "time_open", "restricted"]
+    list_display = [
+        "reference_link",
+        "title",
+        "state_badge",
+        "severity_badge",
+        "category",
+        "feature_key",
+        "commander",
+        "detected_at",
+        "time_open",
+        "restricted",
+    ]
     list_display_links = ["title"]
     list_filter = ["state", "severity", "category", "feature", "detection_signal", "is_restricted"]
     list_select_related = ["feature", "commander"]
@@ -64,20 +76,48 @@ class IncidentAdmin(SimpleHistoryAdmin):
     readonly_fields = ["state_badge", "severity_badge", "triage_outcome", "impact"]
     add_fieldsets = [
         (None, {"fields": ["title", "summary", "feature", "detection_signal", "category"]}),
-        ("Impact (drives the triage matrix)", {"fields": ["users_affected", "is_public", "involves_privacy",
-                                                          "occurred_at", "detected_at"]}),
+        (
+            "Impact (drives the triage matrix)",
+            {"fields": ["users_affected", "is_public", "involves_privacy", "occurred_at", "detected_at"]},
+        ),
         ("People", {"fields": ["commander", "members", "is_restricted"]}),
         ("Severity override", {"classes": ["collapse"], "fields": ["severity_override", "severity_override_reason"]}),
     ]
     change_fieldsets = [
         (None, {"fields": ["title", "summary", "feature", "detection_signal", "category"]}),
-        ("Triage", {"fields": ["triage_outcome", "users_affected", "is_public", "involves_privacy",
-                               "severity_override", "severity_override_reason", "occurred_at", "detected_at"]}),
+        (
+            "Triage",
+            {
+                "fields": [
+                    "triage_outcome",
+                    "users_affected",
+                    "is_public",
+                    "involves_privacy",
+                    "severity_override",
+                    "severity_override_reason",
+                    "occurred_at",
+                    "detected_at",
+                ]
+            },
+        ),
         ("People and visibility", {"fields": ["commander", "members", "is_restricted"]}),
-        ("Root cause and fix", {"fields": ["root_cause_layer", "root_cause", "fix_layer", "fix_description",
-                                           "fix_reference", "fix_layer_justification"]}),
-        ("Verification, post-mortem and communications", {"fields": [
-            "verification_summary", "postmortem_summary", "communications_summary"]}),
+        (
+            "Root cause and fix",
+            {
+                "fields": [
+                    "root_cause_layer",
+                    "root_cause",
+                    "fix_layer",
+                    "fix_description",
+                    "fix_reference",
+                    "fix_layer_justification",
+                ]
+            },
+        ),
+        (
+            "Verification, post-mortem and communications",
+            {"fields": ["verification_summary", "postmortem_summary", "communications_summary"]},
+        ),
     ]
 
     # --- visibility: one queryset for changelist, search, autocomplete, lookups and the page -----
@@ -130,8 +170,9 @@ class IncidentAdmin(SimpleHistoryAdmin):
                 incident_update(incident_id=obj.pk, changes=changes, actor=request.user)
         else:
             fields = [f for f in EDITABLE_FIELDS if f in data]
-            created = incident_open(actor=request.user, **{f: data[f] for f in fields},
-                                    members=list(data.get("members") or []))
+            created = incident_open(
+                actor=request.user, **{f: data[f] for f in fields}, members=list(data.get("members") or [])
+            )
             obj.pk = obj.id = created.pk
 
     def save_related(self, request, form, formsets, change):
@@ -147,14 +188,17 @@ class IncidentAdmin(SimpleHistoryAdmin):
 
     @admin.display(description="state", ordering="state")
     def state_badge(self, obj):
-        return format_html('<span class="fl-state fl-{}">{}</span>', STATE_COLOURS[obj.state],
-                           obj.get_state_display())
+        return format_html('<span class="fl-state fl-{}">{}</span>', STATE_COLOURS[obj.state], obj.get_state_display())
 
     @admin.display(description="severity", ordering="severity")
     def severity_badge(self, obj):
         if not obj.severity:
             return format_html('<span class="fl-sev fl-none">{}</span>', "untriaged")
         return format_html('<span class="fl-sev fl-{}">{}</span>', obj.severity.lower(), obj.severity)
+
+    @admin.display(description="feature", ordering="feature__key")
+    def feature_key(self, obj):
+        return obj.feature.key
 
     @admin.display(description="open for")
     def time_open(self, obj):
@@ -169,9 +213,11 @@ class IncidentAdmin(SimpleHistoryAdmin):
         rule = obj.triage_rule
         if rule is None:
             return "Set the category to get a severity from the triage matrix."
-        text = (f"{obj.get_category_display()} × {obj.get_impact_display()} → {rule.severity}; "
-                f"page within {rule.page_within_minutes} min; post-mortem "
-                f"{'required' if rule.requires_postmortem else 'optional'}")
+        text = (
+            f"{obj.get_category_display()} × {obj.get_impact_display()} → {rule.severity}; "
+            f"page within {rule.page_within_minutes} min; post-mortem "
+            f"{'required' if rule.requires_postmortem else 'optional'}"
+        )
         if obj.severity_override:
             text += f". Overridden to {obj.severity_override}: {obj.severity_override_reason}"
         return text
@@ -180,14 +226,24 @@ class IncidentAdmin(SimpleHistoryAdmin):
 
     def get_urls(self):
         own = [
-            path("<int:pk>/transition/<str:name>/", self.admin_site.admin_view(self.transition_view),
-                 name="incidents_incident_transition"),
-            path("<int:pk>/containment/", self.admin_site.admin_view(self.containment_view),
-                 name="incidents_incident_containment"),
-            path("<int:pk>/containment/<int:action_id>/revert/", self.admin_site.admin_view(self.revert_view),
-                 name="incidents_incident_revert"),
-            path("<int:pk>/timeline/", self.admin_site.admin_view(self.timeline_view),
-                 name="incidents_incident_timeline"),
+            path(
+                "<int:pk>/transition/<str:name>/",
+                self.admin_site.admin_view(self.transition_view),
+                name="incidents_incident_transition",
+            ),
+            path(
+                "<int:pk>/containment/",
+                self.admin_site.admin_view(self.containment_view),
+                name="incidents_incident_containment",
+            ),
+            path(
+                "<int:pk>/containment/<int:action_id>/revert/",
+                self.admin_site.admin_view(self.revert_view),
+                name="incidents_incident_revert",
+            ),
+            path(
+                "<int:pk>/timeline/", self.admin_site.admin_view(self.timeline_view), name="incidents_incident_timeline"
+            ),
         ]
         return own + super().get_urls()
 
@@ -224,7 +280,11 @@ class IncidentAdmin(SimpleHistoryAdmin):
         if not form.is_valid():
             self.message_user(request, "The form was incomplete; reload the page.", messages.ERROR)
             return self._back(pk)
-        kwargs = {"incident_id": incident.pk, "actor": request.user, "expected_state": form.cleaned_data["expected_state"]}
+        kwargs = {
+            "incident_id": incident.pk,
+            "actor": request.user,
+            "expected_state": form.cleaned_data["expected_state"],
+        }
         if name in ("investigate_without_containment", "reopen"):
             kwargs["reason"] = form.cleaned_data["reason"]
         if name == "dismiss":
@@ -245,15 +305,27 @@ class IncidentAdmin(SimpleHistoryAdmin):
         incident = self._visible_or_404(request, pk)
         form = ContainmentForm(request.POST)
         if not form.is_valid():
-            self.message_user(request, "Containment not recorded: " + "; ".join(
-                f"{k}: {' '.join(v)}" for k, v in form.errors.items()), messages.ERROR)
+            self.message_user(
+                request,
+                "Containment not recorded: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()),
+                messages.ERROR,
+            )
             return self._back(pk)
         data = form.cleaned_data
-        return self._run(request, pk, lambda: containment_record(
-            incident_id=incident.pk, action_type=data["action_type"], parameters=form.parameters(),
-            description=data["description"], approved_by=data["approved_by"], is_reversible=data["is_reversible"],
-            actor=request.user,
-        ), "Containment action recorded.")
+        return self._run(
+            request,
+            pk,
+            lambda: containment_record(
+                incident_id=incident.pk,
+                action_type=data["action_type"],
+                parameters=form.parameters(),
+                description=data["description"],
+                approved_by=data["approved_by"],
+                is_reversible=data["is_reversible"],
+                actor=request.user,
+            ),
+            "Containment action recorded.",
+        )
 
     def revert_view(self, request, pk, action_id):
         if request.method != "POST":
@@ -265,8 +337,12 @@ class IncidentAdmin(SimpleHistoryAdmin):
         if not form.is_valid():
             self.message_user(request, "Say why the containment is lifted.", messages.ERROR)
             return self._back(pk)
-        return self._run(request, pk, lambda: containment_revert(
-            action_id=action_id, reason=form.cleaned_data["reason"], actor=request.user), "Containment lifted.")
+        return self._run(
+            request,
+            pk,
+            lambda: containment_revert(action_id=action_id, reason=form.cleaned_data["reason"], actor=request.user),
+            "Containment lifted.",
+        )
 
     def timeline_view(self, request, pk):
         if request.method != "POST":
@@ -274,46 +350,73 @@ class IncidentAdmin(SimpleHistoryAdmin):
         incident = self._visible_or_404(request, pk)
         form = TimelineNoteForm(request.POST)
         if not form.is_valid():
-            self.message_user(request, "Note not added: " + "; ".join(
-                f"{k}: {' '.join(v)}" for k, v in form.errors.items()), messages.ERROR)
+            self.message_user(
+                request,
+                "Note not added: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()),
+                messages.ERROR,
+            )
             return self._back(pk)
-        return self._run(request, pk, lambda: timeline_add_note(
-            incident_id=incident.pk, text=form.cleaned_data["text"], occurred_at=form.cleaned_data["occurred_at"],
-            actor=request.user), "Added to the timeline.")
+        return self._run(
+            request,
+            pk,
+            lambda: timeline_add_note(
+                incident_id=incident.pk,
+                text=form.cleaned_data["text"],
+                occurred_at=form.cleaned_data["occurred_at"],
+                actor=request.user,
+            ),
+            "Added to the timeline.",
+        )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
-        incident = self.get_queryset(request).select_related("feature", "commander", "triage_rule").filter(
-            pk=object_id).first()
+        incident = (
+            self.get_queryset(request)
+            .select_related("feature", "commander", "triage_rule")
+            .filter(pk=object_id)
+            .first()
+        )
         if incident is not None:
             now = timezone.now()
             checklist = checklist_for(incident.state)
-            extra_context.update({
-                "incident": incident,
-                "state_colour": STATE_COLOURS[incident.state],
-                "options": transition_options(incident, request.user),
-                "members": list(incident.members.order_by("username")),
-                "clocks": [
-                    ("Since detection", duration(incident.time_since_detection(now))),
-                    ("Time to contain", duration(incident.time_to_contain()) if incident.contained_at
-                     else f"not contained ({duration(incident.time_since_detection(now))} so far)"
-                     if incident.is_open else "never contained"),
-                    ("Time open", duration(incident.time_open(now))),
-                ],
-                "checklist_title": checklist[0] if checklist else None,
-                "checklist": checklist[1] if checklist else [],
-                "containment_actions": list(incident.containment_actions.select_related(
-                    "actor", "approved_by", "reverted_by")),
-                "default_containment": incident.triage_rule.default_containment if incident.triage_rule else [],
-                "timeline": list(incident.timeline.select_related("actor").order_by("-occurred_at", "-id")),
-                "containment_form": ContainmentForm(initial={
-                    "action_type": (incident.triage_rule.default_containment or [None])[0]
-                    if incident.triage_rule else None}),
-                "note_form": TimelineNoteForm(),
-                "can_contain": request.user.has_perm("incidents.add_containmentaction") and incident.is_open,
-                "can_revert": request.user.has_perm("incidents.change_containmentaction"),
-                "can_note": request.user.has_perm("incidents.add_timelineentry"),
-                "category_help": CATEGORY_HELP.get(Category(incident.category)) if incident.category else "",
-                "dismiss_reasons": TransitionForm.base_fields["dismiss_reason"].choices,
-            })
+            extra_context.update(
+                {
+                    "incident": incident,
+                    "state_colour": STATE_COLOURS[incident.state],
+                    "options": transition_options(incident, request.user),
+                    "members": list(incident.members.order_by("username")),
+                    "clocks": [
+                        ("Since detection", duration(incident.time_since_detection(now))),
+                        (
+                            "Time to contain",
+                            duration(incident.time_to_contain())
+                            if incident.contained_at
+                            else f"not contained ({duration(incident.time_since_detection(now))} so far)"
+                            if incident.is_open
+                            else "never contained",
+                        ),
+                        ("Time open", duration(incident.time_open(now))),
+                    ],
+                    "checklist_title": checklist[0] if checklist else None,
+                    "checklist": checklist[1] if checklist else [],
+                    "containment_actions": list(
+                        incident.containment_actions.select_related("actor", "approved_by", "reverted_by")
+                    ),
+                    "default_containment": incident.triage_rule.default_containment if incident.triage_rule else [],
+                    "timeline": list(incident.timeline.select_related("actor").order_by("-occurred_at", "-id")),
+                    "containment_form": ContainmentForm(
+                        initial={
+                            "action_type": (incident.triage_rule.default_containment or [None])[0]
+                            if incident.triage_rule
+                            else None
+                        }
+                    ),
+                    "note_form": TimelineNoteForm(),
+                    "can_contain": request.user.has_perm("incidents.add_containmentaction") and incident.is_open,
+                    "can_revert": request.user.has_perm("incidents.change_containmentaction"),
+                    "can_note": request.user.has_perm("incidents.add_timelineentry"),
+                    "category_help": CATEGORY_HELP.get(Category(incident.category)) if incident.category else "",
+                    "dismiss_reasons": TransitionForm.base_fields["dismiss_reason"].choices,
+                }
+            )
         return super().change_view(request, object_id, form_url, extra_context)

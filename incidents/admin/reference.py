@@ -26,24 +26,53 @@ class AuditedSaveMixin:
 @admin.register(AIFeature)
 class AIFeatureAdmin(AuditedSaveMixin, SimpleHistoryAdmin):
     audited_fields = [
-        "name", "key", "owner_team", "kill_switch_key", "model_provider", "current_model_version",
-        "current_prompt_version", "fallback_description", "rollback_procedure",
+        "name",
+        "key",
+        "owner_team",
+        "kill_switch_key",
+        "model_provider",
+        "current_model_version",
+        "current_prompt_version",
+        "fallback_description",
+        "rollback_procedure",
     ]
-    list_display = ["name", "key", "owner_team", "kill_switch_key", "current_model_version",
-                    "current_prompt_version", "open_incidents"]
+    list_display = [
+        "name",
+        "key",
+        "owner_team",
+        "kill_switch_key",
+        "current_model_version",
+        "current_prompt_version",
+        "open_incidents",
+    ]
     search_fields = ["name", "key", "owner_team"]
     readonly_fields = ["rollback_procedure_preview", "fallback_preview"]
     fieldsets = [
         (None, {"fields": ["name", "key", "owner_team", "kill_switch_key"]}),
         ("What is serving now", {"fields": ["model_provider", "current_model_version", "current_prompt_version"]}),
-        ("When it misbehaves", {"fields": ["fallback_description", "fallback_preview", "rollback_procedure",
-                                           "rollback_procedure_preview"]}),
+        (
+            "When it misbehaves",
+            {
+                "fields": [
+                    "fallback_description",
+                    "fallback_preview",
+                    "rollback_procedure",
+                    "rollback_procedure_preview",
+                ]
+            },
+        ),
     ]
 
     def get_queryset(self, request):
         # Counts only incidents everyone may know of; a restricted one does not show up as a number.
-        return super().get_queryset(request).annotate(
-            open_count=Count("incidents", filter=Q(incidents__state__in=OPEN_STATES, incidents__is_restricted=False))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                open_count=Count(
+                    "incidents", filter=Q(incidents__state__in=OPEN_STATES, incidents__is_restricted=False)
+                )
+            )
         )
 
     @admin.display(description="open incidents", ordering="open_count")
@@ -63,11 +92,23 @@ class AIFeatureAdmin(AuditedSaveMixin, SimpleHistoryAdmin):
 class TriageRuleAdmin(AuditedSaveMixin, SimpleHistoryAdmin):
     form = TriageRuleForm
     audited_fields = [
-        "severity", "default_containment", "required_stakeholders", "requires_postmortem",
-        "required_communications", "page_within_minutes", "notes",
+        "severity",
+        "default_containment",
+        "required_stakeholders",
+        "requires_postmortem",
+        "required_communications",
+        "page_within_minutes",
+        "notes",
     ]
-    list_display = ["category", "impact", "severity_badge", "containment", "requires_postmortem",
-                    "stakeholders", "page_within_minutes"]
+    list_display = [
+        "category",
+        "impact",
+        "severity_badge",
+        "containment",
+        "requires_postmortem",
+        "stakeholders",
+        "page_within_minutes",
+    ]
     list_filter = ["category", "impact", "severity"]
     readonly_fields = ["category", "impact"]
     fields = ["category", "impact", *audited_fields]

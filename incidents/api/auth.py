@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, PermissionDenied
 from rest_framework.permissions import BasePermission
@@ -23,9 +24,7 @@ class BearerTokenAuthentication(BaseAuthentication):
         except UnicodeDecodeError as exc:
             raise AuthenticationFailed("The token contains invalid characters.") from exc
         token = (
-            ApiToken.objects.select_related("user")
-            .filter(key_hash=hash_token(raw), revoked_at__isnull=True)
-            .first()
+            ApiToken.objects.select_related("user").filter(key_hash=hash_token(raw), revoked_at__isnull=True).first()
         )
         if token is None or (token.user is not None and not token.user.is_active):
             raise AuthenticationFailed("Invalid or revoked token.")
@@ -50,3 +49,13 @@ class HasTokenScope(BasePermission):
         if scope is None or scope not in token.scopes:
             raise PermissionDenied(f"This token lacks the '{scope}' scope.")
         return True
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    """Tells the OpenAPI schema how Fireline's tokens are sent."""
+
+    target_class = "incidents.api.auth.BearerTokenAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "A token from `manage.py create_api_token`."}

@@ -18,8 +18,13 @@ class IncidentListView(generics.ListAPIView):
         filters.is_valid(raise_exception=True)
         return incident_list(user=self.request.user, filters=filters.validated_data).prefetch_related("members")
 
-    @extend_schema(parameters=[IncidentFilterSerializer], responses={200: IncidentSerializer(many=True),
-                   400: OpenApiResponse(description="A filter value is not valid; the body names it.")})
+    @extend_schema(
+        parameters=[IncidentFilterSerializer],
+        responses={
+            200: IncidentSerializer(many=True),
+            400: OpenApiResponse(description="A filter value is not valid; the body names it."),
+        },
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 

@@ -12,11 +12,17 @@ class AIFeature(models.Model):
     """An AI feature of the product: what incidents happen to, and what the kill switch turns off."""
 
     name = models.CharField(max_length=120)
-    key = models.CharField(max_length=100, unique=True, validators=[key_validator],
-                           help_text="Stable identifier the product uses, e.g. support-bot.")
+    key = models.CharField(
+        max_length=100,
+        unique=True,
+        validators=[key_validator],
+        help_text="Stable identifier the product uses, e.g. support-bot.",
+    )
     owner_team = models.CharField(max_length=120)
     kill_switch_key = models.CharField(
-        max_length=100, unique=True, validators=[key_validator],
+        max_length=100,
+        unique=True,
+        validators=[key_validator],
         help_text="The flag key the product evaluates to know whether this feature is on.",
     )
     model_provider = models.CharField(max_length=80, blank=True)

@@ -55,7 +55,9 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     )
     severity = models.CharField(max_length=4, choices=Severity.choices, blank=True, db_index=True, editable=False)
     severity_override = models.CharField(
-        max_length=4, choices=Severity.choices, blank=True,
+        max_length=4,
+        choices=Severity.choices,
+        blank=True,
         help_text="Leave empty to use the triage matrix; set it only with a reason.",
     )
     severity_override_reason = models.TextField(blank=True)
@@ -67,7 +69,8 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     )
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="incidents")
     is_restricted = models.BooleanField(
-        "restricted?", default=False,
+        "restricted?",
+        default=False,
         help_text="Only members, Legal and superusers can see a restricted incident. Data leaks start restricted.",
     )
     is_drill = models.BooleanField(default=False, editable=False)
@@ -89,7 +92,9 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     root_cause = models.TextField(blank=True, help_text="What caused it, at which layer (Markdown).")
     fix_layer = models.CharField(max_length=16, choices=RootCauseLayer.choices, blank=True)
     fix_description = models.TextField(blank=True)
-    fix_reference = models.CharField(max_length=300, blank=True, help_text="Pull request, commit, prompt or model version.")
+    fix_reference = models.CharField(
+        max_length=300, blank=True, help_text="Pull request, commit, prompt or model version."
+    )
     fix_layer_justification = models.TextField(
         blank=True, help_text="Required when the fix is at another layer than the root cause."
     )
@@ -166,7 +171,9 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     # --- transitions: fields and timestamps only ----------------------------------------------
 
     @transition(
-        field=state, source=S.DETECTED, target=S.TRIAGED,
+        field=state,
+        source=S.DETECTED,
+        target=S.TRIAGED,
         conditions=[guards.has_category, guards.has_severity, guards.has_commander],
         permission="incidents.triage_incident",
     )
@@ -174,8 +181,11 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         self.triaged_at = timezone.now()
 
     @transition(
-        field=state, source=S.TRIAGED, target=S.CONTAINED,
-        conditions=[guards.has_active_containment], permission="incidents.contain_incident",
+        field=state,
+        source=S.TRIAGED,
+        target=S.CONTAINED,
+        conditions=[guards.has_active_containment],
+        permission="incidents.contain_incident",
     )
     def contain(self):
         self.contained_at = timezone.now()
@@ -185,7 +195,9 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         self.investigating_at = timezone.now()
 
     @transition(
-        field=state, source=S.TRIAGED, target=S.INVESTIGATING,
+        field=state,
+        source=S.TRIAGED,
+        target=S.INVESTIGATING,
         conditions=[guards.is_low_severity, guards.has_containment_skip_reason],
         permission="incidents.investigate_incident",
     )
@@ -193,7 +205,9 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         self.investigating_at = timezone.now()
 
     @transition(
-        field=state, source=S.INVESTIGATING, target=S.FIXED,
+        field=state,
+        source=S.INVESTIGATING,
+        target=S.FIXED,
         conditions=[guards.has_root_cause, guards.has_fix, guards.fix_layer_matches_root_cause_or_is_justified],
         permission="incidents.fix_incident",
     )
@@ -201,8 +215,11 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         self.fixed_at = timezone.now()
 
     @transition(
-        field=state, source=S.FIXED, target=S.VERIFIED,
-        conditions=[guards.has_verification_evidence], permission="incidents.verify_incident",
+        field=state,
+        source=S.FIXED,
+        target=S.VERIFIED,
+        conditions=[guards.has_verification_evidence],
+        permission="incidents.verify_incident",
     )
     def verify(self):
         self.verified_at = timezone.now()
@@ -212,7 +229,9 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         self.postmortem_at = timezone.now()
 
     @transition(
-        field=state, source=[S.VERIFIED, S.POSTMORTEM], target=S.CLOSED,
+        field=state,
+        source=[S.VERIFIED, S.POSTMORTEM],
+        target=S.CLOSED,
         conditions=[guards.has_postmortem_if_required, guards.has_communications_if_required],
         permission="incidents.close_incident",
     )
@@ -220,7 +239,9 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         self.closed_at = timezone.now()
 
     @transition(
-        field=state, source=OPEN_STATES, target=S.DISMISSED,
+        field=state,
+        source=OPEN_STATES,
+        target=S.DISMISSED,
         conditions=[guards.has_dismiss_reason, guards.names_duplicate_if_duplicate],
         permission="incidents.dismiss_incident",
     )
@@ -228,8 +249,11 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         self.dismissed_at = timezone.now()
 
     @transition(
-        field=state, source=[S.FIXED, S.VERIFIED, S.CLOSED], target=S.INVESTIGATING,
-        conditions=[guards.has_reopen_reason], permission="incidents.reopen_incident",
+        field=state,
+        source=[S.FIXED, S.VERIFIED, S.CLOSED],
+        target=S.INVESTIGATING,
+        conditions=[guards.has_reopen_reason],
+        permission="incidents.reopen_incident",
     )
     def reopen(self):
         now = timezone.now()

@@ -12,7 +12,9 @@ class TimelineEntry(models.Model):
     recorded_at = models.DateTimeField(auto_now_add=True)
     kind = models.CharField(max_length=16, choices=TimelineKind.choices)
     text = models.TextField()
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     is_automatic = models.BooleanField(default=True)
 
     class Meta:

@@ -4,7 +4,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 
-TOKEN_PREFIX = "fl_"
+TOKEN_PREFIX = "fl_"  # noqa: S105 - a marker that makes leaked tokens easy to scan for, not a secret
 
 
 def hash_token(raw: str) -> str:
@@ -20,7 +20,11 @@ class ApiToken(models.Model):
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     scopes = models.JSONField(default=list)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="api_tokens",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
         help_text="Whose visibility the token has. Without a user it sees only unrestricted incidents.",
     )
     created_at = models.DateTimeField(auto_now_add=True)

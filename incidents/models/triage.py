@@ -25,7 +25,9 @@ class ChoiceListValidator:
 
     def __eq__(self, other):
         return isinstance(other, ChoiceListValidator) and (self.choices_path, self.label) == (
-            other.choices_path, other.label)
+            other.choices_path,
+            other.label,
+        )
 
 
 validate_containment_list = ChoiceListValidator("incidents.constants.ContainmentType", "Containment options")
@@ -43,7 +45,9 @@ class TriageRule(models.Model):
     impact = models.CharField(max_length=16, choices=Impact.choices)
     severity = models.CharField(max_length=4, choices=Severity.choices)
     default_containment = models.JSONField(
-        default=list, blank=True, validators=[validate_containment_list],
+        default=list,
+        blank=True,
+        validators=[validate_containment_list],
         help_text="Containment offered first, in order.",
     )
     required_stakeholders = models.JSONField(default=list, blank=True, validators=[validate_stakeholder_list])

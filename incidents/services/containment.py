@@ -67,7 +67,10 @@ def containment_record(
     details = action.parameters_text()
     approval = f", approved by {approved_by.get_username()}" if approved_by else ""
     TimelineEntry.objects.create(
-        incident=incident, kind=TimelineKind.CONTAINMENT, actor=actor, occurred_at=performed_at,
+        incident=incident,
+        kind=TimelineKind.CONTAINMENT,
+        actor=actor,
+        occurred_at=performed_at,
         text=f"Containment: {action.get_action_type_display()}" + (f" ({details})" if details else "") + approval,
     )
     return action
@@ -92,7 +95,10 @@ def containment_revert(*, action_id: int, reason: str, actor) -> ContainmentActi
     action.save(update_fields=["reverted_at", "reverted_by", "revert_reason"])
     audit.log_containment_reverted(actor=actor, action=action)
     TimelineEntry.objects.create(
-        incident=action.incident, kind=TimelineKind.CONTAINMENT, actor=actor, occurred_at=action.reverted_at,
+        incident=action.incident,
+        kind=TimelineKind.CONTAINMENT,
+        actor=actor,
+        occurred_at=action.reverted_at,
         text=f"Containment lifted: {action.get_action_type_display()}: {action.revert_reason}",
     )
     return action

@@ -48,10 +48,28 @@ INPUT_GUARDS = {
 }
 
 EDITABLE_FIELDS = [
-    "title", "summary", "category", "detection_signal", "feature", "occurred_at", "detected_at",
-    "users_affected", "is_public", "involves_privacy", "severity_override", "severity_override_reason",
-    "commander", "is_restricted", "root_cause_layer", "root_cause", "fix_layer", "fix_description",
-    "fix_reference", "fix_layer_justification", "verification_summary", "postmortem_summary",
+    "title",
+    "summary",
+    "category",
+    "detection_signal",
+    "feature",
+    "occurred_at",
+    "detected_at",
+    "users_affected",
+    "is_public",
+    "involves_privacy",
+    "severity_override",
+    "severity_override_reason",
+    "commander",
+    "is_restricted",
+    "root_cause_layer",
+    "root_cause",
+    "fix_layer",
+    "fix_description",
+    "fix_reference",
+    "fix_layer_justification",
+    "verification_summary",
+    "postmortem_summary",
     "communications_summary",
 ]
 AUDITED_FIELDS = EDITABLE_FIELDS + ["severity", "impact", "triage_rule", "members"]
@@ -76,8 +94,12 @@ def _require_visible(incident: Incident, actor) -> None:
 
 def _timeline(incident: Incident, *, kind: str, text: str, actor, occurred_at: datetime | None = None) -> TimelineEntry:
     return TimelineEntry.objects.create(
-        incident=incident, kind=kind, text=text, actor=actor if getattr(actor, "pk", None) else None,
-        occurred_at=occurred_at or timezone.now(), is_automatic=True,
+        incident=incident,
+        kind=kind,
+        text=text,
+        actor=actor if getattr(actor, "pk", None) else None,
+        occurred_at=occurred_at or timezone.now(),
+        is_automatic=True,
     )
 
 
@@ -105,11 +127,21 @@ def incident_open(
     if actor is not None and not actor.has_perm("incidents.add_incident"):
         raise PermissionDenied("You may not open incidents.")
     incident = Incident(
-        title=title, summary=summary, category=category, detection_signal=detection_signal, feature=feature,
-        occurred_at=occurred_at, detected_at=detected_at or timezone.now(), users_affected=users_affected,
-        is_public=is_public, involves_privacy=involves_privacy, commander=commander,
-        severity_override=severity_override, severity_override_reason=severity_override_reason,
-        is_drill=is_drill, created_by=actor if getattr(actor, "pk", None) else None,
+        title=title,
+        summary=summary,
+        category=category,
+        detection_signal=detection_signal,
+        feature=feature,
+        occurred_at=occurred_at,
+        detected_at=detected_at or timezone.now(),
+        users_affected=users_affected,
+        is_public=is_public,
+        involves_privacy=involves_privacy,
+        commander=commander,
+        severity_override=severity_override,
+        severity_override_reason=severity_override_reason,
+        is_drill=is_drill,
+        created_by=actor if getattr(actor, "pk", None) else None,
         # Data leaks start restricted: the fewer who see leaked data, the smaller the leak.
         is_restricted=bool(is_restricted) or category == Category.DATA_LEAK,
     )
@@ -120,7 +152,10 @@ def incident_open(
         incident.members.set(members)
     audit.log_created(actor=actor, target=incident, values=audit.snapshot(incident, AUDITED_FIELDS), incident=incident)
     _timeline(
-        incident, kind=TimelineKind.OPENED, actor=actor, occurred_at=incident.detected_at,
+        incident,
+        kind=TimelineKind.OPENED,
+        actor=actor,
+        occurred_at=incident.detected_at,
         text=f"Incident opened ({incident.get_detection_signal_display()})"
         + (f"; triage matrix gives {incident.severity}" if incident.severity else ""),
     )
@@ -156,7 +191,9 @@ def incident_update(*, incident_id: int, changes: dict[str, Any], actor) -> Inci
     entry = audit.log_changed(actor=actor, target=incident, before=before, after=after, incident=incident)
     if entry is not None and before.get("severity") != after.get("severity"):
         _timeline(
-            incident, kind=TimelineKind.CHANGE, actor=actor,
+            incident,
+            kind=TimelineKind.CHANGE,
+            actor=actor,
             text=f"Severity {before.get('severity') or 'unset'} → {after.get('severity') or 'unset'}",
         )
     return incident
@@ -224,7 +261,12 @@ def _run_transition(
         raise IncidentChanged() from exc
     details = {"note": note} if note else None
     audit.log_transition(
-        actor=actor, target=incident, source=source, target_state=incident.state, name=name, incident=incident,
+        actor=actor,
+        target=incident,
+        source=source,
+        target_state=incident.state,
+        name=name,
+        incident=incident,
         details=details,
     )
     text = f"{IncidentState(source).label} → {incident.get_state_display()}"
@@ -258,8 +300,12 @@ def incident_investigate_without_containment(
         incident.containment_skip_reason = (reason or "").strip()
 
     return _run_transition(
-        incident_id=incident_id, name="investigate_without_containment", actor=actor,
-        expected_state=expected_state, prepare=prepare, note=(reason or "").strip(),
+        incident_id=incident_id,
+        name="investigate_without_containment",
+        actor=actor,
+        expected_state=expected_state,
+        prepare=prepare,
+        note=(reason or "").strip(),
     )
 
 
@@ -285,7 +331,12 @@ def incident_close(*, incident_id: int, actor, expected_state: str | None = None
 
 @transaction.atomic
 def incident_dismiss(
-    *, incident_id: int, reason: str, actor, note: str = "", duplicate_of: Incident | None = None,
+    *,
+    incident_id: int,
+    reason: str,
+    actor,
+    note: str = "",
+    duplicate_of: Incident | None = None,
     expected_state: str | None = None,
 ) -> Incident:
     if reason and reason not in DismissReason.values:
@@ -301,7 +352,11 @@ def incident_dismiss(
     if duplicate_of is not None:
         label += f" ({duplicate_of.reference})"
     return _run_transition(
-        incident_id=incident_id, name="dismiss", actor=actor, expected_state=expected_state, prepare=prepare,
+        incident_id=incident_id,
+        name="dismiss",
+        actor=actor,
+        expected_state=expected_state,
+        prepare=prepare,
         note="; ".join(p for p in (label, note.strip()) if p),
     )
 
@@ -312,7 +367,11 @@ def incident_reopen(*, incident_id: int, reason: str, actor, expected_state: str
         incident.reopen_reason = (reason or "").strip()
 
     return _run_transition(
-        incident_id=incident_id, name="reopen", actor=actor, expected_state=expected_state, prepare=prepare,
+        incident_id=incident_id,
+        name="reopen",
+        actor=actor,
+        expected_state=expected_state,
+        prepare=prepare,
         note=(reason or "").strip(),
     )
 

@@ -26,7 +26,11 @@ def timeline_add_note(*, incident_id: int, text: str, actor, occurred_at: dateti
     if occurred_at > timezone.now() + timezone.timedelta(minutes=5):
         raise ValidationError({"occurred_at": "Cannot be in the future."})
     entry = TimelineEntry.objects.create(
-        incident=incident, kind=TimelineKind.NOTE, text=text, actor=actor, occurred_at=occurred_at,
+        incident=incident,
+        kind=TimelineKind.NOTE,
+        text=text,
+        actor=actor,
+        occurred_at=occurred_at,
         is_automatic=False,
     )
     audit.log_timeline_note(actor=actor, entry=entry)

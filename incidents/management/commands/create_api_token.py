@@ -12,8 +12,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--name", required=True, help="What uses the token, e.g. alertmanager-prod")
         parser.add_argument("--scopes", required=True, help=f"Comma-separated: {','.join(ApiScope.values)}")
-        parser.add_argument("--user", help="Username whose visibility the token gets (default: none, so "
-                                           "restricted incidents stay hidden)")
+        parser.add_argument(
+            "--user",
+            help="Username whose visibility the token gets (default: none, so restricted incidents stay hidden)",
+        )
 
     def handle(self, *args, name, scopes, user=None, **options):
         owner = None
@@ -25,6 +27,7 @@ class Command(BaseCommand):
             token, raw = api_token_create(name=name, scopes=scopes.split(","), user=owner)
         except ValidationError as exc:
             raise CommandError(" ".join(f"--{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
-        self.stdout.write(f"Created token {token.name!r} with scopes {', '.join(token.scopes)}. "
-                          "Store it now: it is not shown again.")
+        self.stdout.write(
+            f"Created token {token.name!r} with scopes {', '.join(token.scopes)}. Store it now: it is not shown again."
+        )
         self.stdout.write(raw)

@@ -27,24 +27,36 @@ DEMO_USERS = [
 
 FEATURES = [
     {
-        "key": "support-bot", "name": "Support assistant", "owner_team": "Customer Experience",
-        "kill_switch_key": "support-bot-enabled", "model_provider": "openai", "current_model_version": "gpt-4o-2024-08-06",
+        "key": "support-bot",
+        "name": "Support assistant",
+        "owner_team": "Customer Experience",
+        "kill_switch_key": "support-bot-enabled",
+        "model_provider": "openai",
+        "current_model_version": "gpt-4o-2024-08-06",
         "current_prompt_version": "support-v42",
         "fallback_description": "Route the chat to the human support queue and show the help-centre search.",
         "rollback_procedure": "1. Open the prompt registry.\n2. Pin `support-v41`.\n3. Watch the refusal-rate "
-                              "panel for 15 minutes.",
+        "panel for 15 minutes.",
     },
     {
-        "key": "search-summary", "name": "Search answer summaries", "owner_team": "Search",
-        "kill_switch_key": "search-summary-enabled", "model_provider": "anthropic",
-        "current_model_version": "claude-sonnet-4", "current_prompt_version": "summary-v7",
+        "key": "search-summary",
+        "name": "Search answer summaries",
+        "owner_team": "Search",
+        "kill_switch_key": "search-summary-enabled",
+        "model_provider": "anthropic",
+        "current_model_version": "claude-sonnet-4",
+        "current_prompt_version": "summary-v7",
         "fallback_description": "Show the ten blue links without a summary.",
         "rollback_procedure": "Set `SUMMARY_MODEL` back to the previous version in the feature config and redeploy.",
     },
     {
-        "key": "checkout-agent", "name": "Checkout agent", "owner_team": "Payments",
-        "kill_switch_key": "checkout-agent-enabled", "model_provider": "openai",
-        "current_model_version": "gpt-4.1-mini", "current_prompt_version": "agent-v3",
+        "key": "checkout-agent",
+        "name": "Checkout agent",
+        "owner_team": "Payments",
+        "kill_switch_key": "checkout-agent-enabled",
+        "model_provider": "openai",
+        "current_model_version": "gpt-4.1-mini",
+        "current_prompt_version": "agent-v3",
         "fallback_description": "Disable agent tools; the agent only answers questions.",
         "rollback_procedure": "Revert the tool manifest to `agent-tools-v2`.",
     },
@@ -79,16 +91,19 @@ class Command(BaseCommand):
             with transaction.atomic():
                 self._incidents(users, features)
             self.stdout.write(f"Seeded {Incident.objects.count()} demo incidents.")
-        self.stdout.write(f"Demo login: commander / {password}  (also responder, legal, comms, facilitator, "
-                          f"viewer; 'admin' is a superuser; same password)")
+        self.stdout.write(
+            f"Demo login: commander / {password}  (also responder, legal, comms, facilitator, "
+            f"viewer; 'admin' is a superuser; same password)"
+        )
 
     def _users(self, password):
         User = get_user_model()
         users = {}
         for username, group, is_superuser in DEMO_USERS:
             user, created = User.objects.get_or_create(
-                username=username, defaults={"is_staff": True, "is_superuser": is_superuser,
-                                             "email": f"{username}@example.com"})
+                username=username,
+                defaults={"is_staff": True, "is_superuser": is_superuser, "email": f"{username}@example.com"},
+            )
             if created:
                 user.set_password(password)
                 user.save()
@@ -113,80 +128,158 @@ class Command(BaseCommand):
         def open_(title, hours_ago, **kw):
             kw.setdefault("commander", cmd)
             return services.incident_open(
-                title=f"[demo] {title}", actor=cmd, detected_at=now - timedelta(hours=hours_ago),
-                occurred_at=now - timedelta(hours=hours_ago + 1), **kw)
+                title=f"[demo] {title}",
+                actor=cmd,
+                detected_at=now - timedelta(hours=hours_ago),
+                occurred_at=now - timedelta(hours=hours_ago + 1),
+                **kw,
+            )
 
         def contain(incident, action=ContainmentType.FEATURE_FLAG_OFF, **params):
-            services.containment_record(incident_id=incident.pk, action_type=action, parameters=params, actor=cmd,
-                                        approved_by=users["admin"], description="From the incident page.")
+            services.containment_record(
+                incident_id=incident.pk,
+                action_type=action,
+                parameters=params,
+                actor=cmd,
+                approved_by=users["admin"],
+                description="From the incident page.",
+            )
             return services.incident_contain(incident_id=incident.pk, actor=cmd)
 
         def fix(incident, layer, cause, what):
-            services.incident_update(incident_id=incident.pk, actor=resp, changes={
-                "root_cause_layer": layer, "root_cause": cause, "fix_layer": layer, "fix_description": what,
-                "fix_reference": "https://git.example.com/ai/pull/1287"})
+            services.incident_update(
+                incident_id=incident.pk,
+                actor=resp,
+                changes={
+                    "root_cause_layer": layer,
+                    "root_cause": cause,
+                    "fix_layer": layer,
+                    "fix_description": what,
+                    "fix_reference": "https://git.example.com/ai/pull/1287",
+                },
+            )
             return services.incident_mark_fixed(incident_id=incident.pk, actor=resp)
 
         def verify(incident):
-            services.incident_update(incident_id=incident.pk, actor=resp, changes={
-                "verification_summary": "40 eval cases x 25 runs: 0 failures (95% upper bound 0.3%, threshold 1%)."})
+            services.incident_update(
+                incident_id=incident.pk,
+                actor=resp,
+                changes={
+                    "verification_summary": "40 eval cases x 25 runs: 0 failures (95% upper bound 0.3%, threshold 1%)."
+                },
+            )
             return services.incident_verify(incident_id=incident.pk, actor=resp)
 
         # detected: just in from a user report
-        open_("Support bot suggests mixing cleaning products", 0.2, category=Category.HARMFUL_OUTPUT,
-              detection_signal=DetectionSignal.USER_REPORT, feature=features["support-bot"], users_affected=3,
-              commander=None, summary="A user shared a chat where the bot suggested mixing bleach and ammonia.")
+        open_(
+            "Support bot suggests mixing cleaning products",
+            0.2,
+            category=Category.HARMFUL_OUTPUT,
+            detection_signal=DetectionSignal.USER_REPORT,
+            feature=features["support-bot"],
+            users_affected=3,
+            commander=None,
+            summary="A user shared a chat where the bot suggested mixing bleach and ammonia.",
+        )
 
         # triaged: public misinformation, waiting for containment
-        i = open_("Search summaries cite court cases that do not exist", 1.5,
-                  category=Category.FACTUAL_MISINFORMATION, detection_signal=DetectionSignal.EXTERNAL_ATTENTION,
-                  feature=features["search-summary"], users_affected=2500, is_public=True, members=[resp],
-                  summary="A legal-news site published screenshots of invented case citations.")
+        i = open_(
+            "Search summaries cite court cases that do not exist",
+            1.5,
+            category=Category.FACTUAL_MISINFORMATION,
+            detection_signal=DetectionSignal.EXTERNAL_ATTENTION,
+            feature=features["search-summary"],
+            users_affected=2500,
+            is_public=True,
+            members=[resp],
+            summary="A legal-news site published screenshots of invented case citations.",
+        )
         services.incident_triage(incident_id=i.pk, actor=cmd)
 
         # contained: a data leak, restricted
-        i = open_("Support bot shows other customers' delivery addresses", 3, category=Category.DATA_LEAK,
-                  detection_signal=DetectionSignal.USER_REPORT, feature=features["support-bot"], users_affected=41,
-                  involves_privacy=True, members=[resp],
-                  summary="Retrieval returned another customer's order record for 41 conversations.")
+        i = open_(
+            "Support bot shows other customers' delivery addresses",
+            3,
+            category=Category.DATA_LEAK,
+            detection_signal=DetectionSignal.USER_REPORT,
+            feature=features["support-bot"],
+            users_affected=41,
+            involves_privacy=True,
+            members=[resp],
+            summary="Retrieval returned another customer's order record for 41 conversations.",
+        )
         services.incident_triage(incident_id=i.pk, actor=cmd)
         contain(i)
-        services.containment_record(incident_id=i.pk, action_type=ContainmentType.FALLBACK, actor=cmd,
-                                    parameters={"fallback": "human support queue"})
+        services.containment_record(
+            incident_id=i.pk,
+            action_type=ContainmentType.FALLBACK,
+            actor=cmd,
+            parameters={"fallback": "human support queue"},
+        )
 
         # investigating: an agent that acted without approval
-        i = open_("Checkout agent issued refunds without approval", 6, category=Category.UNAUTHORIZED_ACTION,
-                  detection_signal=DetectionSignal.MONITORING_ALERT, feature=features["checkout-agent"],
-                  users_affected=12, members=[resp])
+        i = open_(
+            "Checkout agent issued refunds without approval",
+            6,
+            category=Category.UNAUTHORIZED_ACTION,
+            detection_signal=DetectionSignal.MONITORING_ALERT,
+            feature=features["checkout-agent"],
+            users_affected=12,
+            members=[resp],
+        )
         services.incident_triage(incident_id=i.pk, actor=cmd)
         contain(i, ContainmentType.RESTRICT_COHORT, cohort="tools=refund")
         services.incident_investigate(incident_id=i.pk, actor=resp)
-        services.timeline_add_note(incident_id=i.pk, actor=resp, occurred_at=now - timedelta(hours=5),
-                                   text="Audit trail: the refund tool was called with no approval step since agent-v3.")
+        services.timeline_add_note(
+            incident_id=i.pk,
+            actor=resp,
+            occurred_at=now - timedelta(hours=5),
+            text="Audit trail: the refund tool was called with no approval step since agent-v3.",
+        )
 
         # fixed: quality drop after a model upgrade
-        i = open_("Summary quality dropped after the model upgrade", 20, category=Category.SCALE_DEGRADATION,
-                  detection_signal=DetectionSignal.MONITORING_ALERT, feature=features["search-summary"],
-                  users_affected=18000)
+        i = open_(
+            "Summary quality dropped after the model upgrade",
+            20,
+            category=Category.SCALE_DEGRADATION,
+            detection_signal=DetectionSignal.MONITORING_ALERT,
+            feature=features["search-summary"],
+            users_affected=18000,
+        )
         services.incident_triage(incident_id=i.pk, actor=cmd)
         contain(i, ContainmentType.ROLLBACK, from_version="claude-sonnet-4", to_version="claude-3-7-sonnet")
         services.incident_investigate(incident_id=i.pk, actor=resp)
         fix(i, "model", "The new model version truncates long contexts.", "Pin the previous model until re-tuned.")
 
         # verified: over-refusal
-        i = open_("Support bot refuses 40% of billing questions", 30, category=Category.CAPABILITY_LOSS,
-                  detection_signal=DetectionSignal.MONITORING_ALERT, feature=features["support-bot"],
-                  users_affected=1200)
+        i = open_(
+            "Support bot refuses 40% of billing questions",
+            30,
+            category=Category.CAPABILITY_LOSS,
+            detection_signal=DetectionSignal.MONITORING_ALERT,
+            feature=features["support-bot"],
+            users_affected=1200,
+        )
         services.incident_triage(incident_id=i.pk, actor=cmd)
         contain(i, ContainmentType.FALLBACK, fallback="human support queue for billing")
         services.incident_investigate(incident_id=i.pk, actor=resp)
-        fix(i, "moderation", "A new moderation rule matched 'charge' as self-harm slang.",
-            "Narrow the rule to the self-harm context.")
+        fix(
+            i,
+            "moderation",
+            "A new moderation rule matched 'charge' as self-harm slang.",
+            "Narrow the rule to the self-harm context.",
+        )
         verify(i)
 
         # post-mortem: harmful output
-        i = open_("Support bot insulted a customer", 50, category=Category.HARMFUL_OUTPUT,
-                  detection_signal=DetectionSignal.USER_REPORT, feature=features["support-bot"], users_affected=1)
+        i = open_(
+            "Support bot insulted a customer",
+            50,
+            category=Category.HARMFUL_OUTPUT,
+            detection_signal=DetectionSignal.USER_REPORT,
+            feature=features["support-bot"],
+            users_affected=1,
+        )
         services.incident_triage(incident_id=i.pk, actor=cmd)
         contain(i, ContainmentType.STRICTER_MODERATION, pattern="insult classifier threshold 0.5")
         services.incident_investigate(incident_id=i.pk, actor=resp)
@@ -195,22 +288,41 @@ class Command(BaseCommand):
         services.incident_start_postmortem(incident_id=i.pk, actor=cmd)
 
         # closed
-        i = open_("Search summaries gave the wrong store opening hours", 120, category=Category.FACTUAL_MISINFORMATION,
-                  detection_signal=DetectionSignal.USER_REPORT, feature=features["search-summary"],
-                  users_affected=300)
+        i = open_(
+            "Search summaries gave the wrong store opening hours",
+            120,
+            category=Category.FACTUAL_MISINFORMATION,
+            detection_signal=DetectionSignal.USER_REPORT,
+            feature=features["search-summary"],
+            users_affected=300,
+        )
         services.incident_triage(incident_id=i.pk, actor=cmd)
         contain(i, ContainmentType.FEATURE_FLAG_OFF)
         services.incident_investigate(incident_id=i.pk, actor=resp)
         fix(i, "retrieval", "The index served last year's opening hours.", "Re-indexed; hours come from the store API.")
         verify(i)
         services.incident_start_postmortem(incident_id=i.pk, actor=cmd)
-        services.incident_update(incident_id=i.pk, actor=cmd, changes={
-            "postmortem_summary": "Stale retrieval index; freshness monitor added.",
-            "communications_summary": "Internal update on #incidents; no affected-user message needed."})
+        services.incident_update(
+            incident_id=i.pk,
+            actor=cmd,
+            changes={
+                "postmortem_summary": "Stale retrieval index; freshness monitor added.",
+                "communications_summary": "Internal update on #incidents; no affected-user message needed.",
+            },
+        )
         services.incident_close(incident_id=i.pk, actor=cmd)
 
         # dismissed: a false alarm
-        i = open_("Latency spike on checkout agent", 8, category=Category.SCALE_DEGRADATION,
-                  detection_signal=DetectionSignal.MONITORING_ALERT, feature=features["checkout-agent"])
-        services.incident_dismiss(incident_id=i.pk, actor=cmd, reason=DismissReason.FALSE_ALARM,
-                                  note="Load test in staging pointed at the production dashboard.")
+        i = open_(
+            "Latency spike on checkout agent",
+            8,
+            category=Category.SCALE_DEGRADATION,
+            detection_signal=DetectionSignal.MONITORING_ALERT,
+            feature=features["checkout-agent"],
+        )
+        services.incident_dismiss(
+            incident_id=i.pk,
+            actor=cmd,
+            reason=DismissReason.FALSE_ALARM,
+            note="Load test in staging pointed at the production dashboard.",
+        )

@@ -1,0 +1,62 @@
+import pytest
+from django.contrib.auth.models import Group
+
+from incidents import services
+from incidents.constants import Category, DetectionSignal
+from tests.factories import AIFeatureFactory, UserFactory
+
+
+def fresh(user):
+    """The same user with an empty permission cache (groups change in tests)."""
+    return type(user).objects.get(pk=user.pk)
+
+
+@pytest.fixture
+def commander(db):
+    return fresh(UserFactory(username="cmdr", role="Incident Commander"))
+
+
+@pytest.fixture
+def responder(db):
+    return fresh(UserFactory(username="resp", role="Responder"))
+
+
+@pytest.fixture
+def legal(db):
+    return fresh(UserFactory(username="lawyer", role="Legal"))
+
+
+@pytest.fixture
+def viewer(db):
+    return fresh(UserFactory(username="watcher", role="Viewer"))
+
+
+@pytest.fixture
+def superuser(db):
+    return fresh(UserFactory(username="root", is_superuser=True))
+
+
+@pytest.fixture
+def feature(db):
+    return AIFeatureFactory(key="support-bot", name="Support assistant")
+
+
+@pytest.fixture
+def open_incident(commander, feature):
+    """Open an incident through the service, as the admin does."""
+
+    def make(**kwargs):
+        kwargs.setdefault("title", "Bot said something harmful")
+        kwargs.setdefault("category", Category.HARMFUL_OUTPUT)
+        kwargs.setdefault("detection_signal", DetectionSignal.USER_REPORT)
+        kwargs.setdefault("feature", feature)
+        kwargs.setdefault("commander", commander)
+        actor = kwargs.pop("actor", commander)
+        return services.incident_open(actor=actor, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def roles(db):
+    return {g.name: g for g in Group.objects.all()}
