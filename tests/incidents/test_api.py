@@ -280,8 +280,9 @@ def test_restricted_incident_hidden_from_filters_too(restricted):
 
 
 @pytest.mark.django_db
-def test_token_of_uninvolved_user_does_not_see_restricted(restricted, viewer):
+def test_token_of_uninvolved_user_does_not_see_restricted(restricted, viewer, responder):
     public, secret = restricted
+    secret.members.add(responder)  # someone else is a member; the viewer is not
     raw = make_token(user=viewer)
 
     assert result_ids(get(LIST_URL, raw)) == [public.pk]
