@@ -156,9 +156,13 @@ def test_list_is_paginated_with_limit_and_offset(raw, feature):
 def test_list_serializes_an_incident(raw, commander, viewer, feature):
     detected = timezone.now() - timedelta(hours=1)
     incident = IncidentFactory(
-        feature=feature, commander=commander, detected_at=detected,
-        contained_at=detected + timedelta(minutes=30), state=IncidentState.CONTAINED,
-        severity=Severity.SEV2, title="Bot leaked prompts",
+        feature=feature,
+        commander=commander,
+        detected_at=detected,
+        contained_at=detected + timedelta(minutes=30),
+        state=IncidentState.CONTAINED,
+        severity=Severity.SEV2,
+        title="Bot leaked prompts",
     )
     incident.members.set([viewer])
 
@@ -251,8 +255,9 @@ def restricted(commander, viewer, feature):
     """One open incident, and one restricted incident commanded by `commander`."""
     now = timezone.now()
     public = IncidentFactory(feature=feature, detected_at=now - timedelta(minutes=2))
-    secret = IncidentFactory(feature=feature, is_restricted=True, commander=commander,
-                             detected_at=now - timedelta(minutes=1))
+    secret = IncidentFactory(
+        feature=feature, is_restricted=True, commander=commander, detected_at=now - timedelta(minutes=1)
+    )
     return public, secret
 
 
@@ -358,8 +363,9 @@ def test_hidden_restricted_incident_is_indistinguishable_from_missing(restricted
 
 @pytest.mark.django_db
 def test_detail_returns_the_incident(raw, feature, commander):
-    incident = IncidentFactory(feature=feature, commander=commander, title="Refuses everything",
-                               category=Category.CAPABILITY_LOSS)
+    incident = IncidentFactory(
+        feature=feature, commander=commander, title="Refuses everything", category=Category.CAPABILITY_LOSS
+    )
 
     response = get(detail_url(incident.pk), raw)
 
@@ -379,8 +385,10 @@ def _make_incidents(count, members):
     now = timezone.now()
     for i in range(count):
         incident = IncidentFactory(
-            commander=members[i % len(members)], is_restricted=bool(i % 3 == 0),
-            detected_at=now - timedelta(minutes=i), contained_at=now,
+            commander=members[i % len(members)],
+            is_restricted=bool(i % 3 == 0),
+            detected_at=now - timedelta(minutes=i),
+            contained_at=now,
         )
         incident.members.set(members[: 1 + i % len(members)])
 
@@ -439,3 +447,14 @@ def test_api_docs_page_is_public_html():
     assert response["Content-Type"].startswith("text/html")
     assert b"swagger" in response.content.lower()
     assert b"/api/schema/" in response.content
+
+
+@pytest.mark.django_db
+def test_openapi_schema_declares_bearer_token_auth():
+    schema = Client().get("/api/schema/", {"format": "json"}).json()
+
+    schemes = schema.get("components", {}).get("securitySchemes", {})
+    bearer = [name for name, s in schemes.items() if s.get("type") == "http" and s.get("scheme") == "bearer"]
+    assert bearer, schemes
+    operation = schema["paths"]["/api/v1/incidents"]["get"]
+    assert any(bearer[0] in requirement for requirement in operation.get("security", []))
