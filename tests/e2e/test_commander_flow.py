@@ -83,8 +83,8 @@ def timeline_entry(page: Page, text: str) -> Locator:
 @pytest.mark.e2e
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_commander_opens_triages_and_contains_an_incident(live_server, page: Page, artifacts_dir):
-    # serialized_rollback restores what the data migration seeded, which the flush of an
-    # earlier transactional test would otherwise have deleted.
+    # serialized_rollback restores what the data migration seeded, which the flush after an
+    # earlier transactional test deleted (conftest.py explains why it needs help under Playwright).
     assert Group.objects.filter(name="Incident Commander").exists(), "roles seeded by migration are missing"
     assert TriageRule.objects.count() == 24, "triage matrix seeded by migration is missing"
     UserFactory(username="cmdr", role="Incident Commander")
@@ -110,6 +110,7 @@ def test_commander_opens_triages_and_contains_an_incident(live_server, page: Pag
         page.locator("#id_category").select_option(label="Harmful output")
         page.locator("#id_users_affected").fill("3")
         page.locator("#id_commander").select_option(label="cmdr")
+        # Plain "Save" would land on the incident list; the commander wants the incident page.
         submit(page, page.get_by_role("button", name="Save and continue editing"))
 
         panel = page.locator("#incident-panel")
