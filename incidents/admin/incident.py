@@ -42,12 +42,23 @@ STATE_COLOURS = {
 
 
 def _error_text(exc: ValidationError) -> str:
+    """One readable sentence per problem: "To version: required for roll back prompt/model version."."""
     if hasattr(exc, "error_dict"):
-        return "; ".join(
-            f"{name.replace('_', ' ')}: {' '.join(errs)}" if name != "__all__" else " ".join(errs)
-            for name, errs in exc.message_dict.items()
-        )
-    return " ".join(exc.messages)
+        parts = []
+        for name, errors in exc.message_dict.items():
+            text = " ".join(e.rstrip(".") + "." for e in errors)
+            if name != "__all__":
+                text = f"{name.replace('_', ' ').capitalize()}: {text[:1].lower()}{text[1:]}"
+            parts.append(text)
+        return " ".join(parts)
+    return " ".join(m.rstrip(".") + "." for m in exc.messages)
+
+
+def _form_errors(form) -> str:
+    return " ".join(
+        f"{form[name].label if name in form.fields else 'Form'}: {' '.join(errors)}"
+        for name, errors in form.errors.items()
+    )
 
 
 @admin.register(Incident)
@@ -174,6 +185,13 @@ class IncidentAdmin(SimpleHistoryAdmin):
                 actor=request.user, **{f: data[f] for f in fields}, members=list(data.get("members") or [])
             )
             obj.pk = obj.id = created.pk
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # After opening an incident the commander wants its command panel, not the list.
+        if "_addanother" not in request.POST and "_popup" not in request.POST:
+            self.message_user(request, f"{obj.reference} opened.", messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:incidents_incident_change", args=[obj.pk]))
+        return super().response_add(request, obj, post_url_continue)
 
     def save_related(self, request, form, formsets, change):
         # members were saved by the service, inside its transaction and its action-log entry
@@ -305,11 +323,7 @@ class IncidentAdmin(SimpleHistoryAdmin):
         incident = self._visible_or_404(request, pk)
         form = ContainmentForm(request.POST)
         if not form.is_valid():
-            self.message_user(
-                request,
-                "Containment not recorded: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()),
-                messages.ERROR,
-            )
+            self.message_user(request, "Containment not recorded. " + _form_errors(form), messages.ERROR)
             return self._back(pk)
         data = form.cleaned_data
         return self._run(
@@ -350,11 +364,7 @@ class IncidentAdmin(SimpleHistoryAdmin):
         incident = self._visible_or_404(request, pk)
         form = TimelineNoteForm(request.POST)
         if not form.is_valid():
-            self.message_user(
-                request,
-                "Note not added: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()),
-                messages.ERROR,
-            )
+            self.message_user(request, "Note not added. " + _form_errors(form), messages.ERROR)
             return self._back(pk)
         return self._run(
             request,

@@ -87,7 +87,7 @@ def test_containment_form_records_and_rejects_missing_parameters(logged_in, open
     incident = open_incident()
     url = reverse("admin:incidents_incident_containment", args=[incident.pk])
     bad = logged_in.post(url, {"action_type": ContainmentType.ROLLBACK, "from_version": "v2"})
-    assert any("to version: Required" in m for m in said(bad))
+    assert any("To version: required for roll back" in m for m in said(bad))
     assert not incident.containment_actions.exists()
     good = logged_in.post(
         url,
@@ -132,7 +132,7 @@ def test_timeline_note_with_its_own_time_and_sanitized_text(logged_in, open_inci
     assert "<strong>at 02:00</strong>" in html
     assert "<script>alert(1)</script>" not in html
     bad = logged_in.post(url, {"text": "", "occurred_at": "yesterday"})
-    assert any("text" in m and "occurred_at" in m for m in said(bad))
+    assert any("Text:" in m and "Occurred at:" in m for m in said(bad))
 
 
 def test_add_form_opens_an_incident_through_the_service(logged_in, feature, commander):
