@@ -194,7 +194,7 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 else:
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (CELERY_QUEUE_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -202,6 +202,7 @@ else:
         "data_folder_out": str(CELERY_QUEUE_DIR / "queue"),
         "processed_folder": str(CELERY_QUEUE_DIR / "processed"),
         "store_processed": False,
+        "control_folder": str(CELERY_QUEUE_DIR / "control"),
     }
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_TASK_IGNORE_RESULT = True
@@ -216,7 +217,31 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "verify-action-log": {"task": "audit.tasks.verify_action_log", "schedule": 3600.0},
+    # The clock: re-queue lost notifications, fire due escalations. Every minute, never an ETA task.
+    "sweep-outbox": {"task": "incidents.tasks.sweep_outbox", "schedule": 60.0},
+    "mark-stale-contacts": {"task": "incidents.tasks.mark_stale_contacts", "schedule": 3600.0},
 }
+# A broker that is down must not hold up the request that wrote the outbox row: publish once, and
+# let the sweep re-queue what did not get through.
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# Notification delivery: bounded retries with exponential backoff (base * 2**attempt, capped).
+FIRELINE_NOTIFY_MAX_ATTEMPTS = env.int("FIRELINE_NOTIFY_MAX_ATTEMPTS", default=6)
+FIRELINE_NOTIFY_BACKOFF_SECONDS = env.float("FIRELINE_NOTIFY_BACKOFF_SECONDS", default=5.0)
+FIRELINE_NOTIFY_BACKOFF_MAX_SECONDS = env.float("FIRELINE_NOTIFY_BACKOFF_MAX_SECONDS", default=300.0)
+# How long a worker owns a notification it is sending; a crashed worker's claim lapses after this.
+FIRELINE_NOTIFY_CLAIM_SECONDS = env.int("FIRELINE_NOTIFY_CLAIM_SECONDS", default=120)
+# A pending notification not delivered this long after it was queued is queued again by the sweep.
+FIRELINE_NOTIFY_REQUEUE_AFTER_SECONDS = env.int("FIRELINE_NOTIFY_REQUEUE_AFTER_SECONDS", default=60)
+# Contacts not re-verified within a quarter go stale.
+FIRELINE_CONTACT_STALE_DAYS = env.int("FIRELINE_CONTACT_STALE_DAYS", default=91)
+# HMAC-SHA256 key for the JSON webhook channel; generated under var/ when not set.
+FIRELINE_WEBHOOK_SECRET = env.str("FIRELINE_WEBHOOK_SECRET", default="") or _local_secret_key(
+    VAR_DIR / "webhook_secret"
+)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 
 # Triage: an incident touching at least this many users counts as widespread.
 FIRELINE_WIDESPREAD_USERS = env.int("FIRELINE_WIDESPREAD_USERS", default=1000)

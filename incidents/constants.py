@@ -119,6 +119,9 @@ class StakeholderRole(models.TextChoices):
     ENGINEERING_ON_CALL = "engineering_on_call", "Engineering on-call"
     PRIVACY_OFFICER = "privacy_officer", "Privacy officer"
     CUSTOMER_SUPPORT = "customer_support", "Customer support"
+    EXTERNAL_FORENSICS = "external_forensics", "External forensics"
+    EXTERNAL_COMMUNICATIONS = "external_communications", "External communications"
+    REGULATOR_LIAISON = "regulator_liaison", "Regulator liaison"
 
 
 class Audience(models.TextChoices):
@@ -134,6 +137,10 @@ class TimelineKind(models.TextChoices):
     CONTAINMENT = "containment", "Containment"
     NOTE = "note", "Note"
     CHANGE = "change", "Change"
+    PAGE = "page", "Page"
+    ESCALATION = "escalation", "Escalation"
+    ACKNOWLEDGEMENT = "ack", "Acknowledged"
+    DELIVERY_FAILED = "delivery_failed", "Not delivered"
 
 
 class ApiScope(models.TextChoices):
@@ -143,3 +150,31 @@ class ApiScope(models.TextChoices):
     EVALS = "evals", "evals"
     FLAGS = "flags", "flags"
     INCIDENTS = "incidents", "incidents"
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    CHAT = "chat", "Chat webhook (Slack-compatible)"
+    WEBHOOK = "webhook", "JSON webhook (HMAC-signed)"
+
+
+class ContactState(models.TextChoices):
+    UNVERIFIED = "unverified", "Unverified"
+    VERIFIED = "verified", "Verified"
+    STALE = "stale", "Stale"
+    RETIRED = "retired", "Retired"
+
+
+class PageState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    ESCALATED = "escalated", "Escalated"
+    FAILED = "failed", "Failed"
+
+
+class NotificationState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    FAILED = "failed", "Failed"

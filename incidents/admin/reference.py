@@ -65,15 +65,10 @@ class AIFeatureAdmin(AuditedSaveMixin, SimpleHistoryAdmin):
 
     def get_queryset(self, request):
         # Counts only incidents everyone may know of; a restricted one does not show up as a number.
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                open_count=Count(
-                    "incidents", filter=Q(incidents__state__in=OPEN_STATES, incidents__is_restricted=False)
-                )
-            )
-        )
+        # GROUP BY drops Meta.ordering, and autocomplete pages need a stable order: order explicitly.
+        open_unrestricted = Q(incidents__state__in=OPEN_STATES, incidents__is_restricted=False)
+        qs = super().get_queryset(request).annotate(open_count=Count("incidents", filter=open_unrestricted))
+        return qs.order_by("name", "pk")
 
     @admin.display(description="open incidents", ordering="open_count")
     def open_incidents(self, obj):
