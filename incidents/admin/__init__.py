@@ -1,4 +1,14 @@
 from .incident import IncidentAdmin
+from .notifications import EscalationPolicyAdmin, NotificationAdmin, PageAdmin, StakeholderContactAdmin
 from .reference import AIFeatureAdmin, ApiTokenAdmin, TriageRuleAdmin
 
-__all__ = ["AIFeatureAdmin", "ApiTokenAdmin", "IncidentAdmin", "TriageRuleAdmin"]
+__all__ = [
+    "AIFeatureAdmin",
+    "ApiTokenAdmin",
+    "EscalationPolicyAdmin",
+    "IncidentAdmin",
+    "NotificationAdmin",
+    "PageAdmin",
+    "StakeholderContactAdmin",
+    "TriageRuleAdmin",
+]

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from incidents.constants import CATEGORY_HELP, Category, IncidentState
+from incidents.constants import CATEGORY_HELP, Category, IncidentState, NotificationState, PageState
 from incidents.models import Incident
 from incidents.playbook import checklist_for
 from incidents.selectors import incident_visibility_q, visible_incidents
@@ -23,6 +23,7 @@ from incidents.services import (
     timeline_add_note,
     transition_options,
 )
+from incidents.services.escalation import page_acknowledge
 from incidents.services.incidents import EDITABLE_FIELDS
 from incidents.templatetags.fireline import duration
 
@@ -260,6 +261,11 @@ class IncidentAdmin(SimpleHistoryAdmin):
                 name="incidents_incident_revert",
             ),
             path(
+                "<int:pk>/pages/<int:page_id>/ack/",
+                self.admin_site.admin_view(self.page_ack_view),
+                name="incidents_incident_page_ack",
+            ),
+            path(
                 "<int:pk>/timeline/", self.admin_site.admin_view(self.timeline_view), name="incidents_incident_timeline"
             ),
         ]
@@ -358,6 +364,19 @@ class IncidentAdmin(SimpleHistoryAdmin):
             "Containment lifted.",
         )
 
+    def page_ack_view(self, request, pk, page_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        incident = self._visible_or_404(request, pk)
+        if not incident.pages.filter(pk=page_id).exists():
+            raise Http404("No such page.")
+        return self._run(
+            request,
+            pk,
+            lambda: page_acknowledge(page_id=page_id, actor=request.user, via="admin"),
+            "Page acknowledged.",
+        )
+
     def timeline_view(self, request, pk):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
@@ -422,6 +441,12 @@ class IncidentAdmin(SimpleHistoryAdmin):
                         }
                     ),
                     "note_form": TimelineNoteForm(),
+                    "pages": list(incident.pages.select_related("contact").order_by("-created_at", "-id")[:50]),
+                    "failed_notifications": list(
+                        incident.notifications.filter(state=NotificationState.FAILED).select_related("contact")
+                    ),
+                    "ackable_states": [PageState.PENDING, PageState.SENT, PageState.FAILED],
+                    "can_ack": request.user.has_perm("incidents.acknowledge_page"),
                     "can_contain": request.user.has_perm("incidents.add_containmentaction") and incident.is_open,
                     "can_revert": request.user.has_perm("incidents.change_containmentaction"),
                     "can_note": request.user.has_perm("incidents.add_timelineentry"),

@@ -23,6 +23,7 @@ from incidents.models.incident import guards
 from incidents.selectors import incident_is_visible
 
 from .errors import IncidentChanged
+from .escalation import incident_notify_state, incident_page, severity_rank
 from .triage import triage_apply
 
 # Labels the incident page shows on its buttons, in the order of the playbook.
@@ -159,6 +160,8 @@ def incident_open(
         text=f"Incident opened ({incident.get_detection_signal_display()})"
         + (f"; triage matrix gives {incident.severity}" if incident.severity else ""),
     )
+    if incident.severity:
+        incident_page(incident=incident, reason="incident opened")
     return incident
 
 
@@ -196,6 +199,8 @@ def incident_update(*, incident_id: int, changes: dict[str, Any], actor) -> Inci
             actor=actor,
             text=f"Severity {before.get('severity') or 'unset'} → {after.get('severity') or 'unset'}",
         )
+    if incident.is_open and severity_rank(after.get("severity")) < severity_rank(before.get("severity")):
+        incident_page(incident=incident, reason=f"severity raised to {incident.severity}")
     return incident
 
 
@@ -273,12 +278,14 @@ def _run_transition(
     if note:
         text += f": {note}"
     _timeline(incident, kind=TimelineKind.TRANSITION, actor=actor, text=text)
+    incident_notify_state(incident=incident)
     return incident
 
 
 @transaction.atomic
 def incident_triage(*, incident_id: int, actor, expected_state: str | None = None) -> Incident:
     incident = _run_transition(incident_id=incident_id, name="triage", actor=actor, expected_state=expected_state)
+    incident_page(incident=incident, reason="incident triaged")
     return incident
 
 

@@ -64,7 +64,7 @@ def test_raising_impact_on_an_open_incident_raises_severity_and_says_so(open_inc
     assert incident.severity == "SEV3"
     incident = services.incident_update(incident_id=incident.pk, actor=commander, changes={"is_public": True})
     assert incident.severity == "SEV1"
-    assert incident.timeline.last().text == "Severity SEV3 → SEV1"
+    assert incident.timeline.filter(kind="change").last().text == "Severity SEV3 → SEV1"
 
 
 def test_override_needs_a_reason(open_incident, commander):

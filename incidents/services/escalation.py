@@ -1,0 +1,307 @@
+"""Paging, acknowledgement and escalation.
+
+A trigger (incident opened or triaged, severity raised) pages the tier-1 contacts of the roles its
+severity's policy names. A page not acknowledged by its due time escalates: to the contact's backup
+and to the same roles one tier up. Every page, acknowledgement and escalation is on the timeline.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from audit import services as audit
+from incidents.constants import Category, ContactState, NotificationState, PageState, StakeholderRole, TimelineKind
+from incidents.models import EscalationPolicy, Incident, Page, StakeholderContact, TimelineEntry
+from incidents.selectors import incident_is_visible
+
+from .notifications import notification_enqueue
+
+ACK_SALT = "fireline.page.ack"
+ACK_LINK_MAX_AGE = timedelta(days=7)
+
+
+def ack_token(page: Page) -> str:
+    return signing.dumps(page.pk, salt=ACK_SALT)
+
+
+def ack_url(page: Page) -> str:
+    return settings.FIRELINE_BASE_URL.rstrip("/") + reverse("page-ack", args=[ack_token(page)])
+
+
+def page_from_token(token: str) -> Page:
+    """The page a signed link names; ValidationError for a forged, altered or expired link."""
+    try:
+        page_id = signing.loads(token, salt=ACK_SALT, max_age=ACK_LINK_MAX_AGE)
+    except signing.SignatureExpired as exc:
+        raise ValidationError("This acknowledgement link has expired; acknowledge in Fireline instead.") from exc
+    except signing.BadSignature as exc:
+        raise ValidationError("This acknowledgement link is not valid.") from exc
+    return Page.objects.select_related("incident", "contact").get(pk=page_id)
+
+
+def severity_rank(severity: str) -> int:
+    """SEV1 -> 1 (most severe); no severity ranks below all."""
+    return int(severity[-1]) if severity else 99
+
+
+def _roles_for(incident: Incident, policy: EscalationPolicy) -> list[str]:
+    roles = list(policy.roles)
+    # Privacy incidents always page the privacy officer (GDPR Art. 33's 72 hours start at awareness).
+    if (incident.involves_privacy or incident.category == Category.DATA_LEAK) and (
+        StakeholderRole.PRIVACY_OFFICER not in roles
+    ):
+        roles.append(StakeholderRole.PRIVACY_OFFICER)
+    return roles
+
+
+def _reachable(queryset, incident: Incident):
+    queryset = queryset.exclude(state=ContactState.RETIRED)
+    if incident.is_drill:
+        # A drill pages only its participants: the people on the drill incident.
+        people = list(incident.members.values_list("pk", flat=True))
+        if incident.commander_id:
+            people.append(incident.commander_id)
+        queryset = queryset.filter(user_id__in=people)
+    return queryset
+
+
+def _message(incident: Incident, page: Page, policy_minutes: int) -> tuple[str, str]:
+    link = settings.FIRELINE_BASE_URL.rstrip("/") + reverse("admin:incidents_incident_change", args=[incident.pk])
+    if incident.is_restricted:
+        # A restricted incident's details do not leave Fireline in a message: the link is enough.
+        subject = f"[{incident.severity}] {incident.reference}: a restricted incident needs you"
+        about = "This incident is restricted; open it in Fireline to see what happened."
+    else:
+        subject = f"[{incident.severity}] {incident.reference}: {incident.title}"
+        about = (
+            f"{incident.get_category_display() or 'Uncategorised'} on {incident.feature.name}. "
+            f"State: {incident.get_state_display()}. Users affected: {incident.users_affected}."
+        )
+    drill = "[DRILL] " if incident.is_drill else ""
+    body = (
+        f"{drill}You are paged as {page.contact.get_role_display()} ({page.reason}).\n\n{about}\n\n"
+        f"Acknowledge within {policy_minutes} minutes: {ack_url(page)}\n"
+        f"Incident: {link}\n"
+    )
+    return drill + subject, body
+
+
+def _page_contact(
+    *,
+    incident: Incident,
+    contact: StakeholderContact,
+    policy: EscalationPolicy,
+    tier: int,
+    reason: str,
+    dedup_key: str,
+    escalated_from: Page | None = None,
+) -> Page | None:
+    page, created = Page.objects.get_or_create(
+        dedup_key=dedup_key,
+        defaults={
+            "incident": incident,
+            "contact": contact,
+            "tier": tier,
+            "reason": reason[:200],
+            "escalated_from": escalated_from,
+            "ack_due_at": timezone.now() + timedelta(minutes=policy.ack_timeout_minutes),
+        },
+    )
+    if not created:
+        return None
+    channels = [c for c in policy.channels if c in contact.channels()] or contact.channels()
+    subject, body = _message(incident, page, policy.ack_timeout_minutes)
+    for channel in channels:
+        notification_enqueue(
+            channel=channel,
+            recipient=contact.address(channel),
+            subject=subject,
+            body=body,
+            dedup_key=f"{dedup_key}:{channel}",
+            incident=incident,
+            page=page,
+            contact=contact,
+        )
+    audit.log_created(
+        actor=None,
+        target=page,
+        incident=incident,
+        values={"contact": contact.pk, "tier": tier, "channels": channels, "reason": reason},
+    )
+    TimelineEntry.objects.create(
+        incident=incident,
+        kind=TimelineKind.PAGE,
+        occurred_at=timezone.now(),
+        text=f"Paged {contact.name} ({contact.get_role_display()}, tier {tier}) by {', '.join(channels)}: "
+        f"{reason}; acknowledge within {policy.ack_timeout_minutes} min",
+    )
+    return page
+
+
+def incident_page(*, incident: Incident, reason: str, severity: str | None = None) -> list[Page]:
+    """Page tier 1 of the policy for the incident's severity. Paging twice for one severity is a no-op."""
+    severity = severity or incident.severity
+    policy = EscalationPolicy.objects.filter(severity=severity).first()
+    if policy is None:
+        return []
+    contacts = _reachable(
+        StakeholderContact.objects.filter(role__in=_roles_for(incident, policy), escalation_tier=1), incident
+    )
+    pages = []
+    for contact in contacts.order_by("role", "pk"):
+        page = _page_contact(
+            incident=incident,
+            contact=contact,
+            policy=policy,
+            tier=1,
+            reason=reason,
+            dedup_key=f"page:{incident.pk}:{severity}:{contact.pk}",
+        )
+        if page is not None:
+            pages.append(page)
+    if not contacts.exists():
+        TimelineEntry.objects.create(
+            incident=incident,
+            kind=TimelineKind.DELIVERY_FAILED,
+            occurred_at=timezone.now(),
+            text=f"No one to page for {severity}: add stakeholder contacts for "
+            f"{', '.join(StakeholderRole(r).label for r in _roles_for(incident, policy))}.",
+        )
+    return pages
+
+
+def incident_notify_state(*, incident: Incident) -> int:
+    """An update (not a page) to the policy's roles when the incident enters a state the policy names."""
+    policy = EscalationPolicy.objects.filter(severity=incident.severity).first()
+    if policy is None or incident.state not in policy.notify_states:
+        return 0
+    contacts = _reachable(
+        StakeholderContact.objects.filter(role__in=_roles_for(incident, policy), escalation_tier=1), incident
+    )
+    sent = 0
+    subject = f"[{incident.severity}] {incident.reference} is now {incident.get_state_display().lower()}"
+    link = settings.FIRELINE_BASE_URL.rstrip("/") + reverse("admin:incidents_incident_change", args=[incident.pk])
+    for contact in contacts:
+        channel = next((c for c in policy.channels if c in contact.channels()), None) or contact.channels()[0]
+        created = notification_enqueue(
+            channel=channel,
+            recipient=contact.address(channel),
+            subject=subject,
+            body=f"{subject}.\nIncident: {link}\n",
+            incident=incident,
+            contact=contact,
+            dedup_key=f"state:{incident.pk}:{incident.state}:{incident.reopen_count}:{contact.pk}",
+        )
+        sent += created is not None
+    return sent
+
+
+@transaction.atomic
+def page_acknowledge(*, page_id: int, actor=None, via: str = "admin") -> Page:
+    page = Page.objects.select_for_update().select_related("contact", "incident").get(pk=page_id)
+    if actor is not None:
+        if not incident_is_visible(user=actor, incident=page.incident):
+            raise Page.DoesNotExist("No such page.")
+        if not actor.has_perm("incidents.acknowledge_page"):
+            raise PermissionDenied("You may not acknowledge pages.")
+    if page.state == PageState.ACKNOWLEDGED:
+        return page
+    if page.state == PageState.ESCALATED:
+        raise ValidationError("This page already escalated; acknowledge the page that followed it.")
+    source = page.state
+    page.acknowledge()
+    page.acknowledged_by = actor if getattr(actor, "pk", None) else None
+    page.acknowledged_via = via
+    page.save()
+    for notification in page.notifications.select_for_update().filter(state=NotificationState.SENT):
+        notification.acknowledge()
+        notification.save()
+    audit.log_transition(
+        actor=actor,
+        target=page,
+        source=source,
+        target_state=page.state,
+        name="acknowledge",
+        incident=page.incident,
+        details={"via": via},
+    )
+    by = f" by {actor.get_username()}" if getattr(actor, "pk", None) else ""
+    TimelineEntry.objects.create(
+        incident=page.incident,
+        kind=TimelineKind.ACKNOWLEDGEMENT,
+        occurred_at=page.acknowledged_at,
+        actor=page.acknowledged_by,
+        text=f"{page.contact.name} ({page.contact.get_role_display()}) acknowledged the page via {via}{by}",
+    )
+    return page
+
+
+@transaction.atomic
+def page_escalate(*, page_id: int) -> list[Page]:
+    page = Page.objects.select_for_update().select_related("contact", "incident").get(pk=page_id)
+    if page.state not in (PageState.PENDING, PageState.SENT, PageState.FAILED):
+        return []
+    incident = page.incident
+    policy = EscalationPolicy.objects.filter(severity=incident.severity).first()
+    source = page.state
+    page.escalate()
+    page.save()
+    audit.log_transition(
+        actor=None, target=page, source=source, target_state=page.state, name="escalate", incident=incident
+    )
+    targets = []
+    contact = page.contact
+    if contact.backup_contact_id:
+        targets += list(_reachable(StakeholderContact.objects.filter(pk=contact.backup_contact_id), incident))
+    next_tier = page.tier + 1
+    if policy is not None and next_tier <= policy.max_tier:
+        targets += list(
+            _reachable(StakeholderContact.objects.filter(role=contact.role, escalation_tier=next_tier), incident)
+        )
+    why = (
+        "could not be reached" if source == PageState.FAILED else f"did not acknowledge by {page.ack_due_at:%H:%M} UTC"
+    )
+    new_pages = []
+    for target in {t.pk: t for t in targets}.values():
+        new = _page_contact(
+            incident=incident,
+            contact=target,
+            policy=policy or EscalationPolicy(ack_timeout_minutes=15),
+            tier=next_tier,
+            reason=f"escalated: {contact.name} {why}",
+            dedup_key=f"esc:{page.pk}:{target.pk}",
+            escalated_from=page,
+        )
+        if new is not None:
+            new_pages.append(new)
+    if new_pages:
+        text = f"{contact.name} ({contact.get_role_display()}) {why}: escalated to " + ", ".join(
+            p.contact.name for p in new_pages
+        )
+        kind = TimelineKind.ESCALATION
+    else:
+        text = (
+            f"{contact.name} ({contact.get_role_display()}) {why}, and there is no one left to escalate to "
+            f"(no backup, no tier-{next_tier} {contact.get_role_display()})"
+        )
+        kind = TimelineKind.DELIVERY_FAILED
+    TimelineEntry.objects.create(incident=incident, kind=kind, occurred_at=timezone.now(), text=text)
+    return new_pages
+
+
+def escalations_due(*, limit: int = 200) -> int:
+    """Escalate every unacknowledged page past its due time, and every page that could not be delivered."""
+    now = timezone.now()
+    overdue = Page.objects.filter(state__in=[PageState.PENDING, PageState.SENT], ack_due_at__lte=now)
+    failed = Page.objects.filter(state=PageState.FAILED)
+    ids = list(overdue.values_list("pk", flat=True)[:limit]) + list(failed.values_list("pk", flat=True)[:limit])
+    for page_id in ids:
+        page_escalate(page_id=page_id)
+    return len(ids)
