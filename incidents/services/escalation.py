@@ -17,7 +17,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit import services as audit
-from incidents.constants import Category, ContactState, NotificationState, PageState, StakeholderRole, TimelineKind
+from incidents.constants import (
+    OPEN_STATES,
+    Category,
+    ContactState,
+    NotificationState,
+    PageState,
+    StakeholderRole,
+    TimelineKind,
+)
 from incidents.models import EscalationPolicy, Incident, Page, StakeholderContact, TimelineEntry
 from incidents.selectors import incident_is_visible
 
@@ -246,7 +254,7 @@ def page_acknowledge(*, page_id: int, actor=None, via: str = "admin") -> Page:
 @transaction.atomic
 def page_escalate(*, page_id: int) -> list[Page]:
     page = Page.objects.select_for_update().select_related("contact", "incident").get(pk=page_id)
-    if page.state not in (PageState.PENDING, PageState.SENT, PageState.FAILED):
+    if page.state not in (PageState.PENDING, PageState.SENT, PageState.FAILED) or not page.incident.is_open:
         return []
     incident = page.incident
     policy = EscalationPolicy.objects.filter(severity=incident.severity).first()
@@ -299,8 +307,10 @@ def page_escalate(*, page_id: int) -> list[Page]:
 def escalations_due(*, limit: int = 200) -> int:
     """Escalate every unacknowledged page past its due time, and every page that could not be delivered."""
     now = timezone.now()
-    overdue = Page.objects.filter(state__in=[PageState.PENDING, PageState.SENT], ack_due_at__lte=now)
-    failed = Page.objects.filter(state=PageState.FAILED)
+    # A closed or dismissed incident needs no one woken up any more.
+    live = Page.objects.filter(incident__state__in=OPEN_STATES)
+    overdue = live.filter(state__in=[PageState.PENDING, PageState.SENT], ack_due_at__lte=now)
+    failed = live.filter(state=PageState.FAILED)
     ids = list(overdue.values_list("pk", flat=True)[:limit]) + list(failed.values_list("pk", flat=True)[:limit])
     for page_id in ids:
         page_escalate(page_id=page_id)

@@ -11,8 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from incidents import services
-from incidents.constants import Category, ContainmentType, DetectionSignal, DismissReason
-from incidents.models import AIFeature, Incident
+from incidents.constants import Category, ContainmentType, DetectionSignal, DismissReason, StakeholderRole
+from incidents.models import AIFeature, Incident, StakeholderContact
+from incidents.services.stakeholders import contacts_mark_stale
 
 DEMO_USERS = [
     # username, group, superuser?
@@ -85,6 +86,7 @@ class Command(BaseCommand):
         password = demo_password()
         users = self._users(password)
         features = self._features(users["admin"])
+        self._contacts(users)
         if Incident.objects.filter(title__startswith="[demo]").exists():
             self.stdout.write("Demo incidents already present; nothing added.")
         else:
@@ -120,6 +122,41 @@ class Command(BaseCommand):
                 feature = services.record_save(instance=AIFeature(**data), actor=actor, fields=list(data))
             features[data["key"]] = feature
         return features
+
+    def _contacts(self, users):
+        """An escalation path for every paged role, with one stale and one unverified contact to see."""
+        if StakeholderContact.objects.exists():
+            return
+        now = timezone.now()
+        people = [
+            ("Dana Okafor", StakeholderRole.ENGINEERING_ON_CALL, 1, "commander", 10),
+            ("Sam Reyes", StakeholderRole.ENGINEERING_ON_CALL, 2, "responder", 30),
+            ("Priya Natarajan", StakeholderRole.LEADERSHIP, 1, None, 20),
+            ("Lee Marchetti", StakeholderRole.LEGAL, 1, "legal", 40),
+            ("Jo Lindqvist", StakeholderRole.LEGAL, 2, None, 120),  # stale: not re-verified this quarter
+            ("Chris Adeyemi", StakeholderRole.PR, 1, "comms", 15),
+            ("Mira Kowalski", StakeholderRole.PRIVACY_OFFICER, 1, None, None),  # never verified
+            ("Tomás Silva", StakeholderRole.CUSTOMER_SUPPORT, 1, None, 5),
+        ]
+        created = {}
+        for name, role, tier, username, days_ago in people:
+            contact = StakeholderContact(
+                name=name,
+                role=role,
+                escalation_tier=tier,
+                team="Trust & Safety",
+                email=f"{name.split()[0].lower()}@example.com",
+                time_zone="Europe/London",
+                user=users.get(username) if username else None,
+            )
+            if days_ago is not None:
+                contact.verify()
+                contact.verified_at = now - timedelta(days=days_ago)
+            contact.save()
+            created[name] = contact
+        created["Lee Marchetti"].backup_contact = created["Jo Lindqvist"]
+        created["Lee Marchetti"].save(update_fields=["backup_contact"])
+        contacts_mark_stale()
 
     def _incidents(self, users, features):
         cmd, resp = users["commander"], users["responder"]
