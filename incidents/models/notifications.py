@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
-from django_fsm import FSMField, transition
+from django_fsm import FSMField, FSMModelMixin, transition
 
 from incidents.constants import Channel, ContactState, NotificationState, PageState, Severity, StakeholderRole
 from incidents.models.triage import ChoiceListValidator
@@ -19,7 +19,7 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(f"{value!r} is not a time zone name such as Europe/Berlin.") from exc
 
 
-class StakeholderContact(models.Model):
+class StakeholderContact(FSMModelMixin, models.Model):
     """Someone Fireline pages: leadership, legal, PR, on-call, privacy officer, and the rest.
 
     A verification older than a quarter makes the contact stale (a beat task asks again), because an
@@ -130,7 +130,7 @@ class EscalationPolicy(models.Model):
         return f"{self.severity} escalation"
 
 
-class Page(models.Model):
+class Page(FSMModelMixin, models.Model):
     """One contact paged about one incident: acknowledged in time, or escalated to the next tier."""
 
     incident = models.ForeignKey("incidents.Incident", on_delete=models.CASCADE, related_name="pages")
@@ -178,7 +178,7 @@ class Page(models.Model):
         pass
 
 
-class Notification(models.Model):
+class Notification(FSMModelMixin, models.Model):
     """The outbox: a message is a row before it is a message.
 
     Written in the transaction of the change that caused it, queued on commit, delivered by a task that

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models, transaction
+from django_fsm import FSMFieldMixin
 
 from audit import services as audit
 
@@ -11,7 +12,9 @@ from audit import services as audit
 def record_save(*, instance: models.Model, actor, fields: list[str]) -> models.Model:
     is_new = instance.pk is None
     before = {} if is_new else audit.snapshot(type(instance).objects.get(pk=instance.pk), fields)
-    instance.full_clean()
+    # full_clean writes cleaned values back, which a protected state field refuses: leave it out.
+    protected = [f.name for f in instance._meta.fields if isinstance(f, FSMFieldMixin) and f.protected]
+    instance.full_clean(exclude=protected)
     instance.save()
     after = audit.snapshot(instance, fields)
     if is_new:
