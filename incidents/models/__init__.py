@@ -1,4 +1,16 @@
 from .containment import ContainmentAction
+from .detection import (
+    Alert,
+    AlertDedupKey,
+    AlertIntegration,
+    AlertPayload,
+    AlertRoutingRule,
+    AlertState,
+    PayloadStatus,
+    ReportSource,
+    ReportState,
+    UserReport,
+)
 from .features import AIFeature
 from .incident import Incident, IncidentQuerySet
 from .notifications import EscalationPolicy, Notification, Page, StakeholderContact
@@ -7,6 +19,16 @@ from .tokens import ApiToken, hash_token
 from .triage import TriageRule
 
 __all__ = [
+    "Alert",
+    "AlertDedupKey",
+    "AlertIntegration",
+    "AlertPayload",
+    "AlertRoutingRule",
+    "AlertState",
+    "PayloadStatus",
+    "ReportSource",
+    "ReportState",
+    "UserReport",
     "AIFeature",
     "ApiToken",
     "ContainmentAction",
