@@ -1,8 +1,10 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
 urlpatterns = [
     path("incidents", views.IncidentListView.as_view(), name="api-incident-list"),
     path("incidents/<int:pk>", views.IncidentDetailView.as_view(), name="api-incident-detail"),
+    path("", include("incidents.api.alerts_urls")),
+    path("", include("incidents.api.reports_urls")),
 ]

@@ -1,0 +1,1 @@
+"""Admin for the alert inbox and routing rules."""

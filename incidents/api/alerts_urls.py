@@ -1,0 +1,1 @@
+urlpatterns = []  # the alert intake endpoints are added here

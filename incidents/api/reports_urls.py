@@ -1,0 +1,1 @@
+urlpatterns = []  # the user report endpoint is added here
