@@ -250,6 +250,10 @@ FIRELINE_WEBHOOK_SECRET = env.str("FIRELINE_WEBHOOK_SECRET", default="") or _loc
 )
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 
+# Alert intake: bodies over this many bytes are refused with 413 (a monitor gone wild, or an attack).
+FIRELINE_ALERT_MAX_BYTES = env.int("FIRELINE_ALERT_MAX_BYTES", default=1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(2621440, FIRELINE_ALERT_MAX_BYTES + 1)
+
 # Triage: an incident touching at least this many users counts as widespread.
 FIRELINE_WIDESPREAD_USERS = env.int("FIRELINE_WIDESPREAD_USERS", default=1000)
 

@@ -137,6 +137,7 @@ class TimelineKind(models.TextChoices):
     CONTAINMENT = "containment", "Containment"
     NOTE = "note", "Note"
     CHANGE = "change", "Change"
+    ALERT = "alert", "Alert"
     PAGE = "page", "Page"
     ESCALATION = "escalation", "Escalation"
     ACKNOWLEDGEMENT = "ack", "Acknowledged"

@@ -432,7 +432,8 @@ class IncidentAdmin(SimpleHistoryAdmin):
                         incident.containment_actions.select_related("actor", "approved_by", "reverted_by")
                     ),
                     "default_containment": incident.triage_rule.default_containment if incident.triage_rule else [],
-                    "timeline": list(incident.timeline.select_related("actor").order_by("-occurred_at", "-id")),
+                    "timeline": list(incident.timeline.select_related("actor").order_by("-occurred_at", "-id")[:300]),
+                    "timeline_total": incident.timeline.count(),
                     "containment_form": ContainmentForm(
                         initial={
                             "action_type": (incident.triage_rule.default_containment or [None])[0]

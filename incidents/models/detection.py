@@ -33,8 +33,9 @@ class AlertPayload(models.Model):
     content_type = models.CharField(max_length=200, blank=True)
     body = models.TextField(help_text="The raw body as received (UTF-8, undecodable bytes replaced).")
     token = models.ForeignKey("incidents.ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    status = models.CharField(max_length=16, choices=PayloadStatus.choices, default=PayloadStatus.RECEIVED,
-                              db_index=True)
+    status = models.CharField(
+        max_length=16, choices=PayloadStatus.choices, default=PayloadStatus.RECEIVED, db_index=True
+    )
     error = models.TextField(blank=True)
     result = models.JSONField(default=dict, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
@@ -55,11 +56,16 @@ class AlertRoutingRule(models.Model):
         default=dict, help_text='Labels that must all match, e.g. {"signal": "refusal_rate"}. "*" matches any value.'
     )
     feature = models.ForeignKey(
-        "incidents.AIFeature", null=True, blank=True, on_delete=models.CASCADE, related_name="routing_rules",
+        "incidents.AIFeature",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="routing_rules",
         help_text="Leave empty to take the feature from the alert's feature label.",
     )
-    feature_label = models.CharField(max_length=64, default="ai_feature",
-                                     help_text="The label naming the AI feature's key.")
+    feature_label = models.CharField(
+        max_length=64, default="ai_feature", help_text="The label naming the AI feature's key."
+    )
     category = models.CharField(max_length=32, choices=Category.choices)
     impact = models.CharField(max_length=16, choices=Impact.choices, default=Impact.LIMITED)
     is_active = models.BooleanField(default=True)
@@ -95,8 +101,9 @@ class Alert(models.Model):
     received_at = models.DateTimeField(auto_now_add=True)
     state = models.CharField(max_length=16, choices=AlertState.choices, db_index=True)
     rule = models.ForeignKey(AlertRoutingRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    incident = models.ForeignKey("incidents.Incident", null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="alerts")
+    incident = models.ForeignKey(
+        "incidents.Incident", null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
+    )
     is_duplicate = models.BooleanField(default=False)
 
     class Meta:
@@ -140,17 +147,20 @@ class UserReport(models.Model):
     what_user_saw = models.TextField()
     what_was_wrong = models.TextField()
     category = models.CharField(max_length=32, choices=Category.choices, blank=True)
-    request_id = models.CharField(max_length=200, blank=True, db_index=True,
-                                  help_text="The AI request it is about; links to the audit trail.")
+    request_id = models.CharField(
+        max_length=200, blank=True, db_index=True, help_text="The AI request it is about; links to the audit trail."
+    )
     contact = models.CharField(max_length=254, blank=True)
     contact_consent = models.BooleanField(default=False)
     source = models.CharField(max_length=8, choices=ReportSource.choices)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     state = models.CharField(max_length=16, choices=ReportState.choices, default=ReportState.INBOX, db_index=True)
-    incident = models.ForeignKey("incidents.Incident", null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="reports")
-    handled_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    incident = models.ForeignKey(
+        "incidents.Incident", null=True, blank=True, on_delete=models.SET_NULL, related_name="reports"
+    )
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     handled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -75,12 +75,18 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     )
     is_drill = models.BooleanField(default=False, editable=False)
     recurrence_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="recurrences", editable=False,
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="recurrences",
+        editable=False,
         help_text="The closed incident whose alert fired again.",
     )
     alert_count = models.PositiveIntegerField(default=0, editable=False, help_text="Alerts received for it.")
-    public_link = models.URLField(max_length=1000, blank=True,
-                                  help_text="External attention: where it went public (article, post, thread).")
+    public_link = models.URLField(
+        max_length=1000, blank=True, help_text="External attention: where it went public (article, post, thread)."
+    )
     went_public_at = models.DateTimeField(null=True, blank=True, help_text="External attention: when it went public.")
 
     state = FSMField(max_length=20, choices=IncidentState.choices, default=S.DETECTED, protected=True, db_index=True)

@@ -1,0 +1,322 @@
+"""Alert intake: store the raw payload, parse it, route each alert, deduplicate, open or update incidents.
+
+The raw payload is committed in its own transaction before parsing, so a payload that breaks the
+parser or the router is still there, with its error, for a person to look at.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from incidents.constants import OPEN_STATES, DetectionSignal, Impact, TimelineKind
+from incidents.models import (
+    AIFeature,
+    Alert,
+    AlertDedupKey,
+    AlertPayload,
+    AlertRoutingRule,
+    AlertState,
+    Incident,
+    PayloadStatus,
+    TimelineEntry,
+)
+from incidents.selectors import visible_incidents
+
+from .alert_parsing import AlertParseError, ParsedAlert, clamp_past, parse_payload
+from .incidents import incident_open
+
+# Repeated firings of one alert share a timeline entry for this long, so a storm reads as one line.
+REPEAT_WINDOW = timedelta(minutes=10)
+
+IMPACT_FIELDS = {
+    Impact.LIMITED: {},
+    Impact.WIDESPREAD: {"users_affected": None},  # filled with the widespread threshold
+    Impact.PUBLIC: {"is_public": True},
+    Impact.REGULATORY: {"involves_privacy": True},
+}
+
+
+def alert_payload_store(*, integration: str, body: bytes, content_type: str, token=None) -> AlertPayload:
+    with transaction.atomic():
+        return AlertPayload.objects.create(
+            integration=integration,
+            body=body.decode("utf-8", errors="replace"),
+            content_type=content_type[:200],
+            token=token,
+        )
+
+
+def _route(alert: ParsedAlert, rules: list[AlertRoutingRule], features: dict) -> tuple:
+    """(rule, feature, why-not) for one alert."""
+    rule = next((r for r in rules if r.matches(alert.labels)), None)
+    if rule is None:
+        return None, None, "no routing rule matches its labels"
+    feature = rule.feature
+    if feature is None:
+        key = alert.labels.get(rule.feature_label)
+        if not key:
+            return rule, None, f"it has no '{rule.feature_label}' label"
+        feature = features.get(key)
+        if feature is None:
+            return rule, None, f"no AI feature has the key '{key}'"
+    return rule, feature, ""
+
+
+def _impact_fields(impact: str) -> dict:
+    fields = dict(IMPACT_FIELDS[Impact(impact)])
+    if "users_affected" in fields:
+        fields["users_affected"] = settings.FIRELINE_WIDESPREAD_USERS
+    return fields
+
+
+def _keys_for(integration: str, alert) -> list[str]:
+    """Dedup keys of a parsed or a stored alert: its fingerprint, and its group when it has one."""
+    keys = [f"fp:{alert.fingerprint}"]
+    if alert.group_key:
+        keys.append(f"group:{integration}:{alert.group_key}")
+    return keys
+
+
+def _lock_keys(keys: list[str]) -> dict[str, AlertDedupKey]:
+    return {k.key: k for k in AlertDedupKey.objects.select_for_update().select_related("incident").filter(key__in=keys)}
+
+
+def _point_keys(keys: list[str], incident: Incident) -> None:
+    for key in keys:
+        try:
+            with transaction.atomic():
+                AlertDedupKey.objects.update_or_create(key=key, defaults={"incident": incident})
+        except IntegrityError:  # another request created it a moment ago: point it at ours
+            AlertDedupKey.objects.filter(key=key).update(incident=incident)
+
+
+def _serialize_on(keys: set[str]) -> None:
+    """Make concurrent payloads for the same fingerprint or group wait for each other (PostgreSQL).
+
+    All of a payload's keys are locked up front, in one order, so two payloads never deadlock.
+    SQLite needs nothing: it lets one writer in at a time.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for key in sorted(keys):
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
+
+
+def _repeat_note(incident_id: int, name: str, count: int) -> None:
+    prefix = f"Alert '{name}' fired again"
+    recent = (
+        TimelineEntry.objects.select_for_update()
+        .filter(
+            incident_id=incident_id,
+            kind=TimelineKind.ALERT,
+            text__startswith=prefix,
+            occurred_at__gte=timezone.now() - REPEAT_WINDOW,
+        )
+        .order_by("-occurred_at")
+        .first()
+    )
+    if recent is None:
+        TimelineEntry.objects.create(
+            incident_id=incident_id, kind=TimelineKind.ALERT, occurred_at=timezone.now(), text=f"{prefix} (×{count})"
+        )
+    else:
+        total = int(recent.text.rsplit("×", 1)[1].rstrip(")")) + count
+        recent.text = f"{prefix} (×{total})"
+        recent.save(update_fields=["text"])
+
+
+def alert_payload_process(*, payload_id: int) -> dict:
+    """Parse and route a stored payload. Raises AlertParseError (and marks the payload) on bad input."""
+    payload = AlertPayload.objects.get(pk=payload_id)
+    try:
+        parsed = parse_payload(payload.integration, payload.body, payload.content_type)
+    except AlertParseError as exc:
+        AlertPayload.objects.filter(pk=payload_id).update(
+            status=PayloadStatus.FAILED, error=str(exc)[:5000], processed_at=timezone.now()
+        )
+        raise
+    try:
+        result = _route_all(payload, parsed)
+    except Exception as exc:
+        AlertPayload.objects.filter(pk=payload_id).update(
+            status=PayloadStatus.FAILED, error=f"{exc.__class__.__name__}: {exc}"[:5000], processed_at=timezone.now()
+        )
+        raise
+    AlertPayload.objects.filter(pk=payload_id).update(
+        status=PayloadStatus.PROCESSED, result=result, processed_at=timezone.now()
+    )
+    return result
+
+
+@transaction.atomic
+def _route_all(payload: AlertPayload, parsed: list[ParsedAlert]) -> dict:
+    _serialize_on({key for alert in parsed for key in _keys_for(payload.integration, alert)})
+    rules = list(AlertRoutingRule.objects.filter(is_active=True).select_related("feature"))
+    wanted = {a.labels.get(r.feature_label) for a in parsed for r in rules if r.feature_id is None}
+    features = {f.key: f for f in AIFeature.objects.filter(key__in=[k for k in wanted if k])}
+    opened, updated, recurrences = [], set(), []
+    counts = defaultdict(int)
+    repeats = defaultdict(int)  # (incident, alert name) -> count
+    rows = []
+    for alert in parsed:
+        keys = _keys_for(payload.integration, alert)
+        known = _lock_keys(keys)
+        open_incident = next((k.incident for k in known.values() if k.incident.state in OPEN_STATES), None)
+        row = Alert(
+            payload=payload,
+            integration=payload.integration,
+            status=alert.status,
+            fingerprint=alert.fingerprint,
+            group_key=alert.group_key,
+            name=alert.name,
+            labels=alert.labels,
+            annotations=alert.annotations,
+            starts_at=alert.starts_at,
+            ends_at=alert.ends_at,
+            generator_url=alert.generator_url[:1000],
+            state=AlertState.ROUTED,
+        )
+        if alert.status == "resolved":
+            counts["resolved"] += 1
+            if open_incident is not None:
+                row.incident = open_incident
+                TimelineEntry.objects.create(
+                    incident=open_incident,
+                    kind=TimelineKind.ALERT,
+                    occurred_at=clamp_past(alert.ends_at) or timezone.now(),
+                    text=f"Alert '{alert.name}' resolved (the incident stays open until closed)",
+                )
+                updated.add(open_incident.pk)
+            else:
+                row.state = AlertState.DISMISSED  # resolved before anything was opened for it
+            rows.append(row)
+            continue
+        if open_incident is not None:
+            row.incident, row.is_duplicate = open_incident, True
+            AlertDedupKey.objects.filter(key__in=list(known)).update(alert_count=F("alert_count") + 1)
+            Incident.objects.filter(pk=open_incident.pk).update(alert_count=F("alert_count") + 1)
+            repeats[(open_incident.pk, alert.name)] += 1
+            counts["deduplicated"] += 1
+            updated.add(open_incident.pk)
+            rows.append(row)
+            continue
+        rule, feature, why_not = _route(alert, rules, features)
+        if feature is None:
+            row.state = AlertState.INBOX
+            row.rule = rule
+            row.annotations = {**row.annotations, "fireline_inbox_reason": why_not}
+            counts["inboxed"] += 1
+            rows.append(row)
+            continue
+        previous = next((k.incident for k in known.values()), None)
+        incident = incident_open(
+            actor=None,
+            title=alert.summary[:200],
+            detection_signal=DetectionSignal.MONITORING_ALERT,
+            feature=feature,
+            category=rule.category,
+            occurred_at=clamp_past(alert.starts_at),
+            summary=f"Opened by the alert **{alert.name}** ({payload.get_integration_display()}).\n\n"
+            + (f"[Source]({alert.generator_url})" if alert.generator_url.startswith("http") else ""),
+            **_impact_fields(rule.impact),
+        )
+        Incident.objects.filter(pk=incident.pk).update(alert_count=1, recurrence_of=previous)
+        if previous is not None:
+            TimelineEntry.objects.create(
+                incident=incident,
+                kind=TimelineKind.ALERT,
+                occurred_at=timezone.now(),
+                text=f"Recurrence of {previous.reference} ({previous.get_state_display().lower()}): "
+                f"the alert '{alert.name}' fired again",
+            )
+            recurrences.append(incident.pk)
+        _point_keys(keys, incident)
+        row.incident, row.rule = incident, rule
+        opened.append(incident.pk)
+        rows.append(row)
+    Alert.objects.bulk_create(rows)
+    for (incident_id, name), count in repeats.items():
+        _repeat_note(incident_id, name, count)
+    return {
+        "payload_id": payload.pk,
+        "alerts": len(parsed),
+        "incidents_opened": opened,
+        "incidents_updated": sorted(updated - set(opened)),
+        "recurrences": recurrences,
+        "deduplicated": counts["deduplicated"],
+        "inboxed": counts["inboxed"],
+        "resolved": counts["resolved"],
+    }
+
+
+# --- the inbox ----------------------------------------------------------------------------------
+
+
+def _inbox_alerts(alert_ids, actor):
+    if not actor.has_perm("incidents.change_alert"):
+        raise PermissionDenied("You may not route alerts.")
+    alerts = list(Alert.objects.select_for_update().filter(pk__in=alert_ids))
+    if not alerts:
+        raise ValidationError("Choose at least one alert.")
+    not_inbox = [a.pk for a in alerts if a.state != AlertState.INBOX]
+    if not_inbox:
+        raise ValidationError(f"Alerts {', '.join(map(str, not_inbox))} are not in the inbox any more.")
+    return alerts
+
+
+@transaction.atomic
+def alerts_attach(*, alert_ids: list[int], incident_id: int, actor) -> Incident:
+    alerts = _inbox_alerts(alert_ids, actor)
+    incident = visible_incidents(user=actor).select_for_update().filter(pk=incident_id).first()
+    if incident is None:
+        raise Incident.DoesNotExist("No such incident.")
+    if not incident.is_open:
+        raise ValidationError(f"{incident.reference} is {incident.get_state_display().lower()}; reopen it first.")
+    for alert in alerts:
+        _point_keys(_keys_for(alert.integration, alert), incident)
+    Alert.objects.filter(pk__in=[a.pk for a in alerts]).update(state=AlertState.ROUTED, incident=incident)
+    Incident.objects.filter(pk=incident.pk).update(alert_count=F("alert_count") + len(alerts))
+    TimelineEntry.objects.create(
+        incident=incident,
+        kind=TimelineKind.ALERT,
+        actor=actor,
+        occurred_at=timezone.now(),
+        is_automatic=True,
+        text=f"{len(alerts)} alert(s) from the inbox attached by {actor.get_username()}: "
+        + ", ".join(sorted({a.name for a in alerts}))[:300],
+    )
+    return incident
+
+
+@transaction.atomic
+def alerts_open_incident(*, alert_ids: list[int], feature: AIFeature, category: str, actor) -> Incident:
+    alerts = _inbox_alerts(alert_ids, actor)
+    first = min(alerts, key=lambda a: a.starts_at or a.received_at)
+    incident = incident_open(
+        actor=actor,
+        title=str(first.annotations.get("summary") or first.name)[:200],
+        detection_signal=DetectionSignal.MONITORING_ALERT,
+        feature=feature,
+        category=category,
+        occurred_at=clamp_past(first.starts_at),
+        commander=actor,
+    )
+    Alert.objects.filter(pk__in=[a.pk for a in alerts]).update(state=AlertState.ROUTED, incident=incident)
+    for alert in alerts:
+        _point_keys(_keys_for(alert.integration, alert), incident)
+    Incident.objects.filter(pk=incident.pk).update(alert_count=len(alerts))
+    return incident
+
+
+@transaction.atomic
+def alerts_dismiss(*, alert_ids: list[int], actor) -> int:
+    alerts = _inbox_alerts(alert_ids, actor)
+    return Alert.objects.filter(pk__in=[a.pk for a in alerts]).update(state=AlertState.DISMISSED)

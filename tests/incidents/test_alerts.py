@@ -1,0 +1,290 @@
+"""Alert intake: Alertmanager v4, Grafana and generic payloads; routing, dedup, recurrence, the inbox."""
+
+import copy
+import json
+
+import pytest
+from django.urls import reverse
+
+from incidents import services
+from incidents.constants import DetectionSignal, TimelineKind
+from incidents.models import Alert, AlertPayload, AlertState, Incident, PayloadStatus
+from incidents.services import api_token_create
+
+ALERTMANAGER = {
+    "version": "4",
+    "groupKey": '{}:{alertname="RefusalRateHigh"}',
+    "truncatedAlerts": 0,
+    "status": "firing",
+    "receiver": "fireline",
+    "groupLabels": {"alertname": "RefusalRateHigh"},
+    "commonLabels": {"alertname": "RefusalRateHigh", "ai_feature": "support-bot", "signal": "refusal_rate"},
+    "commonAnnotations": {"summary": "Support bot refuses 35% of requests"},
+    "externalURL": "http://alertmanager.example:9093",
+    "alerts": [
+        {
+            "status": "firing",
+            "labels": {
+                "alertname": "RefusalRateHigh",
+                "ai_feature": "support-bot",
+                "signal": "refusal_rate",
+                "region": "eu",
+            },
+            "annotations": {"summary": "Support bot refuses 35% of requests"},
+            "startsAt": "2026-11-29T22:00:00Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "http://prometheus.example/graph?g0.expr=refusal_rate",
+            "fingerprint": "c0ffee01",
+        }
+    ],
+}
+
+GRAFANA = {
+    "receiver": "fireline",
+    "status": "firing",
+    "orgId": 1,
+    "groupKey": '{}/{}:{alertname="CostSpike"}',
+    "groupLabels": {"alertname": "CostSpike"},
+    "commonLabels": {"alertname": "CostSpike"},
+    "commonAnnotations": {},
+    "externalURL": "https://grafana.example/",
+    "version": "1",
+    "truncatedAlerts": 0,
+    "title": "[FIRING:1] CostSpike",
+    "state": "alerting",
+    "message": "Cost per request doubled",
+    "alerts": [
+        {
+            "status": "firing",
+            "labels": {"alertname": "CostSpike", "ai_feature": "support-bot", "signal": "cost_spike"},
+            "annotations": {"summary": "Cost per request doubled"},
+            "startsAt": "2026-11-29T21:00:00Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "https://grafana.example/alerting/grafana/x/view",
+            "fingerprint": "beef0001",
+            "silenceURL": "https://grafana.example/alerting/silence/new",
+            "dashboardURL": "",
+            "panelURL": "",
+            "values": {"B": 2.1},
+            "valueString": "[ var='B' value=2.1 ]",
+        }
+    ],
+}
+
+
+@pytest.fixture
+def token(db):
+    return api_token_create(name="alertmanager", scopes=["alerts"])[1]
+
+
+@pytest.fixture
+def bot(feature):
+    assert feature.key == "support-bot"
+    return feature
+
+
+def post(client, token, kind, payload, content_type="application/json"):
+    body = payload if isinstance(payload, (bytes, str)) else json.dumps(payload)
+    return client.post(
+        f"/api/v1/alerts/{kind}", data=body, content_type=content_type, HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+
+
+def firing(fingerprint="c0ffee01", group="g1", status="firing", **labels):
+    payload = copy.deepcopy(ALERTMANAGER)
+    payload["groupKey"] = group
+    alert = payload["alerts"][0]
+    alert["fingerprint"] = fingerprint
+    alert["status"] = status
+    alert["labels"].update(labels)
+    payload["status"] = status
+    return payload
+
+
+def test_alertmanager_firing_opens_a_routed_incident(client, token, bot):
+    response = post(client, token, "alertmanager", ALERTMANAGER)
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert len(body["incidents_opened"]) == 1 and body["deduplicated"] == 0 and body["inboxed"] == 0
+    incident = Incident.objects.get(pk=body["incidents_opened"][0])
+    assert incident.feature == bot and incident.category == "capability_loss"
+    assert incident.detection_signal == DetectionSignal.MONITORING_ALERT
+    assert incident.users_affected >= 1000 and incident.severity == "SEV2"  # refusal rate: widespread
+    assert incident.occurred_at.isoformat().startswith("2026-11-29T22:00")
+    assert incident.title == "Support bot refuses 35% of requests"
+    payload = AlertPayload.objects.get(pk=body["payload_id"])
+    assert payload.status == PayloadStatus.PROCESSED and json.loads(payload.body) == ALERTMANAGER
+
+
+def test_grafana_payload_routes_by_its_labels(client, token, bot):
+    response = post(client, token, "grafana", GRAFANA)
+    assert response.status_code == 202, response.content
+    incident = Incident.objects.get(pk=response.json()["incidents_opened"][0])
+    assert incident.category == "scale_degradation" and incident.severity == "SEV4"
+
+
+def test_generic_single_alert_and_batch(client, token, bot):
+    one = post(
+        client,
+        token,
+        "generic",
+        {"name": "Latency p95 high", "labels": {"ai_feature": "support-bot", "signal": "latency_spike"}},
+    )
+    assert one.status_code == 202 and len(one.json()["incidents_opened"]) == 1
+    batch = post(
+        client,
+        token,
+        "generic",
+        {
+            "alerts": [
+                {"name": "Latency p95 high", "labels": {"ai_feature": "support-bot", "signal": "latency_spike"}},
+                {"name": "Unknown thing", "labels": {"team": "x"}},
+            ]
+        },
+    )
+    assert batch.json()["deduplicated"] == 1 and batch.json()["inboxed"] == 1
+
+
+def test_repeated_firing_deduplicates_onto_the_open_incident(client, token, bot):
+    first = post(client, token, "alertmanager", firing()).json()
+    incident_id = first["incidents_opened"][0]
+    for _ in range(5):
+        again = post(client, token, "alertmanager", firing()).json()
+        assert again["incidents_opened"] == [] and again["deduplicated"] == 1
+        assert again["incidents_updated"] == [incident_id]
+    incident = Incident.objects.get(pk=incident_id)
+    assert incident.alert_count == 6
+    repeats = incident.timeline.filter(kind=TimelineKind.ALERT, text__contains="fired again")
+    assert [e.text for e in repeats] == ["Alert 'RefusalRateHigh' fired again (×5)"]
+
+
+def test_alerts_of_one_group_go_to_one_incident(client, token, bot):
+    a = post(client, token, "alertmanager", firing("fp-a", group="grp")).json()
+    b = post(client, token, "alertmanager", firing("fp-b", group="grp")).json()
+    assert b["incidents_opened"] == [] and b["incidents_updated"] == a["incidents_opened"]
+
+
+def test_resolved_alert_adds_a_timeline_entry_and_never_closes(client, token, bot):
+    incident_id = post(client, token, "alertmanager", firing()).json()["incidents_opened"][0]
+    resolved = post(client, token, "alertmanager", firing(status="resolved")).json()
+    assert resolved["resolved"] == 1 and resolved["incidents_updated"] == [incident_id]
+    incident = Incident.objects.get(pk=incident_id)
+    assert incident.state == "detected"
+    assert incident.timeline.filter(text__contains="resolved (the incident stays open").exists()
+
+
+def test_refire_after_close_opens_a_linked_recurrence(client, token, bot, commander):
+    incident_id = post(client, token, "alertmanager", firing()).json()["incidents_opened"][0]
+    services.incident_dismiss(incident_id=incident_id, reason="false_alarm", actor=commander)
+    again = post(client, token, "alertmanager", firing()).json()
+    assert len(again["incidents_opened"]) == 1 and again["recurrences"] == again["incidents_opened"]
+    new = Incident.objects.get(pk=again["incidents_opened"][0])
+    assert new.recurrence_of_id == incident_id and new.pk != incident_id
+    assert new.timeline.filter(text__startswith=f"Recurrence of INC-{incident_id}").exists()
+
+
+def test_unknown_feature_label_goes_to_the_inbox(client, token, bot):
+    body = post(client, token, "alertmanager", firing(ai_feature="no-such-bot")).json()
+    assert body["inboxed"] == 1 and body["incidents_opened"] == []
+    alert = Alert.objects.get()
+    assert alert.state == AlertState.INBOX
+    assert "no AI feature has the key 'no-such-bot'" in alert.annotations["fireline_inbox_reason"]
+
+
+def test_malformed_json_is_stored_with_its_error_and_answered_400(client, token, bot):
+    response = post(client, token, "alertmanager", '{"version": "4", "alerts": [')
+    assert response.status_code == 400
+    body = response.json()
+    assert "Not valid JSON" in body["errors"]["body"][0]
+    payload = AlertPayload.objects.get(pk=body["payload_id"])
+    assert payload.status == PayloadStatus.FAILED and payload.body == '{"version": "4", "alerts": ['
+    assert "Not valid JSON" in payload.error
+
+
+def test_a_missing_field_is_named(client, token, bot):
+    bad = copy.deepcopy(ALERTMANAGER)
+    del bad["alerts"][0]["labels"]
+    body = post(client, token, "alertmanager", bad).json()
+    assert "labels" in json.dumps(body["errors"]["alerts"])
+    assert post(client, token, "alertmanager", {**ALERTMANAGER, "version": "3"}).json()["errors"]["version"]
+
+
+def test_wrong_content_type_is_415_and_kept(client, token, bot):
+    response = post(client, token, "alertmanager", json.dumps(ALERTMANAGER), content_type="text/plain")
+    assert response.status_code == 415 and "application/json" in response.json()["errors"]["content_type"][0]
+    assert AlertPayload.objects.get().status == PayloadStatus.FAILED
+
+
+def test_oversized_body_is_413(client, token, bot, settings):
+    settings.FIRELINE_ALERT_MAX_BYTES = 2000
+    big = copy.deepcopy(ALERTMANAGER)
+    big["commonAnnotations"]["description"] = "x" * 3000
+    response = post(client, token, "alertmanager", big)
+    assert response.status_code == 413 and "limit is 2000 bytes" in response.json()["detail"]
+    assert not AlertPayload.objects.exists()
+
+
+def test_missing_token_and_wrong_scope(client, bot):
+    assert (
+        client.post("/api/v1/alerts/alertmanager", data=ALERTMANAGER, content_type="application/json").status_code
+        == 401
+    )
+    _, reports_only = api_token_create(name="r", scopes=["reports"])
+    assert post(client, reports_only, "alertmanager", ALERTMANAGER).status_code == 403
+    assert not AlertPayload.objects.exists()
+
+
+def test_storm_of_1000_alerts_opens_a_bounded_number_of_incidents(client, token, bot):
+    # 1,000 alerts from 20 alert groups, 50 fingerprints each, sent 10 per request
+    for request in range(100):
+        payload = copy.deepcopy(ALERTMANAGER)
+        group = request % 20
+        payload["groupKey"] = f"storm-{group}"
+        template = payload["alerts"][0]
+        payload["alerts"] = []
+        for i in range(10):
+            alert = copy.deepcopy(template)
+            alert["fingerprint"] = f"storm-{group}-{(request * 10 + i) % 50}"
+            payload["alerts"].append(alert)
+        assert post(client, token, "alertmanager", payload).status_code == 202
+    assert Alert.objects.count() == 1000
+    assert Incident.objects.count() == 20
+    assert sum(Incident.objects.values_list("alert_count", flat=True)) == 1000
+    # the timeline of a stormed incident stays short
+    assert max(i.timeline.count() for i in Incident.objects.all()) < 10
+
+
+def test_inbox_actions_attach_open_and_dismiss(client, token, bot, commander, viewer, open_incident):
+    for fp in ("x1", "x2", "x3"):
+        post(client, token, "alertmanager", firing(fp, group=f"g-{fp}", ai_feature="nope"))
+    x1, x2, x3 = Alert.objects.order_by("fingerprint")
+    from django.core.exceptions import PermissionDenied
+
+    from incidents.services.alerts import alerts_attach, alerts_dismiss, alerts_open_incident
+
+    with pytest.raises(PermissionDenied):
+        alerts_dismiss(alert_ids=[x1.pk], actor=viewer)
+    target = open_incident()
+    alerts_attach(alert_ids=[x1.pk], incident_id=target.pk, actor=commander)
+    opened = alerts_open_incident(alert_ids=[x2.pk], feature=bot, category="harmful_output", actor=commander)
+    assert alerts_dismiss(alert_ids=[x3.pk], actor=commander) == 1
+    assert Alert.objects.get(pk=x1.pk).incident == target and Alert.objects.get(pk=x2.pk).incident == opened
+    # the attached fingerprint now deduplicates onto its incident
+    again = post(client, token, "alertmanager", firing("x1", group="g-x1", ai_feature="nope")).json()
+    assert again["incidents_updated"] == [target.pk]
+
+
+def test_admin_inbox_and_failed_payloads_are_visible(client, token, bot, commander):
+    post(client, token, "alertmanager", firing(ai_feature="nope"))
+    post(client, token, "alertmanager", "{broken")
+    client.force_login(commander)
+    inbox = client.get(reverse("admin:incidents_alert_changelist"))
+    assert inbox.status_code == 200 and b"no AI feature has the key" in inbox.content
+    failed = client.get(reverse("admin:incidents_alertpayload_changelist"), {"status__exact": "failed"})
+    assert failed.status_code == 200 and b"Not valid JSON" in failed.content
+
+
+def test_schema_documents_the_intake_endpoints(client):
+    schema = client.get("/api/schema/").content.decode()
+    for path in ("/api/v1/alerts/alertmanager", "/api/v1/alerts/grafana", "/api/v1/alerts/generic"):
+        assert path in schema
