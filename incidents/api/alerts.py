@@ -60,7 +60,7 @@ class AlertIntakeView(APIView):
             integration=self.integration, body=body, content_type=content_type, token=request.auth
         )
         try:
-            result = alert_payload_process(payload_id=payload.pk)
+            result = alert_payload_process(payload=payload)
         except AlertParseError as exc:
             code = (
                 status.HTTP_415_UNSUPPORTED_MEDIA_TYPE if "content_type" in exc.errors else status.HTTP_400_BAD_REQUEST

@@ -84,10 +84,6 @@ def _keys_for(integration: str, alert) -> list[str]:
     return keys
 
 
-def _lock_keys(keys: list[str]) -> dict[str, AlertDedupKey]:
-    return {k.key: k for k in AlertDedupKey.objects.select_for_update().select_related("incident").filter(key__in=keys)}
-
-
 def _point_keys(keys: list[str], incident: Incident) -> None:
     for key in keys:
         try:
@@ -106,8 +102,10 @@ def _serialize_on(keys: set[str]) -> None:
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
-        for key in sorted(keys):
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(%s::text[]) AS k ORDER BY k",
+            [sorted(keys)],
+        )
 
 
 def _repeat_note(incident_id: int, name: str, count: int) -> None:
@@ -133,43 +131,44 @@ def _repeat_note(incident_id: int, name: str, count: int) -> None:
         recent.save(update_fields=["text"])
 
 
-def alert_payload_process(*, payload_id: int) -> dict:
+def alert_payload_process(*, payload: AlertPayload) -> dict:
     """Parse and route a stored payload. Raises AlertParseError (and marks the payload) on bad input."""
-    payload = AlertPayload.objects.get(pk=payload_id)
     try:
         parsed = parse_payload(payload.integration, payload.body, payload.content_type)
     except AlertParseError as exc:
-        AlertPayload.objects.filter(pk=payload_id).update(
-            status=PayloadStatus.FAILED, error=str(exc)[:5000], processed_at=timezone.now()
-        )
+        _mark_failed(payload.pk, str(exc))
         raise
     try:
-        result = _route_all(payload, parsed)
+        return _route_all(payload, parsed)
     except Exception as exc:
-        AlertPayload.objects.filter(pk=payload_id).update(
-            status=PayloadStatus.FAILED, error=f"{exc.__class__.__name__}: {exc}"[:5000], processed_at=timezone.now()
-        )
+        _mark_failed(payload.pk, f"{exc.__class__.__name__}: {exc}")
         raise
+
+
+def _mark_failed(payload_id: int, error: str) -> None:
     AlertPayload.objects.filter(pk=payload_id).update(
-        status=PayloadStatus.PROCESSED, result=result, processed_at=timezone.now()
+        status=PayloadStatus.FAILED, error=error[:5000], processed_at=timezone.now()
     )
-    return result
 
 
 @transaction.atomic
 def _route_all(payload: AlertPayload, parsed: list[ParsedAlert]) -> dict:
-    _serialize_on({key for alert in parsed for key in _keys_for(payload.integration, alert)})
+    all_keys = {key for alert in parsed for key in _keys_for(payload.integration, alert)}
+    _serialize_on(all_keys)
+    # Every key of the payload in one query; incidents opened below join this map as they are made.
+    known = {k.key: k.incident for k in AlertDedupKey.objects.select_related("incident").filter(key__in=all_keys)}
     rules = list(AlertRoutingRule.objects.filter(is_active=True).select_related("feature"))
     wanted = {a.labels.get(r.feature_label) for a in parsed for r in rules if r.feature_id is None}
-    features = {f.key: f for f in AIFeature.objects.filter(key__in=[k for k in wanted if k])}
+    features = {f.key: f for f in AIFeature.objects.filter(key__in=[k for k in wanted if k])} if wanted else {}
     opened, updated, recurrences = [], set(), []
     counts = defaultdict(int)
-    repeats = defaultdict(int)  # (incident, alert name) -> count
+    repeats = defaultdict(int)  # (incident id, alert name) -> count
+    seen_keys = set()
     rows = []
     for alert in parsed:
         keys = _keys_for(payload.integration, alert)
-        known = _lock_keys(keys)
-        open_incident = next((k.incident for k in known.values() if k.incident.state in OPEN_STATES), None)
+        mine = [known[k] for k in keys if k in known]
+        open_incident = next((i for i in mine if i.state in OPEN_STATES), None)
         row = Alert(
             payload=payload,
             integration=payload.integration,
@@ -184,68 +183,52 @@ def _route_all(payload: AlertPayload, parsed: list[ParsedAlert]) -> dict:
             generator_url=alert.generator_url[:1000],
             state=AlertState.ROUTED,
         )
+        rows.append(row)
         if alert.status == "resolved":
             counts["resolved"] += 1
-            if open_incident is not None:
-                row.incident = open_incident
-                TimelineEntry.objects.create(
-                    incident=open_incident,
-                    kind=TimelineKind.ALERT,
-                    occurred_at=clamp_past(alert.ends_at) or timezone.now(),
-                    text=f"Alert '{alert.name}' resolved (the incident stays open until closed)",
-                )
-                updated.add(open_incident.pk)
-            else:
+            if open_incident is None:
                 row.state = AlertState.DISMISSED  # resolved before anything was opened for it
-            rows.append(row)
+                continue
+            row.incident = open_incident
+            TimelineEntry.objects.create(
+                incident=open_incident,
+                kind=TimelineKind.ALERT,
+                occurred_at=clamp_past(alert.ends_at) or timezone.now(),
+                text=f"Alert '{alert.name}' resolved (the incident stays open until closed)",
+            )
+            updated.add(open_incident.pk)
             continue
         if open_incident is not None:
             row.incident, row.is_duplicate = open_incident, True
-            AlertDedupKey.objects.filter(key__in=list(known)).update(alert_count=F("alert_count") + 1)
-            Incident.objects.filter(pk=open_incident.pk).update(alert_count=F("alert_count") + 1)
             repeats[(open_incident.pk, alert.name)] += 1
+            seen_keys.update(k for k in keys if k in known)
             counts["deduplicated"] += 1
             updated.add(open_incident.pk)
-            rows.append(row)
             continue
         rule, feature, why_not = _route(alert, rules, features)
         if feature is None:
-            row.state = AlertState.INBOX
-            row.rule = rule
+            row.state, row.rule = AlertState.INBOX, rule
             row.annotations = {**row.annotations, "fireline_inbox_reason": why_not}
             counts["inboxed"] += 1
-            rows.append(row)
             continue
-        previous = next((k.incident for k in known.values()), None)
-        incident = incident_open(
-            actor=None,
-            title=alert.summary[:200],
-            detection_signal=DetectionSignal.MONITORING_ALERT,
-            feature=feature,
-            category=rule.category,
-            occurred_at=clamp_past(alert.starts_at),
-            summary=f"Opened by the alert **{alert.name}** ({payload.get_integration_display()}).\n\n"
-            + (f"[Source]({alert.generator_url})" if alert.generator_url.startswith("http") else ""),
-            **_impact_fields(rule.impact),
-        )
-        Incident.objects.filter(pk=incident.pk).update(alert_count=1, recurrence_of=previous)
+        previous = mine[0] if mine else None
+        incident = _open_from_alert(payload, alert, rule, feature, previous)
         if previous is not None:
-            TimelineEntry.objects.create(
-                incident=incident,
-                kind=TimelineKind.ALERT,
-                occurred_at=timezone.now(),
-                text=f"Recurrence of {previous.reference} ({previous.get_state_display().lower()}): "
-                f"the alert '{alert.name}' fired again",
-            )
             recurrences.append(incident.pk)
         _point_keys(keys, incident)
+        known.update({k: incident for k in keys})
         row.incident, row.rule = incident, rule
         opened.append(incident.pk)
-        rows.append(row)
     Alert.objects.bulk_create(rows)
+    per_incident = defaultdict(int)
     for (incident_id, name), count in repeats.items():
+        per_incident[incident_id] += count
         _repeat_note(incident_id, name, count)
-    return {
+    for incident_id, count in per_incident.items():
+        Incident.objects.filter(pk=incident_id).update(alert_count=F("alert_count") + count)
+    if seen_keys:
+        AlertDedupKey.objects.filter(key__in=seen_keys).update(last_seen_at=timezone.now())
+    result = {
         "payload_id": payload.pk,
         "alerts": len(parsed),
         "incidents_opened": opened,
@@ -255,6 +238,35 @@ def _route_all(payload: AlertPayload, parsed: list[ParsedAlert]) -> dict:
         "inboxed": counts["inboxed"],
         "resolved": counts["resolved"],
     }
+    AlertPayload.objects.filter(pk=payload.pk).update(
+        status=PayloadStatus.PROCESSED, result=result, processed_at=timezone.now()
+    )
+    return result
+
+
+def _open_from_alert(payload, alert: ParsedAlert, rule, feature, previous: Incident | None) -> Incident:
+    source = f"[Source]({alert.generator_url})" if alert.generator_url.startswith(("http://", "https://")) else ""
+    incident = incident_open(
+        actor=None,
+        title=alert.summary[:200],
+        detection_signal=DetectionSignal.MONITORING_ALERT,
+        feature=feature,
+        category=rule.category,
+        occurred_at=clamp_past(alert.starts_at),
+        summary=f"Opened by the alert **{alert.name}** ({payload.get_integration_display()}).\n\n{source}",
+        **_impact_fields(rule.impact),
+    )
+    Incident.objects.filter(pk=incident.pk).update(alert_count=1, recurrence_of=previous)
+    incident.alert_count, incident.recurrence_of = 1, previous
+    if previous is not None:
+        TimelineEntry.objects.create(
+            incident=incident,
+            kind=TimelineKind.ALERT,
+            occurred_at=timezone.now(),
+            text=f"Recurrence of {previous.reference} ({previous.get_state_display().lower()}): "
+            f"the alert '{alert.name}' fired again",
+        )
+    return incident
 
 
 # --- the inbox ----------------------------------------------------------------------------------
