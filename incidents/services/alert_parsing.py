@@ -20,9 +20,26 @@ ZERO_TIME_PREFIX = "0001-01-01"
 
 
 class AlertParseError(Exception):
+    """Bad input; `errors` is structured for the API, str() reads well in the admin: alerts[0].labels: ..."""
+
     def __init__(self, errors: dict):
-        super().__init__(json.dumps(errors, default=str))
         self.errors = errors
+        super().__init__("; ".join(f"{path}: {message}" for path, message in _flatten(errors)))
+
+
+def _flatten(errors, prefix=""):
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            path = f"{prefix}[{key}]" if str(key).isdigit() else (f"{prefix}.{key}" if prefix else str(key))
+            yield from _flatten(value, path)
+    elif isinstance(errors, list) and errors and all(isinstance(e, str) for e in errors):
+        yield prefix or "body", " ".join(str(e) for e in errors)
+    elif isinstance(errors, list):
+        for index, value in enumerate(errors):
+            if value:
+                yield from _flatten(value, f"{prefix}[{index}]")
+    else:
+        yield prefix or "body", str(errors)
 
 
 @dataclass
