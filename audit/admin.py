@@ -5,6 +5,7 @@ from django.utils.safestring import mark_safe
 
 from incidents.selectors import visible_incidents
 
+from . import admin_records, admin_trail  # noqa: F401 - registers their admins
 from .models import ActionLogEntry
 
 

@@ -95,3 +95,17 @@ class ActionLogHead(models.Model):
 
     def __str__(self) -> str:
         return f"action log head after {self.entry_count} entries"
+
+
+from .trail import AuditRecord, DeletionOrder, Evidence, RedactionRule, Verdict  # noqa: E402
+
+__all__ = [
+    "ActionLogEntry",
+    "ActionLogHead",
+    "AppendOnlyError",
+    "AuditRecord",
+    "DeletionOrder",
+    "Evidence",
+    "RedactionRule",
+    "Verdict",
+]

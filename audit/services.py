@@ -163,6 +163,25 @@ def log_timeline_note(*, actor, entry) -> ActionLogEntry:
     )
 
 
+def log_report_handled(*, actor, report, before_state: str, incident=None, reason: str = "") -> ActionLogEntry:
+    """A user report left the inbox: attached to an incident or dismissed.
+
+    The reporter's contact is personal data and stays out of this append-only log: it can be erased
+    from the report, never from a hash chain.
+    """
+    after = {"state": report.state, "incident": report.incident_id}
+    if reason:
+        after["reason"] = reason
+    return _append(
+        actor=actor,
+        verb=f"report_{report.state}",
+        target=report,
+        before={"state": before_state},
+        after=after,
+        incident=incident,
+    )
+
+
 def log_api_token_created(*, actor, token) -> ActionLogEntry:
     return _append(
         actor=actor,

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "axes",
     "django_celery_beat",
     "django_celery_results",
+    "django_ratelimit",  # rate limits on the public report form; its system checks vet the cache
     "audit",
     "incidents",
     "drills",
@@ -193,6 +194,13 @@ if env.str("REDIS_URL", default=""):
                           "LOCATION": env.str("REDIS_URL")}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "fireline"}}
+# django-ratelimit vets the cache it counts in. W001 only says a backend is missing from its list, which
+# predates Django's own Redis backend (atomic INCR, shared): fine for both of ours. E003 says LocMem is
+# not shared between processes: true, and accepted only for the embedded default (one web process, see
+# above); every other cache it calls broken (dummy, file, database) still fails the check.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache":
+    SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
 
 # Celery: Redis where REDIS_URL is set, otherwise kombu's filesystem transport under var/.
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -227,6 +235,8 @@ CELERY_BEAT_SCHEDULE = {
     # The clock: re-queue lost notifications, fire due escalations. Every minute, never an ETA task.
     "sweep-outbox": {"task": "incidents.tasks.sweep_outbox", "schedule": 60.0},
     "mark-stale-contacts": {"task": "incidents.tasks.mark_stale_contacts", "schedule": 3600.0},
+    "expire-audit-records": {"task": "audit.tasks.expire_audit_records", "schedule": 3600.0},
+    "carry-out-deletion-orders": {"task": "audit.tasks.carry_out_deletion_orders", "schedule": 60.0},
 }
 # A broker that is down must not hold up the request that wrote the outbox row: publish once, and
 # let the sweep re-queue what did not get through.
@@ -250,9 +260,16 @@ FIRELINE_WEBHOOK_SECRET = env.str("FIRELINE_WEBHOOK_SECRET", default="") or _loc
 )
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 
+# AI audit trail: user ids are replaced by HMAC-SHA256(secret, user id) on arrival.
+FIRELINE_AUDIT_USER_SECRET = env.str("FIRELINE_AUDIT_USER_SECRET", default="") or _local_secret_key(
+    VAR_DIR / "audit_user_secret"
+)
+FIRELINE_AUDIT_MAX_LINES = env.int("FIRELINE_AUDIT_MAX_LINES", default=10000)
+FIRELINE_AUDIT_MAX_BYTES = env.int("FIRELINE_AUDIT_MAX_BYTES", default=50 * 1024 * 1024)
+
 # Alert intake: bodies over this many bytes are refused with 413 (a monitor gone wild, or an attack).
 FIRELINE_ALERT_MAX_BYTES = env.int("FIRELINE_ALERT_MAX_BYTES", default=1024 * 1024)
-DATA_UPLOAD_MAX_MEMORY_SIZE = max(2621440, FIRELINE_ALERT_MAX_BYTES + 1)
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(2621440, FIRELINE_ALERT_MAX_BYTES + 1, FIRELINE_AUDIT_MAX_BYTES + 1)
 
 # Triage: an incident touching at least this many users counts as widespread.
 FIRELINE_WIDESPREAD_USERS = env.int("FIRELINE_WIDESPREAD_USERS", default=1000)

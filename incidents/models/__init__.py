@@ -12,6 +12,7 @@ from .detection import (
     UserReport,
 )
 from .features import AIFeature
+from .findings import CommonFinding, Finding
 from .incident import Incident, IncidentQuerySet
 from .notifications import EscalationPolicy, Notification, Page, StakeholderContact
 from .timeline import TimelineEntry
@@ -31,8 +32,10 @@ __all__ = [
     "UserReport",
     "AIFeature",
     "ApiToken",
+    "CommonFinding",
     "ContainmentAction",
     "EscalationPolicy",
+    "Finding",
     "Incident",
     "IncidentQuerySet",
     "Notification",

@@ -34,6 +34,13 @@ class AIFeature(models.Model):
     rollback_procedure = models.TextField(
         blank=True, help_text="How to roll the prompt or model back, step by step (Markdown)."
     )
+    redact_pii = models.BooleanField(
+        "redact personal data?", default=True,
+        help_text="Run the redaction rules on inputs and outputs of its audit records before they are stored.",
+    )
+    audit_retention_days = models.PositiveIntegerField(
+        default=90, help_text="Audit records older than this are deleted, unless on legal hold."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

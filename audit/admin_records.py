@@ -1,0 +1,1 @@
+"""Admin for audit records: the record page, search, evidence."""

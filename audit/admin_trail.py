@@ -1,0 +1,1 @@
+"""Admin for redaction rules and deletion orders."""

@@ -1,0 +1,1 @@
+urlpatterns = []  # the audit record ingest endpoint is added here

@@ -1,0 +1,1 @@
+urlpatterns = []  # investigation pages (replay export, what-changed chart) are added here
