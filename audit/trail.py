@@ -38,7 +38,9 @@ class AuditRecord(models.Model):
     tokens_out = models.PositiveIntegerField(null=True, blank=True)
     cost = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
     has_error = models.BooleanField(default=False)
-    body_hash = models.CharField(max_length=64, help_text="SHA-256 of the record as sent: same id, same hash = duplicate.")
+    body_hash = models.CharField(
+        max_length=64, help_text="SHA-256 of the record as sent: same id, same hash = duplicate."
+    )
     content_hash = models.CharField(max_length=64, help_text="SHA-256 of the stored content: evidence is frozen on it.")
     redactions = models.JSONField(default=dict, blank=True, help_text="How many matches each redaction rule replaced.")
     content_deleted_at = models.DateTimeField(null=True, blank=True)
@@ -108,8 +110,9 @@ class DeletionOrder(models.Model):
 
     records = models.ManyToManyField(AuditRecord, related_name="deletion_orders")
     reason = models.TextField()
-    incident = models.ForeignKey("incidents.Incident", null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="+")
+    incident = models.ForeignKey(
+        "incidents.Incident", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     ordered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     ordered_at = models.DateTimeField(auto_now_add=True)
     state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)

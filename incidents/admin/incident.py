@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from incidents.constants import CATEGORY_HELP, Category, IncidentState, NotificationState, PageState
+from incidents.constants import (
+    CATEGORY_HELP,
+    Category,
+    DetectionSignal,
+    IncidentState,
+    NotificationState,
+    PageState,
+)
 from incidents.models import Incident
 from incidents.playbook import checklist_for
 from incidents.selectors import incident_visibility_q, visible_incidents
@@ -28,6 +36,15 @@ from incidents.services.incidents import EDITABLE_FIELDS
 from incidents.templatetags.fireline import duration
 
 from .forms import ContainmentForm, RevertForm, TimelineNoteForm, TransitionForm, staff_users
+from .investigation import InvestigationAdminMixin
+
+# The detection signals in the order of the playbook's hope: caught by us first, by the press last.
+DETECTION_SHARE_LABELS = [
+    (DetectionSignal.MONITORING_ALERT, "monitoring"),
+    (DetectionSignal.USER_REPORT, "user reports"),
+    (DetectionSignal.INTERNAL_DISCOVERY, "internal"),
+    (DetectionSignal.EXTERNAL_ATTENTION, "external attention"),
+]
 
 STATE_COLOURS = {
     IncidentState.DETECTED: "red",
@@ -63,7 +80,7 @@ def _form_errors(form) -> str:
 
 
 @admin.register(Incident)
-class IncidentAdmin(SimpleHistoryAdmin):
+class IncidentAdmin(InvestigationAdminMixin, SimpleHistoryAdmin):
     change_form_template = "admin/incidents/incident/change_form.html"
     list_display = [
         "reference_link",
@@ -90,7 +107,17 @@ class IncidentAdmin(SimpleHistoryAdmin):
         (None, {"fields": ["title", "summary", "feature", "detection_signal", "category"]}),
         (
             "Impact (drives the triage matrix)",
-            {"fields": ["users_affected", "is_public", "involves_privacy", "occurred_at", "detected_at"]},
+            {
+                "fields": [
+                    "users_affected",
+                    "is_public",
+                    "involves_privacy",
+                    "occurred_at",
+                    "detected_at",
+                    "public_link",
+                    "went_public_at",
+                ]
+            },
         ),
         ("People", {"fields": ["commander", "members", "is_restricted"]}),
         ("Severity override", {"classes": ["collapse"], "fields": ["severity_override", "severity_override_reason"]}),
@@ -109,6 +136,8 @@ class IncidentAdmin(SimpleHistoryAdmin):
                     "severity_override_reason",
                     "occurred_at",
                     "detected_at",
+                    "public_link",
+                    "went_public_at",
                 ]
             },
         ),
@@ -139,6 +168,49 @@ class IncidentAdmin(SimpleHistoryAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # incidents are dismissed, never deleted: the record is the point
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = extra_context or {}
+        extra_context["detection_shares"] = self._detection_shares(request)
+        return super().changelist_view(request, extra_context)
+
+    def _detection_shares(self, request) -> dict | None:
+        """How incidents were found, over the real (non-drill) incidents this user can see.
+
+        The playbook's aim is to hear of a problem from monitoring or users before it is public: a
+        growing "external attention" share says detection is failing. One GROUP BY query.
+        """
+        rows = {
+            row["detection_signal"]: row
+            for row in self.get_queryset(request)
+            .real()
+            .order_by()
+            .values("detection_signal")
+            .annotate(
+                count=Count("pk"),
+                time_to_detect=Avg(
+                    ExpressionWrapper(F("detected_at") - F("occurred_at"), output_field=DurationField()),
+                    filter=Q(occurred_at__isnull=False),
+                ),
+            )
+        }
+        total = sum(row["count"] for row in rows.values())
+        if not total:
+            return None
+        shares = []
+        for signal, label in DETECTION_SHARE_LABELS:
+            row = rows.get(signal, {"count": 0, "time_to_detect": None})
+            shares.append(
+                {
+                    "signal": signal,
+                    "label": label,
+                    "count": row["count"],
+                    "percent": round(100 * row["count"] / total),
+                    "time_to_detect": duration(row["time_to_detect"]) if row["time_to_detect"] is not None else "",
+                }
+            )
+        times = [(s["label"], s["time_to_detect"]) for s in shares if s["time_to_detect"]]
+        return {"total": total, "shares": shares, "times_to_detect": times}
 
     def history_view(self, request, object_id, extra_context=None):
         # simple-history falls back to the historical rows when the live object is not found,
@@ -269,7 +341,7 @@ class IncidentAdmin(SimpleHistoryAdmin):
                 "<int:pk>/timeline/", self.admin_site.admin_view(self.timeline_view), name="incidents_incident_timeline"
             ),
         ]
-        return own + super().get_urls()
+        return own + self.investigation_urls() + super().get_urls()
 
     def _visible_or_404(self, request, pk) -> Incident:
         try:
@@ -455,4 +527,5 @@ class IncidentAdmin(SimpleHistoryAdmin):
                     "dismiss_reasons": TransitionForm.base_fields["dismiss_reason"].choices,
                 }
             )
+            extra_context.update(self.investigation_context(request, incident))
         return super().change_view(request, object_id, form_url, extra_context)

@@ -1,1 +1,7 @@
-urlpatterns = []  # the user report endpoint is added here
+from django.urls import path
+
+from .reports import ReportCreateView
+
+urlpatterns = [
+    path("reports", ReportCreateView.as_view(), name="api-report-create"),
+]

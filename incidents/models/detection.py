@@ -172,4 +172,5 @@ class UserReport(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Report #{self.pk} on {self.feature_id}: {self.what_was_wrong[:60]}"
+        # No reporter's words here: this string is what the append-only action log keeps.
+        return f"User report #{self.pk}"

@@ -1,5 +1,6 @@
 from .containment import containment_record, containment_revert
 from .errors import IncidentChanged
+from .findings import finding_record
 from .incidents import (
     TRANSITION_LABELS,
     TRANSITION_SERVICES,
@@ -19,6 +20,7 @@ from .incidents import (
     transition_options,
 )
 from .records import record_save
+from .reports import report_attach, report_dismiss, report_open_incident, report_submit
 from .timeline import timeline_add_note
 from .tokens import api_token_create
 from .triage import incident_impact, triage_apply, triage_rule_for
@@ -30,6 +32,7 @@ __all__ = [
     "api_token_create",
     "containment_record",
     "containment_revert",
+    "finding_record",
     "incident_close",
     "incident_contain",
     "incident_dismiss",
@@ -44,6 +47,10 @@ __all__ = [
     "incident_update",
     "incident_verify",
     "record_save",
+    "report_attach",
+    "report_dismiss",
+    "report_open_incident",
+    "report_submit",
     "timeline_add_note",
     "transition_blockers",
     "transition_options",

@@ -178,6 +178,8 @@ def parse_payload(integration: str, body: str, content_type: str) -> list[Parsed
         ) from exc
     if not isinstance(data, dict):
         raise AlertParseError({"body": ["Expected a JSON object."]})
+    if _has_nul(data):
+        raise AlertParseError({"body": ["A string contains the NUL character (\\u0000), which cannot be stored."]})
     if integration == AlertIntegration.ALERTMANAGER:
         return _alertmanager_like(_validated(AlertmanagerSerializer, data))
     if integration == AlertIntegration.GRAFANA:
@@ -202,6 +204,16 @@ def parse_payload(integration: str, body: str, content_type: str) -> list[Parsed
             )
         )
     return alerts
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def clamp_past(moment: datetime | None) -> datetime | None:

@@ -47,7 +47,8 @@ def alert_payload_store(*, integration: str, body: bytes, content_type: str, tok
     with transaction.atomic():
         return AlertPayload.objects.create(
             integration=integration,
-            body=body.decode("utf-8", errors="replace"),
+            # PostgreSQL text cannot hold NUL: keep it visible as U+FFFD rather than refuse the payload.
+            body=body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
             content_type=content_type[:200],
             token=token,
         )

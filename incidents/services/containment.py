@@ -78,7 +78,7 @@ def containment_record(
 
 @transaction.atomic
 def containment_revert(*, action_id: int, reason: str, actor) -> ContainmentAction:
-    action = ContainmentAction.objects.select_for_update().select_related("incident").get(pk=action_id)
+    action = ContainmentAction.objects.select_for_update(of=("self",)).select_related("incident").get(pk=action_id)
     if not incident_is_visible(user=actor, incident=action.incident):
         raise ContainmentAction.DoesNotExist("No containment action with that id.")
     if not actor.has_perm("incidents.change_containmentaction"):

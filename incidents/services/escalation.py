@@ -213,7 +213,7 @@ def incident_notify_state(*, incident: Incident) -> int:
 
 @transaction.atomic
 def page_acknowledge(*, page_id: int, actor=None, via: str = "admin") -> Page:
-    page = Page.objects.select_for_update().select_related("contact", "incident").get(pk=page_id)
+    page = Page.objects.select_for_update(of=("self",)).select_related("contact", "incident").get(pk=page_id)
     if actor is not None:
         if not incident_is_visible(user=actor, incident=page.incident):
             raise Page.DoesNotExist("No such page.")
@@ -253,7 +253,7 @@ def page_acknowledge(*, page_id: int, actor=None, via: str = "admin") -> Page:
 
 @transaction.atomic
 def page_escalate(*, page_id: int) -> list[Page]:
-    page = Page.objects.select_for_update().select_related("contact", "incident").get(pk=page_id)
+    page = Page.objects.select_for_update(of=("self",)).select_related("contact", "incident").get(pk=page_id)
     if page.state not in (PageState.PENDING, PageState.SENT, PageState.FAILED) or not page.incident.is_open:
         return []
     incident = page.incident

@@ -8,7 +8,7 @@ transaction. Nothing leaves the database here; side effects are queued with on_c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -59,6 +59,8 @@ EDITABLE_FIELDS = [
     "users_affected",
     "is_public",
     "involves_privacy",
+    "public_link",
+    "went_public_at",
     "severity_override",
     "severity_override_reason",
     "commander",
@@ -104,6 +106,22 @@ def _timeline(incident: Incident, *, kind: str, text: str, actor, occurred_at: d
     )
 
 
+def _apply_public_attention(incident: Incident) -> None:
+    """A link to where it went public makes the incident public (the triage matrix's public impact).
+
+    External attention without a link is allowed (a reporter's phone call has none). With a link and
+    no time, the detection time is the best estimate of when it went public.
+    """
+    incident.public_link = (incident.public_link or "").strip()
+    if not incident.public_link:
+        return
+    incident.is_public = True
+    if incident.went_public_at is None:
+        incident.went_public_at = incident.detected_at
+    if incident.went_public_at > timezone.now() + timedelta(minutes=5):
+        raise ValidationError({"went_public_at": "It cannot have gone public in the future."})
+
+
 @transaction.atomic
 def incident_open(
     *,
@@ -123,6 +141,8 @@ def incident_open(
     is_restricted: bool | None = None,
     severity_override: str = "",
     severity_override_reason: str = "",
+    public_link: str = "",
+    went_public_at: datetime | None = None,
     is_drill: bool = False,
 ) -> Incident:
     if actor is not None and not actor.has_perm("incidents.add_incident"):
@@ -141,11 +161,14 @@ def incident_open(
         commander=commander,
         severity_override=severity_override,
         severity_override_reason=severity_override_reason,
+        public_link=public_link,
+        went_public_at=went_public_at,
         is_drill=is_drill,
         created_by=actor if getattr(actor, "pk", None) else None,
         # Data leaks start restricted: the fewer who see leaked data, the smaller the leak.
         is_restricted=bool(is_restricted) or category == Category.DATA_LEAK,
     )
+    _apply_public_attention(incident)
     triage_apply(incident)
     incident.full_clean(exclude=["state"])
     incident.save()
@@ -181,6 +204,7 @@ def incident_update(*, incident_id: int, changes: dict[str, Any], actor) -> Inci
         setattr(incident, name, value)
     if changes.get("category") == Category.DATA_LEAK:
         incident.is_restricted = True
+    _apply_public_attention(incident)
     if incident.is_open:
         triage_apply(incident)
     incident.full_clean(exclude=["state"])

@@ -119,7 +119,9 @@ def notification_deliver(*, notification_id: int) -> DeliveryOutcome:
 
 @transaction.atomic
 def _record_failure(notification_id: int, error: str) -> DeliveryOutcome:
-    notification = Notification.objects.select_for_update().select_related("contact", "page").get(pk=notification_id)
+    notification = (
+        Notification.objects.select_for_update(of=("self",)).select_related("contact", "page").get(pk=notification_id)
+    )
     notification.attempts += 1
     notification.last_error = error[:2000]
     notification.claimed_until = None
