@@ -7,6 +7,7 @@ test never touches the shared Redis on 6379 or any worker it did not start. Wait
 from __future__ import annotations
 
 import email
+import logging
 import os
 import shutil
 import signal
@@ -19,7 +20,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
 
@@ -197,6 +198,9 @@ class SmtpSink:
         from aiosmtpd.controller import Controller
 
         assert self._controller is None, "already running"
+        # aiosmtpd logs every SMTP command at INFO on "mail.log"; keep `pytest -s` output readable.
+        self._log_level = logging.getLogger("mail.log").level
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         controller = Controller(self, hostname="127.0.0.1", port=self.port, ready_timeout=10)
         controller.start()
         self._controller = controller
@@ -205,6 +209,7 @@ class SmtpSink:
         if self._controller is not None:
             controller, self._controller = self._controller, None
             controller.stop()
+            logging.getLogger("mail.log").setLevel(self._log_level)
 
     def keys(self) -> list[str]:
         with self._lock:
@@ -270,6 +275,10 @@ class CeleryWorker:
     def tail(self, lines: int = 40) -> str:
         return _tail(self.log_path, lines)
 
+    def task_errors(self) -> list[str]:
+        """Log lines of tasks that crashed (an exception the task did not handle)."""
+        return [line for line in self.log().splitlines() if "raised unexpected:" in line]
+
     def kill(self) -> None:
         """SIGKILL: no warm shutdown, no ack, no cleanup, as when the machine dies."""
         assert self.proc is not None and self.proc.poll() is None, "the worker is not running"
@@ -288,6 +297,22 @@ class CeleryWorker:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
+
+
+def run_django(code: str, env: dict[str, str], timeout: float = 60.0) -> str:
+    """Run `manage.py shell -c code` in a subprocess with env (e.g. worker_env(...)); return its stdout."""
+    result = subprocess.run(  # noqa: S603 - a fixed argv, no shell
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if result.returncode != 0:  # not an AssertionError: an xfail(raises=AssertionError) must not swallow it
+        raise RuntimeError(f"manage.py shell failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+    return result.stdout
 
 
 def worker_env(*, redis_url: str, smtp_port: int, var_dir: Path, **extra: str) -> dict[str, str]:
@@ -350,10 +375,15 @@ class CeleryPublisher:
             self.saved = {key: conf.get(key) for key in self.KEYS}
         self._drop_pools()
         conf["broker_url"] = broker_url
-        conf["broker_transport_options"] = {**(self.saved["broker_transport_options"] or {}), **transport_options}
+        # Keep the configured Redis transport options (not the filesystem ones of a run without REDIS_URL).
+        saved_redis = str(self.saved["broker_url"] or "").startswith("redis")
+        base = (self.saved["broker_transport_options"] or {}) if saved_redis else {}
+        conf["broker_transport_options"] = {**base, **transport_options}
         conf["task_always_eager"] = False
-        uri = self.app.connection_for_write().as_uri()
-        assert uri.startswith(broker_url.rsplit("/", 1)[0]), f"Celery would publish to {uri}, not {broker_url}"
+        wanted = urlsplit(broker_url)
+        with self.app.connection_for_write() as conn:
+            actual = (conn.transport_cls, conn.hostname, conn.port)
+        assert actual == (wanted.scheme, wanted.hostname, wanted.port), f"Celery would publish to {actual}"
 
     def undo(self) -> None:
         if self.saved is None:

@@ -86,7 +86,7 @@ def run(client, token, requests, per_request, offset=0):
 
 @pytest.mark.perf
 @pytest.mark.urls(__name__)
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_alert_intake_throughput(live_server):
     AIFeatureFactory(key="bench-bot")
     _, token = api_token_create(name="bench", scopes=["alerts"])
