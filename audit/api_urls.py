@@ -1,1 +1,7 @@
-urlpatterns = []  # the audit record ingest endpoint is added here
+from django.urls import path
+
+from .api import AuditRecordIngestView
+
+urlpatterns = [
+    path("audit/records", AuditRecordIngestView.as_view(), name="api-audit-records"),
+]

@@ -191,6 +191,57 @@ def log_api_token_created(*, actor, token) -> ActionLogEntry:
     )
 
 
+def log_deletion_ordered(*, actor, order, record_ids: list[int]) -> ActionLogEntry:
+    """A responder ordered the content of audit records removed. Ids and the reason only, never content."""
+    return _append(
+        actor=actor,
+        verb="deletion_ordered",
+        target=order,
+        after={"records": record_ids, "reason": order.reason, "incident": order.incident_id},
+        incident=order.incident,
+    )
+
+
+def log_deletion_carried_out(
+    *, order, emptied_ids: list[int], already_empty_ids: list[int], evidence_ids: list[int]
+) -> ActionLogEntry:
+    """The content of an order's records is gone. Which records, and why; never what they said.
+
+    Records that are evidence keep their Evidence row, whose frozen hash no longer matches: the incident
+    shows that, and this entry is the explanation.
+    """
+    after = {
+        "emptied": emptied_ids,
+        "reason": order.reason,
+        "ordered_by": order.ordered_by_id,
+        "fields": [
+            "input",
+            "model_output",
+            "user_output",
+            "retrieved_context text",
+            "moderation",
+            "tool_calls",
+            "parameters",
+        ],
+    }
+    if already_empty_ids:
+        after["already_empty"] = already_empty_ids
+    if evidence_ids:
+        after["evidence"] = evidence_ids
+        after["note"] = (
+            "These records are evidence on an incident: their content no longer matches the hash frozen when "
+            "they were attached. That mismatch is this deletion, not tampering."
+        )
+    return _append(
+        actor=None,
+        verb="deletion_carried_out",
+        target=order,
+        before={"state": "pending"},
+        after=after,
+        incident=order.incident,
+    )
+
+
 # --- verification -----------------------------------------------------------------------------
 
 

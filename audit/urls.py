@@ -1,1 +1,7 @@
-urlpatterns = []  # investigation pages (replay export, what-changed chart) are added here
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("incidents/<int:pk>/replay.json", views.incident_replay, name="audit-incident-replay"),
+]
