@@ -236,16 +236,7 @@ class EvidenceActionForm(ActionForm):
 class AuditRecordAdmin(admin.ModelAdmin):
     change_form_template = "admin/audit/auditrecord/change_form.html"
     change_list_template = "admin/audit/auditrecord/change_list.html"
-    list_display = [
-        "occurred",
-        "request_id",
-        "feature_key",
-        "model_version",
-        "prompt_version",
-        "verdicts",
-        "input_excerpt",
-        "shown_excerpt",
-    ]
+    list_display = ["occurred", "request_id", "versions", "verdicts", "exchange"]
     list_display_links = ["occurred", "request_id"]
     list_filter = [
         ForIncidentFilter,
@@ -304,9 +295,14 @@ class AuditRecordAdmin(admin.ModelAdmin):
     def occurred(self, obj):
         return f"{obj.occurred_at.astimezone(UTC):%Y-%m-%d %H:%M:%S}"
 
-    @admin.display(description="feature", ordering="feature__key")
-    def feature_key(self, obj):
-        return obj.feature.key
+    @admin.display(description="feature · model · prompt")
+    def versions(self, obj):
+        return format_html(
+            '{}<br><span class="fl-muted">{} · {}</span>',
+            obj.feature.key,
+            obj.model_version or "—",
+            obj.prompt_version or "—",
+        )
 
     @admin.display(description="moderation")
     def verdicts(self, obj):
@@ -318,13 +314,15 @@ class AuditRecordAdmin(admin.ModelAdmin):
             ((VERDICT_COLOURS.get(v, "grey"), v) for v in verdicts if v),
         )
 
-    @admin.display(description="input")
-    def input_excerpt(self, obj):
-        return Truncator(obj.input).chars(80)
-
-    @admin.display(description="user saw")
-    def shown_excerpt(self, obj):
-        return Truncator(obj.user_output).chars(80)
+    @admin.display(description="input → what the user saw")
+    def exchange(self, obj):
+        if obj.content_deleted_at:
+            return format_html('<span class="fl-muted">content deleted {}</span>', f"{obj.content_deleted_at:%Y-%m-%d}")
+        return format_html(
+            '<div class="fl-exchange-in">{}</div><div class="fl-exchange-out">→ {}</div>',
+            Truncator(obj.input).chars(140),
+            Truncator(obj.user_output).chars(140),
+        )
 
     # --- attaching evidence ---------------------------------------------------------------
 

@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from incidents import ofrep
+
 admin.site.site_header = "Fireline"
 admin.site.site_title = "Fireline"
 admin.site.index_title = "Incident response for AI features"
@@ -9,6 +11,8 @@ admin.site.index_title = "Incident response for AI features"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("incidents.api.urls")),
+    path("ofrep/v1/evaluate/flags/<str:key>", ofrep.evaluate_flag, name="ofrep-evaluate-flag"),
+    path("ofrep/v1/evaluate/flags", ofrep.evaluate_flags, name="ofrep-evaluate-flags"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("audit.urls")),

@@ -91,7 +91,30 @@ def send_webhook(notification) -> None:
     )
 
 
-SENDERS = {Channel.EMAIL: send_email, Channel.CHAT: send_chat, Channel.WEBHOOK: send_webhook}
+def send_flag_webhook(notification) -> None:
+    """A kill-switch change to the team's own flag system, signed with the feature's own key."""
+    from incidents.services.flags import feature_webhook_secret
+
+    body = notification.body.encode()
+    feature_key = json.loads(body)["feature"]
+    timestamp = str(int(time.time()))
+    _post(
+        notification.recipient,
+        body,
+        {
+            "X-Fireline-Timestamp": timestamp,
+            "X-Fireline-Signature": webhook_signature(feature_webhook_secret(feature_key), timestamp, body),
+            "Idempotency-Key": notification.dedup_key,
+        },
+    )
+
+
+SENDERS = {
+    Channel.EMAIL: send_email,
+    Channel.CHAT: send_chat,
+    Channel.WEBHOOK: send_webhook,
+    Channel.FLAG: send_flag_webhook,
+}
 
 
 def deliver(notification) -> None:

@@ -157,6 +157,7 @@ class Channel(models.TextChoices):
     EMAIL = "email", "Email"
     CHAT = "chat", "Chat webhook (Slack-compatible)"
     WEBHOOK = "webhook", "JSON webhook (HMAC-signed)"
+    FLAG = "flag", "Kill-switch webhook (HMAC-signed, per feature)"
 
 
 class ContactState(models.TextChoices):

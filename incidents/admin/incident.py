@@ -35,6 +35,7 @@ from incidents.services.escalation import page_acknowledge
 from incidents.services.incidents import EDITABLE_FIELDS
 from incidents.templatetags.fireline import duration
 
+from .fix_panel import FixPanelAdminMixin
 from .forms import ContainmentForm, RevertForm, TimelineNoteForm, TransitionForm, staff_users
 from .investigation import InvestigationAdminMixin
 
@@ -80,7 +81,7 @@ def _form_errors(form) -> str:
 
 
 @admin.register(Incident)
-class IncidentAdmin(InvestigationAdminMixin, SimpleHistoryAdmin):
+class IncidentAdmin(FixPanelAdminMixin, InvestigationAdminMixin, SimpleHistoryAdmin):
     change_form_template = "admin/incidents/incident/change_form.html"
     list_display = [
         "reference_link",
@@ -151,6 +152,7 @@ class IncidentAdmin(InvestigationAdminMixin, SimpleHistoryAdmin):
                     "fix_layer",
                     "fix_description",
                     "fix_reference",
+                    "fix_approved_by",
                     "fix_layer_justification",
                 ]
             },
@@ -229,7 +231,7 @@ class IncidentAdmin(InvestigationAdminMixin, SimpleHistoryAdmin):
         return fields
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "commander":
+        if db_field.name in ("commander", "fix_approved_by"):
             kwargs["queryset"] = staff_users()
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
@@ -528,4 +530,5 @@ class IncidentAdmin(InvestigationAdminMixin, SimpleHistoryAdmin):
                 }
             )
             extra_context.update(self.investigation_context(request, incident))
+            extra_context.update(self.fix_panel_context(request, incident))
         return super().change_view(request, object_id, form_url, extra_context)

@@ -1,6 +1,7 @@
 """Admin for the reference data: AI features, the triage matrix, API tokens."""
 
 from django.contrib import admin, messages
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.utils.html import format_html
@@ -9,6 +10,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from incidents.constants import OPEN_STATES, Audience, ContainmentType, StakeholderRole
 from incidents.models import AIFeature, ApiToken, TriageRule
 from incidents.services import record_save
+from incidents.services.flags import killswitch_for
 from incidents.text import render_markdown
 
 from .forms import TriageRuleForm
@@ -35,6 +37,8 @@ class AIFeatureAdmin(AuditedSaveMixin, SimpleHistoryAdmin):
         "current_prompt_version",
         "fallback_description",
         "rollback_procedure",
+        "redact_pii",
+        "audit_retention_days",
     ]
     list_display = [
         "name",
@@ -61,7 +65,12 @@ class AIFeatureAdmin(AuditedSaveMixin, SimpleHistoryAdmin):
                 ]
             },
         ),
+        ("AI audit trail", {"fields": ["redact_pii", "audit_retention_days"]}),
     ]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        killswitch_for(obj)  # every feature has a switch the product can read from the start
 
     def get_queryset(self, request):
         # Counts only incidents everyone may know of; a restricted one does not show up as a number.
@@ -142,7 +151,11 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         from django.utils import timezone
 
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        live = queryset.filter(revoked_at__isnull=True)
+        hashes = list(live.values_list("key_hash", flat=True))
+        count = live.update(revoked_at=timezone.now())
+        # the OFREP path caches token scopes briefly: a revoked token must stop working now
+        cache.delete_many([f"fireline:token:{h}" for h in hashes])
         self.message_user(request, f"Revoked {count} token(s).", messages.SUCCESS)
 
 

@@ -7,5 +7,6 @@ urlpatterns = [
     path("incidents/<int:pk>", views.IncidentDetailView.as_view(), name="api-incident-detail"),
     path("", include("incidents.api.alerts_urls")),
     path("", include("incidents.api.reports_urls")),
+    path("", include("incidents.api.evals_urls")),
     path("", include("audit.api_urls")),
 ]

@@ -11,8 +11,10 @@ from .detection import (
     ReportState,
     UserReport,
 )
+from .evals import EvalCase, EvalRun, VerificationPolicy, wilson_upper_bound
 from .features import AIFeature
 from .findings import CommonFinding, Finding
+from .flags import KillSwitch
 from .incident import Incident, IncidentQuerySet
 from .notifications import EscalationPolicy, Notification, Page, StakeholderContact
 from .timeline import TimelineEntry
@@ -30,13 +32,17 @@ __all__ = [
     "ReportSource",
     "ReportState",
     "UserReport",
+    "VerificationPolicy",
     "AIFeature",
     "ApiToken",
     "CommonFinding",
     "ContainmentAction",
+    "EvalCase",
+    "EvalRun",
     "EscalationPolicy",
     "Finding",
     "Incident",
+    "KillSwitch",
     "IncidentQuerySet",
     "Notification",
     "Page",
@@ -44,4 +50,5 @@ __all__ = [
     "TimelineEntry",
     "TriageRule",
     "hash_token",
+    "wilson_upper_bound",
 ]

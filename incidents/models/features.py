@@ -35,7 +35,8 @@ class AIFeature(models.Model):
         blank=True, help_text="How to roll the prompt or model back, step by step (Markdown)."
     )
     redact_pii = models.BooleanField(
-        "redact personal data?", default=True,
+        "redact personal data?",
+        default=True,
         help_text="Run the redaction rules on inputs and outputs of its audit records before they are stored.",
     )
     audit_retention_days = models.PositiveIntegerField(

@@ -62,9 +62,12 @@ def fix_layer_matches_root_cause_or_is_justified(incident) -> bool:
     return bool((incident.fix_layer_justification or "").strip())
 
 
-@_failure("Record the verification evidence: the eval cases run and their failure rate against the threshold.")
-def has_verification_evidence(incident) -> bool:
-    return bool((incident.verification_summary or "").strip())
+@_failure("The eval cases do not prove the fix yet (see the Evals card).")
+def evals_prove_the_fix(incident) -> bool:
+    """Fixed is a rate: every linked case's latest run passes the severity's Wilson bound."""
+    from incidents.services.evals import evals_blockers
+
+    return not evals_blockers(incident)
 
 
 @_failure("The triage matrix requires a post-mortem: write its summary first.")

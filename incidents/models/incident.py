@@ -109,6 +109,14 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     fix_reference = models.CharField(
         max_length=300, blank=True, help_text="Pull request, commit, prompt or model version."
     )
+    fix_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who approved the fix.",
+    )
     fix_layer_justification = models.TextField(
         blank=True, help_text="Required when the fix is at another layer than the root cause."
     )
@@ -232,7 +240,7 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         field=state,
         source=S.FIXED,
         target=S.VERIFIED,
-        conditions=[guards.has_verification_evidence],
+        conditions=[guards.evals_prove_the_fix],
         permission="incidents.verify_incident",
     )
     def verify(self):

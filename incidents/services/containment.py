@@ -29,6 +29,22 @@ def _clean_parameters(action_type: str, parameters: dict | None) -> dict:
     return {name: parameters[name] for name in expected}
 
 
+def _apply_to_kill_switch(action: ContainmentAction, *, actor, lifting: bool) -> None:
+    """'Feature flag off' and 'restrict cohort' act on the kill switch the product reads; lifting them undoes it."""
+    from .flags import cohort_rule_from_text, killswitch_for, killswitch_set, killswitch_set_cohort_rules
+
+    feature = action.incident.feature
+    why = action.revert_reason if lifting else (action.description or f"containment of {action.incident.reference}")
+    if action.action_type == ContainmentType.FEATURE_FLAG_OFF:
+        killswitch_set(feature=feature, is_on=lifting, reason=why, actor=actor, incident=action.incident)
+    elif action.action_type == ContainmentType.RESTRICT_COHORT:
+        rule = cohort_rule_from_text(action.parameters["cohort"])
+        rules = [r for r in killswitch_for(feature).cohort_rules if r != rule]
+        if not lifting:
+            rules.insert(0, rule)
+        killswitch_set_cohort_rules(feature=feature, rules=rules, reason=why, actor=actor, incident=action.incident)
+
+
 @transaction.atomic
 def containment_record(
     *,
@@ -64,6 +80,7 @@ def containment_record(
         performed_at=performed_at,
     )
     audit.log_containment_recorded(actor=actor, action=action)
+    _apply_to_kill_switch(action, actor=actor, lifting=False)
     details = action.parameters_text()
     approval = f", approved by {approved_by.get_username()}" if approved_by else ""
     TimelineEntry.objects.create(
@@ -94,6 +111,7 @@ def containment_revert(*, action_id: int, reason: str, actor) -> ContainmentActi
     action.revert_reason = reason.strip()
     action.save(update_fields=["reverted_at", "reverted_by", "revert_reason"])
     audit.log_containment_reverted(actor=actor, action=action)
+    _apply_to_kill_switch(action, actor=actor, lifting=True)
     TimelineEntry.objects.create(
         incident=action.incident,
         kind=TimelineKind.CONTAINMENT,

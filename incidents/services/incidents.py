@@ -71,6 +71,7 @@ EDITABLE_FIELDS = [
     "fix_description",
     "fix_reference",
     "fix_layer_justification",
+    "fix_approved_by",
     "verification_summary",
     "postmortem_summary",
     "communications_summary",
@@ -236,11 +237,16 @@ def transition_blockers(incident: Incident, name: str, *, include_input_guards: 
     transition = meta.get_transition(current)
     if transition is None:
         return [f"Not possible while the incident is {incident.get_state_display().lower()}."]
-    return [
-        getattr(cond, "failure", cond.__name__.replace("_", " "))
-        for cond in transition.conditions
-        if (include_input_guards or cond not in INPUT_GUARDS) and not cond(incident)
-    ]
+    blockers = []
+    for cond in transition.conditions:
+        if (include_input_guards or cond not in INPUT_GUARDS) and not cond(incident):
+            if cond is guards.evals_prove_the_fix:
+                from .evals import evals_blockers
+
+                blockers.extend(evals_blockers(incident))  # say exactly which case and why
+            else:
+                blockers.append(getattr(cond, "failure", cond.__name__.replace("_", " ")))
+    return blockers
 
 
 def transition_options(incident: Incident, user) -> list[TransitionOption]:

@@ -7,6 +7,7 @@ from audit.models import ActionLogEntry
 from incidents import services
 from incidents.constants import Category, ContainmentType, DismissReason, IncidentState, TimelineKind
 from incidents.models import Incident
+from incidents.services.evals import evalcase_create, evalruns_record
 
 S = IncidentState
 
@@ -40,13 +41,22 @@ def fixed(open_incident, commander, **kwargs):
     return services.incident_mark_fixed(incident_id=incident.pk, actor=commander)
 
 
+def prove_fix(incident, actor, trials=500, failures=0):
+    """An eval case reproducing the failure, and a run of it that passes the Wilson gate."""
+    case = evalcase_create(
+        feature=incident.feature,
+        input="the bad prompt",
+        expected_behaviour="refuses politely",
+        actor=actor,
+        source_incident=incident,
+    )
+    evalruns_record(runs=[{"case": case.pk, "trials": trials, "failures": failures}], harness="pytest")
+    return case
+
+
 def verified(open_incident, commander, **kwargs):
     incident = fixed(open_incident, commander, **kwargs)
-    services.incident_update(
-        incident_id=incident.pk,
-        actor=commander,
-        changes={"verification_summary": "200 runs, 0 failures; upper bound 1.5% < 2%."},
-    )
+    prove_fix(incident, commander)
     return services.incident_verify(incident_id=incident.pk, actor=commander)
 
 
@@ -166,9 +176,12 @@ def test_fix_at_another_layer_needs_a_justification(open_incident, commander):
     assert services.incident_mark_fixed(incident_id=incident.pk, actor=commander).state == S.FIXED
 
 
-def test_verified_needs_verification_evidence(open_incident, commander):
+def test_verified_needs_eval_cases_that_pass(open_incident, commander):
     incident = fixed(open_incident, commander)
-    with pytest.raises(ValidationError, match="verification evidence"):
+    with pytest.raises(ValidationError, match="Link at least one eval case"):
+        services.incident_verify(incident_id=incident.pk, actor=commander)
+    prove_fix(incident, commander, trials=10, failures=0)
+    with pytest.raises(ValidationError, match="10 trials; at least 20 are needed"):
         services.incident_verify(incident_id=incident.pk, actor=commander)
 
 
@@ -190,8 +203,9 @@ def test_minor_incident_closes_from_verified_without_postmortem(open_incident, c
     services.incident_update(
         incident_id=incident.pk,
         actor=commander,
-        changes={"verification_summary": "ok", "communications_summary": "internal note"},
+        changes={"communications_summary": "internal note"},
     )
+    prove_fix(incident, commander)
     services.incident_verify(incident_id=incident.pk, actor=commander)
     assert services.incident_close(incident_id=incident.pk, actor=commander).state == S.CLOSED
 
@@ -254,8 +268,9 @@ def test_reopen_a_closed_incident(open_incident, commander):
     services.incident_update(
         incident_id=incident.pk,
         actor=commander,
-        changes={"verification_summary": "ok", "communications_summary": "internal"},
+        changes={"communications_summary": "internal"},
     )
+    prove_fix(incident, commander)
     services.incident_verify(incident_id=incident.pk, actor=commander)
     services.incident_close(incident_id=incident.pk, actor=commander)
     incident = services.incident_reopen(incident_id=incident.pk, reason="Recurred", actor=commander)

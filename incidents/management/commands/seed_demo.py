@@ -13,6 +13,8 @@ from django.utils import timezone
 from incidents import services
 from incidents.constants import Category, ContainmentType, DetectionSignal, DismissReason, StakeholderRole
 from incidents.models import AIFeature, Incident, StakeholderContact
+from incidents.services.evals import evalcase_create, evalruns_record
+from incidents.services.flags import killswitch_for
 from incidents.services.stakeholders import contacts_mark_stale
 
 DEMO_USERS = [
@@ -120,6 +122,7 @@ class Command(BaseCommand):
             feature = AIFeature.objects.filter(key=data["key"]).first()
             if feature is None:
                 feature = services.record_save(instance=AIFeature(**data), actor=actor, fields=list(data))
+            killswitch_for(feature)
             features[data["key"]] = feature
         return features
 
@@ -198,12 +201,27 @@ class Command(BaseCommand):
             return services.incident_mark_fixed(incident_id=incident.pk, actor=resp)
 
         def verify(incident):
-            services.incident_update(
-                incident_id=incident.pk,
+            case = evalcase_create(
+                feature=incident.feature,
                 actor=resp,
-                changes={
-                    "verification_summary": "40 eval cases x 25 runs: 0 failures (95% upper bound 0.3%, threshold 1%)."
-                },
+                source_incident=incident,
+                input=f"Replay of the request behind {incident.reference}",
+                expected_behaviour="Answers correctly, without the failure seen in the incident.",
+                failure_category=incident.category,
+                failure_finding=incident.root_cause,
+            )
+            evalruns_record(
+                runs=[
+                    {
+                        "case": case.pk,
+                        "trials": 400,
+                        "failures": 0,
+                        "seeds": list(range(400)),
+                        "model_version": incident.feature.current_model_version,
+                        "prompt_version": incident.feature.current_prompt_version,
+                    }
+                ],
+                harness="demo-harness",
             )
             return services.incident_verify(incident_id=incident.pk, actor=resp)
 

@@ -1,0 +1,212 @@
+"""Admin for kill switches, the eval bench, eval runs and verification policies."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponse
+from django.utils.html import format_html
+
+from incidents.models import EvalCase, EvalRun, KillSwitch, VerificationPolicy
+from incidents.services import record_save
+from incidents.services.evals import evalcase_create, evalcase_retire, evalcases_jsonl
+from incidents.services.flags import feature_webhook_secret, killswitch_set, killswitch_set_cohort_rules
+
+
+class ReasonActionForm(ActionForm):
+    reason = forms.CharField(required=False, label="Reason", widget=forms.TextInput(attrs={"size": 40}))
+
+
+def _report(modeladmin, request, func, success):
+    try:
+        func()
+    except (PermissionDenied, ValidationError) as exc:
+        text = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+        modeladmin.message_user(request, text, messages.ERROR)
+        return
+    modeladmin.message_user(request, success, messages.SUCCESS)
+
+
+@admin.register(KillSwitch)
+class KillSwitchAdmin(admin.ModelAdmin):
+    list_display = ["flag_key", "feature", "state", "cohort_text", "version", "updated_at", "last_read_at"]
+    list_select_related = ["feature"]
+    readonly_fields = ["feature", "state", "version", "updated_at", "last_read_at", "signing_key"]
+    fields = ["feature", "state", "cohort_rules", "webhook_url", "signing_key", "version", "updated_at", "last_read_at"]
+    action_form = ReasonActionForm
+    actions = ["turn_off", "turn_on"]
+
+    def has_add_permission(self, request):
+        return False  # one per AI feature, made with it
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="flag key", ordering="feature__kill_switch_key")
+    def flag_key(self, obj):
+        return obj.feature.kill_switch_key
+
+    @admin.display(description="feature is")
+    def state(self, obj):
+        return format_html(
+            '<span class="fl-state fl-{}">{}</span>', "green" if obj.is_on else "red", "ON" if obj.is_on else "OFF"
+        )
+
+    @admin.display(description="cohorts")
+    def cohort_text(self, obj):
+        return "; ".join(
+            f"{r['attribute']} in {','.join(map(str, r['values']))} → {'on' if r['enabled'] else 'off'}"
+            for r in obj.cohort_rules
+        )
+
+    @admin.display(description="webhook signing key")
+    def signing_key(self, obj):
+        return feature_webhook_secret(obj.feature.key) if obj.pk else "—"
+
+    def save_model(self, request, obj, form, change):
+        # cohort rule edits go through the service (logged, cache dropped, webhook told); the URL is plain data
+        if "cohort_rules" in form.changed_data:
+            killswitch_set_cohort_rules(
+                feature=obj.feature,
+                rules=form.cleaned_data["cohort_rules"],
+                reason="edited in the admin",
+                actor=request.user,
+            )
+        if "webhook_url" in form.changed_data:
+            current = KillSwitch.objects.get(pk=obj.pk)
+            current.webhook_url = form.cleaned_data["webhook_url"]
+            record_save(instance=current, actor=request.user, fields=["webhook_url"])
+
+    @admin.action(description="Turn the feature OFF (give a reason)")
+    def turn_off(self, request, queryset):
+        reason = request.POST.get("reason", "")
+        for switch in queryset.select_related("feature"):
+            _report(
+                self,
+                request,
+                lambda s=switch: killswitch_set(feature=s.feature, is_on=False, reason=reason, actor=request.user),
+                f"{switch.feature.kill_switch_key} is OFF.",
+            )
+
+    @admin.action(description="Turn the feature back ON (give a reason)")
+    def turn_on(self, request, queryset):
+        reason = request.POST.get("reason", "")
+        for switch in queryset.select_related("feature"):
+            _report(
+                self,
+                request,
+                lambda s=switch: killswitch_set(feature=s.feature, is_on=True, reason=reason, actor=request.user),
+                f"{switch.feature.kill_switch_key} is ON.",
+            )
+
+
+class EvalRunInline(admin.TabularInline):
+    model = EvalRun
+    extra = 0
+    can_delete = False
+    fields = ["ran_at", "trials", "failures", "rate", "bound", "model_version", "prompt_version", "harness"]
+    readonly_fields = fields
+    ordering = ["-ran_at"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="failure rate")
+    def rate(self, obj):
+        return f"{obj.failure_rate:.1%}"
+
+    @admin.display(description="95% upper bound")
+    def bound(self, obj):
+        return f"{obj.upper_bound:.1%}"
+
+
+@admin.register(EvalCase)
+class EvalCaseAdmin(admin.ModelAdmin):
+    list_display = ["reference", "feature", "expected_behaviour", "failure_category", "source_incident", "retired_at"]
+    list_filter = ["feature", "failure_category", ("retired_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["feature", "source_incident"]
+    search_fields = ["input", "expected_behaviour", "failure_finding"]
+    autocomplete_fields = ["feature", "incidents"]
+    readonly_fields = ["author", "created_at", "retired_at", "retired_reason"]
+    fields = [
+        "feature",
+        "input",
+        "expected_behaviour",
+        "failure_category",
+        "failure_finding",
+        "source_incident",
+        "incidents",
+        "author",
+        "created_at",
+        "retired_at",
+        "retired_reason",
+    ]
+    inlines = [EvalRunInline]
+    action_form = ReasonActionForm
+    actions = ["retire", "export_jsonl"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # a case is evidence of what 'fixed' meant: once written, its text stays as it was
+        return self.readonly_fields + (["feature", "input", "expected_behaviour", "source_incident"] if obj else [])
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "source_incident":
+            from incidents.selectors import visible_incidents
+
+            kwargs["queryset"] = visible_incidents(user=request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the bench is permanent: retire instead
+
+    @admin.display(description="case", ordering="pk")
+    def reference(self, obj):
+        return f"EV-{obj.pk}"
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            record_save(instance=obj, actor=request.user, fields=["failure_category", "failure_finding"])
+            return
+        data = form.cleaned_data
+        created = evalcase_create(
+            feature=data["feature"],
+            input=data["input"],
+            expected_behaviour=data["expected_behaviour"],
+            actor=request.user,
+            failure_category=data["failure_category"],
+            failure_finding=data["failure_finding"],
+            source_incident=data["source_incident"],
+        )
+        obj.pk = obj.id = created.pk
+
+    @admin.action(description="Retire the selected cases (give a reason)")
+    def retire(self, request, queryset):
+        reason = request.POST.get("reason", "")
+        for case in queryset:
+            _report(
+                self,
+                request,
+                lambda c=case: evalcase_retire(case_id=c.pk, reason=reason, actor=request.user),
+                f"EV-{case.pk} retired.",
+            )
+
+    @admin.action(description="Export the selected cases as JSON Lines")
+    def export_jsonl(self, request, queryset):
+        response = HttpResponse(evalcases_jsonl(queryset), content_type="application/x-ndjson")
+        response["Content-Disposition"] = 'attachment; filename="fireline-eval-bench.jsonl"'
+        return response
+
+
+@admin.register(VerificationPolicy)
+class VerificationPolicyAdmin(admin.ModelAdmin):
+    list_display = ["severity", "min_trials", "max_failure_rate"]
+    readonly_fields = ["severity"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        record_save(instance=obj, actor=request.user, fields=["min_trials", "max_failure_rate"])
