@@ -26,3 +26,11 @@ def duration(delta: timedelta | None) -> str:
     if hours:
         return f"{hours}h {minutes:02d}m"
     return f"{minutes}m {secs:02d}s"
+
+
+@register.filter
+def percent(value) -> str:
+    """0.0123 -> '1.2%'."""
+    if value is None or value == "":
+        return "—"
+    return f"{float(value) * 100:.1f}%"

@@ -356,6 +356,8 @@ class Command(BaseCommand):
         services.incident_investigate(incident_id=i.pk, actor=resp)
         fix(i, "retrieval", "The index served last year's opening hours.", "Re-indexed; hours come from the store API.")
         verify(i)
+        for action in i.containment_actions.filter(reverted_at__isnull=True):
+            services.containment_revert(action_id=action.pk, reason="Fix verified; summaries back on.", actor=cmd)
         services.incident_start_postmortem(incident_id=i.pk, actor=cmd)
         services.incident_update(
             incident_id=i.pk,
