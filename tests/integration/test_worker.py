@@ -18,8 +18,16 @@ pytestmark = [
 ]
 
 
+def _fresh_pools():
+    # other fault tests point the app at brokers of their own and close its pools; start clean
+    app._pool = None
+    if "amqp" in app.__dict__:
+        app.amqp._producer_pool = None
+
+
 @pytest.fixture
 def worker():
+    _fresh_pools()
     app.conf.task_always_eager = False
     try:
         with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
