@@ -94,6 +94,7 @@ class Command(BaseCommand):
         else:
             with transaction.atomic():
                 self._incidents(users, features)
+                self._detection()
             self.stdout.write(f"Seeded {Incident.objects.count()} demo incidents.")
         self.stdout.write(
             f"Demo login: commander / {password}  (also responder, legal, comms, facilitator, "
@@ -160,6 +161,26 @@ class Command(BaseCommand):
         created["Lee Marchetti"].backup_contact = created["Jo Lindqvist"]
         created["Lee Marchetti"].save(update_fields=["backup_contact"])
         contacts_mark_stale()
+
+    def _detection(self):
+        """User reports in the inbox (three of them one problem), and an alert no rule could route."""
+        from incidents.models import ReportSource
+        from incidents.services.alerts import alert_payload_process, alert_payload_store
+        from incidents.services.reports import report_submit
+
+        for n, saw in enumerate([
+            "The summary says the museum is open on Mondays. It is closed on Mondays.",
+            "Opening hours in the answer box are from last year.",
+            "It told me the pharmacy opens at 7; it opens at 9.",
+        ]):
+            report_submit(feature_key="search-summary", what_user_saw=saw, category=Category.FACTUAL_MISINFORMATION,
+                          what_was_wrong="Wrong opening hours", source=ReportSource.API, request_id=f"req-hours-{n}")
+        report_submit(feature_key="support-bot", what_user_saw="The assistant answered in a very rude tone.",
+                      what_was_wrong="Rude answer", category=Category.HARMFUL_OUTPUT, source=ReportSource.FORM)
+        body = (b'{"name": "GPUQueueDepthHigh", "labels": {"team": "ml-infra", "cluster": "eu-1"}, '
+                b'"summary": "Inference queue depth above 500 for 10 minutes"}')
+        payload = alert_payload_store(integration="generic", body=body, content_type="application/json")
+        alert_payload_process(payload=payload)
 
     def _incidents(self, users, features):
         cmd, resp = users["commander"], users["responder"]
