@@ -10,8 +10,10 @@ from django.utils.html import format_html, format_html_join
 
 from incidents.selectors import visible_incidents
 
-from .ingest import (
+from .models import DeletionOrder, RedactionRule
+from .redaction import (
     RULE_FIELDS,
+    RedactionRuleError,
     compile_rule,
     redact_text,
     redaction_pattern_problem,
@@ -19,7 +21,6 @@ from .ingest import (
     redaction_rule_update,
     redaction_rules_compiled,
 )
-from .models import DeletionOrder, RedactionRule
 from .retention import deletion_order_carry_out
 
 SAMPLE_TEXT = (
@@ -124,7 +125,7 @@ class RedactionRuleAdmin(admin.ModelAdmin):
             else:
                 try:
                     rules = redaction_rules_compiled()
-                except Exception as exc:  # a broken stored rule: say which, as ingest would
+                except RedactionRuleError as exc:  # a broken stored rule: say which, as ingest would
                     self.message_user(request, str(exc), messages.ERROR)
                     rules = []
             text, counts = redact_text(data["text"], rules)

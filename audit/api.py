@@ -161,41 +161,34 @@ class AuditRecordIngestView(APIView):
     )
     def post(self, request):
         limit = settings.FIRELINE_AUDIT_MAX_BYTES
+        too_big = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
         try:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             declared = 0
         if declared > limit:
+            return _error(too_big, f"The body is {declared:,} bytes; the limit is {limit:,} bytes.")
+        media_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+        if media_type != JSON and media_type not in NDJSON_ALIASES:
             return _error(
-                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-                f"The body is {declared:,} bytes; the limit is {limit:,} bytes.",
+                status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                f"Send one record as {JSON}, or many as {NDJSON} (one record a line).",
+                errors={"content_type": [f"Expected {JSON} or {NDJSON}."]},
             )
         try:
             body = request.body
         except RequestDataTooBig:
-            return _error(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"The body is over the limit of {limit:,} bytes.")
+            return _error(too_big, f"The body is over the limit of {limit:,} bytes.")
         if len(body) > limit:
-            return _error(
-                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-                f"The body is {len(body):,} bytes; the limit is {limit:,} bytes.",
-            )
-        media_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+            return _error(too_big, f"The body is {len(body):,} bytes; the limit is {limit:,} bytes.")
         try:
-            if media_type in NDJSON_ALIASES:
-                return self._ndjson(body)
-            if media_type == JSON:
-                return self._single(body)
+            return self._single(body) if media_type == JSON else self._ndjson(body)
         except RedactionRuleError as exc:
             return _error(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc))
-        return _error(
-            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-            f"Send one record as {JSON}, or many as {NDJSON} (one record a line).",
-            errors={"content_type": [f"Expected {JSON} or {NDJSON}."]},
-        )
 
     @staticmethod
     def _ndjson(body: bytes) -> Response:
-        if not body.strip():
+        if not body or body.isspace():
             return _error(status.HTTP_400_BAD_REQUEST, "The body has no records.", errors={"body": ["Empty."]})
         try:
             result = audit_records_ingest_ndjson(body=body)

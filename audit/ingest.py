@@ -7,8 +7,11 @@ lines land.
 
 Idempotency: a record is identified by (feature, request_id). The same id with the same body is a
 duplicate (a retry: nothing happens); a different body is a conflict, reported and never stored over
-the first one. Existing ids are looked up once per chunk; new rows go in with one bulk insert per
-chunk, and a concurrent request that inserted the same id first is caught per row.
+the first one. Existing ids are looked up once per request; new rows go in with one COPY
+(PostgreSQL) or bulk INSERT per chunk, and a chunk that loses a race with a concurrent request for
+the same ids is redone row by row.
+
+Redaction (audit/redaction.py) runs before anything is hashed or stored.
 
 Personal data: the user id is replaced by HMAC-SHA256(FIRELINE_AUDIT_USER_SECRET, user id) before
 anything else happens to it, and is never stored, logged or echoed in an error. The body hash is
@@ -22,7 +25,7 @@ import gc
 import hashlib
 import hmac
 import json
-import re
+from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,14 +33,24 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from incidents.models import AIFeature
 
-from . import services as audit
-from .models import AuditRecord, RedactionRule, Verdict
+from .models import AuditRecord, Verdict
+from .redaction import RedactionRuleError, Redactor, redaction_rules_compiled
+
+__all__ = [
+    "IngestLimitError",
+    "IngestResult",
+    "RedactionRuleError",
+    "audit_records_ingest",
+    "audit_records_ingest_ndjson",
+    "canonical_json",
+    "record_content_hash",
+    "user_ref_for",
+]
 
 # New rows go in chunks of this many: one COPY or INSERT each (SQLite splits an INSERT further, by
 # its limit on query parameters); a chunk that loses a race with another request is redone row by row.
@@ -45,12 +58,13 @@ CHUNK_SIZE = 1000
 # A record stamped further ahead than this is refused: retention counts from occurred_at, so a
 # wrong clock would otherwise keep a record for years.
 FUTURE_TOLERANCE = timedelta(days=1)
+MAX_DEPTH = 64  # levels of JSON nesting in a record
 MAX_COUNT = 2_147_483_647  # PositiveIntegerField on PostgreSQL
 MAX_COST = Decimal("1000000")  # DecimalField(max_digits=12, decimal_places=6)
 COST_QUANTUM = Decimal("0.000001")
 VERDICTS = frozenset(Verdict.values)
 
-_FIELD_LENGTHS = {f: AuditRecord._meta.get_field(f).max_length for f in ("request_id",)}
+REQUEST_ID_MAX = AuditRecord._meta.get_field("request_id").max_length
 _LABEL_FIELDS = tuple(
     (name, AuditRecord._meta.get_field(name).max_length)
     for name in ("model_provider", "model_version", "prompt_id", "prompt_version")
@@ -87,10 +101,6 @@ _JSON_FIELDS = ("parameters", "retrieved_context", "moderation", "tool_calls", "
 
 class IngestLimitError(Exception):
     """The request as a whole is over a limit (lines per request); nothing was stored."""
-
-
-class RedactionRuleError(Exception):
-    """An active redaction rule does not compile. Storing unredacted data is worse than storing none."""
 
 
 @dataclass
@@ -237,322 +247,6 @@ def record_content_hash(record: AuditRecord) -> str:
     return _content_hash(values, json_texts)
 
 
-# --- redaction ------------------------------------------------------------------------------------
-#
-# Python's regular expression engine scans a text at tens of nanoseconds a character when a pattern
-# does not start with a plain character or class, and the seeded rules start with lookbehinds. Two
-# shortcuts, both derived from the parsed pattern and both exact (a rule they cannot reason about
-# simply runs over the whole text):
-# - required characters: every e-mail match contains "@", so texts without one are skipped;
-# - runs: every card-number match consists of digits, spaces and dashes only, at least 13 of them,
-#   so the rule is tried only inside such runs (found by a fast scan), never across prose.
-# tests/audit/test_ingest.py checks both against a plain re.subn on generated texts.
-
-
-@dataclass(frozen=True)
-class CompiledRule:
-    name: str
-    regex: re.Pattern
-    replacement: str  # the text that replaces a match, as the admin typed it
-    template: str  # the same for re.sub, which reads backslashes as escapes
-    required: frozenset[str] = frozenset()  # characters every match contains
-    runs: re.Pattern | None = None  # the stretches of text a match can lie in, when they are narrow
-    reach: int = 0  # how far past a match its lookaheads (and anchors) may look
-
-
-def _sre():
-    from re import _constants, _parser  # CPython's parser; used only if present and as expected
-
-    return _constants, _parser
-
-
-def _required_chars(items, sre) -> set[str]:
-    """Characters that every match consumes; an empty set when none is certain."""
-    required: set[str] = set()
-    for op, av in items:
-        if op is sre.LITERAL:
-            required.add(chr(av))
-        elif op is sre.IN and len(av) == 1 and av[0][0] is sre.LITERAL:
-            required.add(chr(av[0][1]))
-        elif op is sre.SUBPATTERN:
-            if not av[1] & re.IGNORECASE:
-                required |= _required_chars(av[3], sre)
-        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, getattr(sre, "POSSESSIVE_REPEAT", None)):
-            if av[0] >= 1:
-                required |= _required_chars(av[2], sre)
-        elif op is getattr(sre, "ATOMIC_GROUP", None):
-            required |= _required_chars(av, sre)
-        elif op is sre.BRANCH and av[1]:
-            required |= set.intersection(*(_required_chars(branch, sre) for branch in av[1]))
-    return required
-
-
-class _Unknown(Exception):
-    """The pattern uses something the run analysis does not reason about."""
-
-
-def _class_items(op, av, sre) -> list[str]:
-    """A LITERAL or IN node as items of a character class, e.g. ["\\d", "\\U0000002d"]."""
-    if op is sre.LITERAL:
-        return [f"\\U{av:08x}"]
-    categories = {sre.CATEGORY_DIGIT: r"\d", sre.CATEGORY_SPACE: r"\s", sre.CATEGORY_WORD: r"\w"}
-    items = []
-    for item_op, item_av in av:
-        if item_op is sre.LITERAL:
-            items.append(f"\\U{item_av:08x}")
-        elif item_op is sre.RANGE:
-            items.append(f"\\U{item_av[0]:08x}-\\U{item_av[1]:08x}")
-        elif item_op is sre.CATEGORY and item_av in categories:
-            items.append(categories[item_av])
-        else:  # negated sets, \D, \S, ...: too wide to be worth it
-            raise _Unknown
-    return items
-
-
-def _repeat_ops(sre) -> tuple:
-    return (sre.MAX_REPEAT, sre.MIN_REPEAT, getattr(sre, "POSSESSIVE_REPEAT", None))
-
-
-def _consumed_class(items, sre, out: list[str]) -> None:
-    """Append to `out` the class items of every character a match can consume (lookarounds excluded)."""
-    for op, av in items:
-        if op in (sre.LITERAL, sre.IN):
-            out.extend(_class_items(op, av, sre))
-        elif op is sre.SUBPATTERN:
-            if av[1] & re.IGNORECASE:
-                raise _Unknown
-            _consumed_class(av[3], sre, out)
-        elif op in _repeat_ops(sre):
-            _consumed_class(av[2], sre, out)
-        elif op is getattr(sre, "ATOMIC_GROUP", None):
-            _consumed_class(av, sre, out)
-        elif op is sre.BRANCH:
-            for branch in av[1]:
-                _consumed_class(branch, sre, out)
-        elif op in (sre.ASSERT, sre.ASSERT_NOT, sre.AT):
-            continue  # zero-width: they look at text, they do not consume it
-        else:  # any character, backreferences, conditionals, ...
-            raise _Unknown
-
-
-def _first_class(items, sre, out: list[str]) -> bool:
-    """Append the class items a match can start with; return whether `items` can match empty text."""
-    for op, av in items:
-        if op in (sre.LITERAL, sre.IN):
-            out.extend(_class_items(op, av, sre))
-            return False
-        if op in (sre.ASSERT, sre.ASSERT_NOT, sre.AT):
-            continue
-        if op is sre.SUBPATTERN:
-            if av[1] & re.IGNORECASE:
-                raise _Unknown
-            nullable = _first_class(av[3], sre, out)
-        elif op in _repeat_ops(sre):
-            nullable = _first_class(av[2], sre, out) or av[0] == 0
-        elif op is getattr(sre, "ATOMIC_GROUP", None):
-            nullable = _first_class(av, sre, out)
-        elif op is sre.BRANCH:
-            nullable = any([_first_class(branch, sre, out) for branch in av[1]])
-        else:
-            raise _Unknown
-        if not nullable:
-            return False
-    return True
-
-
-def _reach(items, sre) -> int:
-    """The widest lookaround in a parsed pattern (bounded, or _Unknown)."""
-    widest = 0
-    for op, av in items:
-        if op in (sre.ASSERT, sre.ASSERT_NOT):
-            high = av[1].getwidth()[1]
-            if high >= sre.MAXREPEAT:
-                raise _Unknown
-            widest = max(widest, high, _reach(av[1].data, sre))
-        elif op is sre.SUBPATTERN:
-            widest = max(widest, _reach(av[3].data, sre))
-        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, getattr(sre, "POSSESSIVE_REPEAT", None)):
-            widest = max(widest, _reach(av[2].data, sre))
-        elif op is getattr(sre, "ATOMIC_GROUP", None):
-            widest = max(widest, _reach(av.data, sre))
-        elif op is sre.BRANCH:
-            widest = max([widest, *(_reach(branch.data, sre) for branch in av[1])])
-    return widest
-
-
-def _analyse(pattern: str) -> tuple[frozenset[str], re.Pattern | None, int]:
-    try:
-        sre, parser = _sre()
-        parsed = parser.parse(pattern, 0)
-        if parsed.state.flags & re.IGNORECASE:
-            return frozenset(), None, 0
-        required = frozenset(_required_chars(parsed.data, sre))
-    except Exception:  # another Python's internals: no shortcuts, the rule runs over every text
-        return frozenset(), None, 0
-    try:
-        min_width = parsed.getwidth()[0]
-        alphabet: list[str] = []
-        _consumed_class(parsed.data, sre, alphabet)
-        first: list[str] = []
-        if min_width < 1 or _first_class(parsed.data, sre, first):
-            raise _Unknown
-        # Two more than the widest lookaround, so `$` and `\\b` at a run's end see what follows it.
-        reach = _reach(parsed.data, sre) + 2
-        # A run starts with a character a match can start with: the scan then stops only there
-        # (at digits, say), not at every space.
-        runs = re.compile(f"[{''.join(dict.fromkeys(first))}][{''.join(dict.fromkeys(alphabet))}]{{{min_width - 1},}}")
-    except Exception:
-        runs, reach = None, 0
-    if runs is not None and runs.search("etaoinshrdlu"):
-        runs = None  # letters in the alphabet: runs are words, and words are everywhere
-    return required, runs, reach
-
-
-def compile_rule(*, name: str, pattern: str, replacement: str) -> CompiledRule:
-    """Compile one rule; re.error when the pattern is not a regular expression."""
-    regex = re.compile(pattern)
-    required, runs, reach = _analyse(pattern)
-    return CompiledRule(name, regex, replacement, replacement.replace("\\", "\\\\"), required, runs, reach)
-
-
-def _subn_in_runs(rule: CompiledRule, text: str) -> tuple[str, int]:
-    """re.subn, searching only the runs a match can lie in.
-
-    A match consumes only characters of the run's class, so it starts and ends inside one run. The
-    search in a run may look `reach` characters past it (for lookaheads and anchors) and sees
-    everything before it (lookbehinds); a match it finds past the run belongs to a later run.
-    Runs are taken left to right and the search resumes after each match, as re.subn does.
-    """
-    pieces: list[str] = []
-    last = count = 0
-    search = rule.regex.search
-    for run in rule.runs.finditer(text):
-        position, run_end = max(run.start(), last), run.end()
-        limit = run_end + rule.reach
-        while position < run_end:
-            found = search(text, position, limit)
-            if found is None or found.start() >= run_end:
-                break
-            pieces.append(text[last : found.start()])
-            pieces.append(rule.replacement)
-            last = position = found.end()
-            count += 1
-    if not count:
-        return text, 0
-    pieces.append(text[last:])
-    return "".join(pieces), count
-
-
-def redaction_rules_compiled() -> list[CompiledRule]:
-    """The active rules in their order, compiled. One query; call once per request, not per record."""
-    compiled = []
-    for rule in RedactionRule.objects.filter(is_active=True).order_by("position", "pk"):
-        try:
-            compiled.append(compile_rule(name=rule.name, pattern=rule.pattern, replacement=rule.replacement))
-        except re.error as exc:
-            raise RedactionRuleError(
-                f"The redaction rule '{rule.name}' is not a valid regular expression ({exc}); "
-                "nothing was stored. Fix or switch off the rule in the admin."
-            ) from exc
-    return compiled
-
-
-class Redactor:
-    """Runs the rules over texts in order, counting replacements per rule.
-
-    Texts repeat within a request (the user saw the model's output unchanged; the same documents
-    are retrieved for many requests), so each distinct text is redacted once.
-    """
-
-    def __init__(self, rules: list[CompiledRule]):
-        self.rules = rules
-        self._seen: dict[str, tuple[str, tuple[tuple[str, int], ...]]] = {}
-
-    def redact(self, text: str, counts: dict[str, int]) -> str:
-        if not text or not self.rules:
-            return text
-        known = self._seen.get(text)
-        if known is None:
-            out, hits = text, []
-            for rule in self.rules:
-                if rule.required and not all(char in out for char in rule.required):
-                    continue
-                if rule.runs is not None:
-                    out, n = _subn_in_runs(rule, out)
-                else:
-                    out, n = rule.regex.subn(rule.template, out)
-                if n:
-                    hits.append((rule.name, n))
-            known = (out, tuple(hits))
-            if len(self._seen) < 20_000:
-                self._seen[text] = known
-        for name, n in known[1]:
-            counts[name] = counts.get(name, 0) + n
-        return known[0]
-
-
-def redact_text(text: str, rules: list[CompiledRule]) -> tuple[str, dict[str, int]]:
-    """Redact one text (the admin's "try it"); returns the text and {rule name: replacements}."""
-    counts: dict[str, int] = {}
-    return Redactor(rules).redact(text, counts), counts
-
-
-def redaction_pattern_problem(pattern: str) -> str | None:
-    """Why a pattern cannot be a redaction rule, or None. The admin form and the services both ask."""
-    try:
-        regex = re.compile(pattern)
-    except re.error as exc:
-        return f"Not a valid regular expression: {exc}."
-    if regex.search("") is not None:
-        return "It matches empty text, so it would insert the replacement between every character."
-    return None
-
-
-RULE_FIELDS = ("name", "pattern", "replacement", "is_active", "position")
-
-
-def _rule_values_check(values: dict) -> None:
-    if "pattern" in values:
-        problem = redaction_pattern_problem(values["pattern"])
-        if problem:
-            raise ValidationError({"pattern": problem})
-    if "replacement" in values and "\x00" in values["replacement"]:
-        raise ValidationError({"replacement": "Null characters are not allowed."})
-
-
-@transaction.atomic
-def redaction_rule_create(*, values: dict, actor) -> RedactionRule:
-    """A new rule; it applies to records received from now on (stored records are not rewritten)."""
-    if not actor.has_perm("audit.add_redactionrule"):
-        raise PermissionDenied("You may not add redaction rules.")
-    values = {k: v for k, v in values.items() if k in RULE_FIELDS}
-    _rule_values_check(values)
-    rule = RedactionRule(**values)
-    rule.full_clean()
-    rule.save()
-    audit.log_created(actor=actor, target=rule, values=audit.snapshot(rule, RULE_FIELDS))
-    return rule
-
-
-@transaction.atomic
-def redaction_rule_update(*, rule_id: int, changes: dict, actor) -> RedactionRule:
-    """Change a rule (switching it off included). Logged, since it decides what personal data is kept."""
-    if not actor.has_perm("audit.change_redactionrule"):
-        raise PermissionDenied("You may not change redaction rules.")
-    rule = RedactionRule.objects.select_for_update().get(pk=rule_id)
-    changes = {k: v for k, v in changes.items() if k in RULE_FIELDS}
-    _rule_values_check(changes)
-    before = audit.snapshot(rule, RULE_FIELDS)
-    for name, value in changes.items():
-        setattr(rule, name, value)
-    rule.full_clean()
-    after = audit.snapshot(rule, RULE_FIELDS)
-    if after != before:
-        rule.save()
-        audit.log_changed(actor=actor, target=rule, before=before, after=after)
-    return rule
-
-
 # --- validation -----------------------------------------------------------------------------------
 
 
@@ -602,7 +296,8 @@ def _check_moderation(items: Any, errors: dict) -> None:
         if not isinstance(decision, dict):
             errors[where] = "Must be an object: {stage, rule, verdict, score}."
             continue
-        if decision.get("verdict") not in VERDICTS:
+        verdict = decision.get("verdict")
+        if not isinstance(verdict, str) or verdict not in VERDICTS:
             errors[f"{where}.verdict"] = f"Must be one of: {', '.join(Verdict.values)}."
         for name in ("stage", "rule"):
             if decision.get(name) is not None and not isinstance(decision[name], str):
@@ -643,8 +338,8 @@ def _clean(data: Any, *, line: int, features: dict[str, AIFeature], now: datetim
     request_id = get("request_id")
     if not isinstance(request_id, str) or not request_id.strip():
         errors["request_id"] = "Required: a non-empty string."
-    elif len(request_id) > _FIELD_LENGTHS["request_id"]:
-        errors["request_id"] = f"At most {_FIELD_LENGTHS['request_id']} characters."
+    elif len(request_id) > REQUEST_ID_MAX:
+        errors["request_id"] = f"At most {REQUEST_ID_MAX} characters."
 
     occurred_at = get("occurred_at")
     if not isinstance(occurred_at, str):
@@ -657,8 +352,14 @@ def _clean(data: Any, *, line: int, features: dict[str, AIFeature], now: datetim
         else:
             if occurred_at.tzinfo is None or occurred_at.utcoffset() is None:
                 errors["occurred_at"] = "Needs a time zone (Z or an offset such as +02:00)."
-            elif occurred_at > now + FUTURE_TOLERANCE:
-                errors["occurred_at"] = "Is more than a day in the future; check the sender's clock."
+            else:
+                try:
+                    occurred_at = occurred_at.astimezone(UTC)
+                except OverflowError:
+                    errors["occurred_at"] = "Out of range."
+                else:
+                    if occurred_at > now + FUTURE_TOLERANCE:
+                        errors["occurred_at"] = "Is more than a day in the future; check the sender's clock."
 
     key = get("feature")
     feature = None
@@ -755,15 +456,15 @@ def _clean(data: Any, *, line: int, features: dict[str, AIFeature], now: datetim
     # PostgreSQL refuses NUL characters in text and JSON.
     try:
         canonical = canonical_json(data).encode()
+    except UnicodeEncodeError:  # before ValueError, of which it is a kind
+        return None, {"record": "Contains text that is not valid Unicode (a lone surrogate)."}
     except ValueError:
         return None, {"record": "Contains NaN or Infinity, which JSON does not allow."}
-    except UnicodeEncodeError:
-        return None, {"record": "Contains text that is not valid Unicode (a lone surrogate)."}
     if b"\\u0000" in canonical and _has_nul(data):
         return None, {"record": "Contains a NUL character (\\u0000), which cannot be stored."}
 
     values = {
-        "occurred_at": occurred_at.astimezone(UTC),
+        "occurred_at": occurred_at,
         "user_ref": user_ref,
         **labels,
         "parameters": parameters,
@@ -813,16 +514,34 @@ def _parse_float(text: str) -> int | float:
 _DECODER = json.JSONDecoder(parse_float=_parse_float)
 
 
+def _too_deep(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+    return False
+
+
 def _parse(raw: bytes) -> Any:
     try:
-        return _DECODER.decode(raw.decode())
+        data = _DECODER.decode(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
         return _Unreadable("The line is not UTF-8.")
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         # The decoder's message names the position, never the content.
         return _Unreadable(f"Not valid JSON: {exc.msg} at column {exc.colno}.")
-    except RecursionError:
-        return _Unreadable("Not valid JSON: nested too deeply.")
+    except (ValueError, RecursionError):  # a number too long to read, or nesting the parser gave up on
+        return _Unreadable("Not valid JSON: a number too long, or nesting too deep, to read.")
+    # Deep nesting would trip the recursion limit wherever the record is read later; no real record
+    # nests this deep. Counting brackets first keeps the walk off ordinary records.
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _too_deep(data, MAX_DEPTH):
+        return _Unreadable(f"Nested more than {MAX_DEPTH} levels deep.")
+    return data
 
 
 # --- storing --------------------------------------------------------------------------------------
@@ -857,13 +576,14 @@ def _row(item: _Clean, redactor: Redactor | None, received_at: datetime) -> tupl
     return row, json_texts
 
 
-def _insert(rows: list[tuple[dict[str, Any], dict[str, str]]]) -> None:
+def _insert(rows: Iterable[tuple[dict[str, Any], dict[str, str]]]) -> None:
     """Insert new rows in one statement: COPY on PostgreSQL, a bulk INSERT elsewhere.
 
     COPY skips what makes bulk_create costly here (a model instance per row, per-field preparation,
     text arrays escaped in Python for INSERT ... UNNEST) and is about three times faster for rows
-    of this size. It fails as a whole on a unique violation, like the INSERT, so the caller's race
-    handling is the same.
+    of this size. And it streams: `rows` may be a generator, so the database parses and indexes
+    the rows already sent while the next ones are being redacted and hashed. It fails as a whole
+    on a unique violation, like the INSERT, so the caller's race handling is the same.
     """
     if connection.vendor != "postgresql":
         AuditRecord.objects.bulk_create([AuditRecord(**row) for row, _ in rows])
@@ -925,13 +645,12 @@ def _store(items: list[_Clean], result: IngestResult, redactor: Redactor | None,
     items.sort(key=lambda i: (i.feature.pk, i.request_id))
     known = _existing([(i.feature.pk, i.request_id) for i in items])
     for start in range(0, len(items), CHUNK_SIZE):
-        chunk = items[start : start + CHUNK_SIZE]
-        fresh: list[tuple[_Clean, tuple[dict, dict]]] = []
-        for item in chunk:
+        fresh: list[_Clean] = []
+        for item in items[start : start + CHUNK_SIZE]:
             key = (item.feature.pk, item.request_id)
             stored_hash = known.get(key)
             if stored_hash is None:
-                fresh.append((item, _row(item, redactor, received_at)))
+                fresh.append(item)
                 known[key] = item.body_hash  # a later line with the same id in this request
             elif stored_hash == item.body_hash:
                 result.duplicates += 1
@@ -939,11 +658,20 @@ def _store(items: list[_Clean], result: IngestResult, redactor: Redactor | None,
                 result.conflicts.append({"line": item.line, "request_id": item.request_id})
         if not fresh:
             continue
+        # Rows are made (redacted, hashed) as they are written, and kept for a retry.
+        made: list[tuple[_Clean, tuple[dict, dict]]] = []
+
+        def rows(fresh=fresh, made=made):
+            for item in fresh:
+                made.append((item, _row(item, redactor, received_at)))
+                yield made[-1][1]
+
         try:
             with transaction.atomic():
-                _insert([row for _, row in fresh])
+                _insert(rows())
         except IntegrityError:
-            _insert_one_by_one(fresh, result)
+            made += [(item, _row(item, redactor, received_at)) for item in fresh[len(made) :]]
+            _insert_one_by_one(made, result)
         else:
             result.accepted += len(fresh)
 

@@ -111,20 +111,22 @@ def audit_records_expire(
 
 
 def _delete_batch(expired, batch_size: int) -> tuple[int, bool]:
-    """Delete up to batch_size expired records in one transaction: (deleted, nothing left after it)."""
-    with transaction.atomic():
-        ids = list(expired.order_by().values_list("pk", flat=True)[:batch_size])
-        if not ids:
-            return 0, True
-        try:
-            with transaction.atomic():
-                # .only("pk"): the collector would otherwise load every record's content to delete it.
-                # Evidence is PROTECT: a record attached as evidence since the query above stops the
-                # batch here instead of vanishing from under the incident.
-                _, per_model = AuditRecord.objects.filter(pk__in=ids).only("pk").delete()
-        except (ProtectedError, RestrictedError, IntegrityError):
-            logger.warning("Audit retention: a batch gained evidence while being deleted; it is retried next run")
-            return 0, True
+    """Delete up to batch_size expired records in one transaction: (deleted, nothing left after it).
+
+    Evidence is PROTECT: a record attached as evidence after the query that picked it stops the batch
+    (ProtectedError now, or IntegrityError at commit when the attaching transaction was still open)
+    instead of vanishing from under the incident. The batch is left for the next run.
+    """
+    try:
+        with transaction.atomic():
+            ids = list(expired.order_by().values_list("pk", flat=True)[:batch_size])
+            if not ids:
+                return 0, True
+            # .only("pk"): the collector would otherwise load every record's content to delete it.
+            _, per_model = AuditRecord.objects.filter(pk__in=ids).only("pk").delete()
+    except (ProtectedError, RestrictedError, IntegrityError):
+        logger.warning("Audit retention: records gained evidence while being deleted; they wait for the next run")
+        return 0, True
     return per_model.get(AuditRecord._meta.label, 0), len(ids) < batch_size
 
 

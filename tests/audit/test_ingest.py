@@ -8,15 +8,16 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from audit import ingest
-from audit.ingest import audit_records_ingest, compile_rule, record_content_hash, redact_text, redaction_rules_compiled
+from audit.ingest import audit_records_ingest, record_content_hash
 from audit.models import ActionLogEntry, AuditRecord, RedactionRule
+from audit.redaction import compile_rule, redact_text, redaction_rules_compiled
 from incidents.services import api_token_create
 from tests.factories import AIFeatureFactory
 
@@ -210,12 +211,44 @@ def test_each_field_is_checked(client, token, feature, fields, field):
         '{"request_id": "r", "occurred_at": "2026-11-29T22:00:00Z", "feature": "support-bot", "parameters": '
         '{"t": Infinity}}',
         "[1, 2]",
+        '{"request_id": "r", "occurred_at": "2026-11-29T22:00:00Z", "feature": "support-bot", "moderation": '
+        '[{"verdict": ["allow"]}]}',
+        '{"request_id": "r", "occurred_at": "0001-01-01T00:00:00+05:00", "feature": "support-bot"}',
+        '{"request_id": "r", "occurred_at": "2026-11-29T22:00:00Z", "feature": "support-bot", "tokens_in": '
+        + "9" * 5000
+        + "}",
+        '{"request_id": "r", "occurred_at": "2026-11-29T22:00:00Z", "feature": "support-bot", "tool_calls": '
+        + "[" * 100
+        + "]" * 100
+        + "}",
+        '{"request_id": "r", "occurred_at": "2026-11-29T22:00:00Z", "feature": "support-bot", "tool_calls": '
+        + "[" * 100_000
+        + "]" * 100_000
+        + "}",
     ],
 )
 def test_values_no_database_can_store_are_rejected_not_crashed_on(client, token, feature, line):
     response = post(client, token, line + "\n", content_type="application/x-ndjson")
     assert response.status_code == 200
     assert response.json()["accepted"] == 0 and response.json()["rejected"][0]["line"] == 1
+
+
+@pytest.mark.parametrize(
+    "value, reason",
+    [("a\\u0000b", "NUL"), ("\\ud800", "lone surrogate"), ("a\\\\u0000b", None)],
+)
+def test_unstorable_text_is_named(client, token, feature, value, reason):
+    line = f'{{"request_id": "r", "occurred_at": "2026-11-29T22:00:00Z", "feature": "support-bot", "input": "{value}"}}'
+    result = post(client, token, line + "\n", content_type="application/x-ndjson").json()
+    if reason is None:  # an escaped backslash before u0000 is just text
+        assert result["accepted"] == 1
+    else:
+        assert reason in result["rejected"][0]["errors"]["record"]
+
+
+def test_a_byte_order_mark_is_tolerated(client, token, feature):
+    response = post(client, token, b"\xef\xbb\xbf" + json.dumps(record()).encode())
+    assert response.status_code == 200 and response.json()["accepted"] == 1
 
 
 def test_an_empty_body_is_400(client, token, feature):
@@ -272,6 +305,32 @@ def test_a_concurrent_insert_of_the_same_ids_is_sorted_out_row_by_row(feature, m
     assert (result.accepted, result.duplicates, result.conflicts) == (1, 1, [{"line": 2, "request_id": "req-2"}])
     assert AuditRecord.objects.get(request_id="req-2").input == "theirs"
     assert AuditRecord.objects.count() == 3
+
+
+def test_a_race_lost_in_the_middle_of_a_long_chunk_keeps_every_row_and_its_redactions(feature, monkeypatch):
+    """On PostgreSQL the unique violation surfaces while rows are still being streamed: the rows not
+    made yet are made once, not twice (a second redaction would find nothing and count nothing)."""
+    padding = "x" * 2000
+    many = [record(n, input=f"mail me at user{n}@example.com {padding}") for n in range(300)]
+    audit_records_ingest(lines=lines(many[0]))
+    monkeypatch.setattr(ingest, "_existing", lambda pairs: {})
+    result = audit_records_ingest(lines=lines(*many))
+    assert (result.accepted, result.duplicates, result.conflicts) == (299, 1, [])
+    assert AuditRecord.objects.count() == 300
+    assert all(r == {"Email address": 1} for r in AuditRecord.objects.values_list("redactions", flat=True))
+    assert all(r.content_hash == record_content_hash(r) for r in AuditRecord.objects.all())
+
+
+def test_rows_not_yet_made_when_an_insert_fails_are_made_once(feature, monkeypatch):
+    def failing_insert(rows):
+        next(rows), next(rows)  # the database has taken two rows when the violation surfaces
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(ingest, "_insert", failing_insert)
+    many = [record(n, input=f"mail me at user{n}@example.com") for n in range(5)]
+    result = audit_records_ingest(lines=lines(*many))
+    assert result.accepted == 5
+    assert list(AuditRecord.objects.values_list("redactions", flat=True)) == [{"Email address": 1}] * 5
 
 
 # --- limits and auth ----------------------------------------------------------------------------

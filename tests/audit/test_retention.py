@@ -7,6 +7,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
+from audit import retention
 from audit.ingest import audit_records_ingest, record_content_hash
 from audit.models import ActionLogEntry, AuditRecord, DeletionOrder, Evidence, RedactionRule
 from audit.retention import audit_records_expire, deletion_order_carry_out, deletion_order_create
@@ -93,6 +94,16 @@ def test_an_open_incident_without_a_start_time_holds_from_its_detection(bot):
     store(bot, "not-held", at=ago(41.2))
     audit_records_expire(now=NOW)
     assert list(AuditRecord.objects.values_list("request_id", flat=True)) == ["held"]
+
+
+def test_a_record_that_became_evidence_mid_run_is_not_deleted(bot, monkeypatch):
+    """The hold is checked when the batch is picked; evidence attached just after is still honoured."""
+    record = store(bot, "attached-meanwhile", at=ago(200))
+    Evidence.objects.create(incident=IncidentFactory(feature=bot), record=record, content_hash=record.content_hash)
+    everything_expired = AuditRecord.objects.filter(feature=bot)  # as if picked before the attach
+    monkeypatch.setattr(retention, "_expired", lambda feature, **kw: (everything_expired, everything_expired.none()))
+    assert audit_records_expire(now=NOW)["deleted"] == 0
+    assert AuditRecord.objects.filter(pk=record.pk).exists()
 
 
 def test_a_dismissed_incident_holds_nothing(bot):
@@ -294,6 +305,25 @@ def test_redaction_rule_changes_are_logged_and_checked(client, commander):
     empty = client.post(url, {**base, "pattern": "x*", "is_active": "on"})
     assert b"matches empty text" in empty.content
     assert RedactionRule.objects.get(pk=rule.pk).pattern == rule.pattern
+
+
+def test_the_rule_list_switches_rules_off_in_place(client, commander, django_assert_max_num_queries):
+    client.force_login(commander)
+    url = reverse("admin:audit_redactionrule_changelist")
+    with django_assert_max_num_queries(10):
+        page = client.get(url)
+    assert page.status_code == 200 and b"Try the rules" in page.content
+    rules = list(RedactionRule.objects.order_by("position"))
+    form = {"form-TOTAL_FORMS": len(rules), "form-INITIAL_FORMS": len(rules), "_save": "Save"}
+    for n, rule in enumerate(rules):
+        form[f"form-{n}-id"] = rule.pk
+        form[f"form-{n}-position"] = rule.position
+        if rule.name != "Phone number":
+            form[f"form-{n}-is_active"] = "on"
+    assert client.post(url, form).status_code == 302
+    assert not RedactionRule.objects.get(name="Phone number").is_active
+    entry = ActionLogEntry.objects.get(verb="changed", target_type="audit.redactionrule")
+    assert entry.after == {"is_active": False} and entry.actor == commander
 
 
 def test_try_the_rules_in_the_admin(client, responder):

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from audit import ingest
 from audit.models import AuditRecord
+from audit.redaction import Redactor, redaction_rules_compiled
 from incidents.services import api_token_create
 from tests.factories import AIFeatureFactory
 
@@ -96,7 +97,7 @@ def make_records(batch: int, rng: random.Random, docs: list[dict]) -> list[dict]
 def prepared_rows(records: list[dict], feature) -> list[dict]:
     """The column values ingest stores for these records, built before the clock starts, under another feature."""
     keys = (ingest._secret(), ingest._body_key())
-    redactor = ingest.Redactor(ingest.redaction_rules_compiled())
+    redactor = Redactor(redaction_rules_compiled())
     now = timezone.now()
     rows = []
     for n, data in enumerate(records, start=1):
