@@ -95,6 +95,7 @@ class Command(BaseCommand):
             with transaction.atomic():
                 self._incidents(users, features)
                 self._detection()
+                self._audit_trail(users)
             self.stdout.write(f"Seeded {Incident.objects.count()} demo incidents.")
         self.stdout.write(
             f"Demo login: commander / {password}  (also responder, legal, comms, facilitator, "
@@ -161,6 +162,43 @@ class Command(BaseCommand):
         created["Lee Marchetti"].backup_contact = created["Jo Lindqvist"]
         created["Lee Marchetti"].save(update_fields=["backup_contact"])
         contacts_mark_stale()
+
+    def _audit_trail(self, users):
+        """Support-bot requests around the insult incident, with the model version switching mid-way."""
+        import json as json_module
+
+        from audit.ingest import audit_records_ingest_ndjson
+        from audit.investigation import evidence_attach
+        from audit.models import AuditRecord
+        from incidents.services.findings import finding_record
+
+        incident = Incident.objects.get(title="[demo] Support bot insulted a customer")
+        start = (incident.occurred_at or incident.detected_at) - timedelta(hours=8)
+        lines = []
+        for n in range(160):
+            model = "gpt-4o-2024-05-13" if n < 90 else "gpt-4o-2024-08-06"
+            rude = n in (120, 131)
+            lines.append(json_module.dumps({
+                "request_id": f"sb-{n:04d}", "occurred_at": (start + timedelta(minutes=4 * n)).isoformat(),
+                "feature": "support-bot", "user_id": f"customer-{n % 37}", "model_provider": "openai",
+                "model_version": model, "prompt_id": "support", "prompt_version": "support-v42",
+                "parameters": {"temperature": 0.7, "seed": n}, "input": "Where is my refund? Email me at a@b.example",
+                "retrieved_context": [{"id": "kb-12", "source": "help-centre", "text": "Refunds take 5-7 days."}],
+                "model_output": "Oh, another refund question. Read the help page." if rude
+                else "Refunds take 5-7 working days after we receive the item.",
+                "user_output": "Oh, another refund question. Read the help page." if rude
+                else "Refunds take 5-7 working days after we receive the item.",
+                "moderation": [{"stage": "output", "rule": "toxicity", "verdict": "allow",
+                                "score": 0.41 if rude else 0.02}],
+                "latency_ms": 900 + n, "tokens_in": 120, "tokens_out": 40, "cost": 0.0012,
+            }))
+        audit_records_ingest_ndjson(body="\n".join(lines).encode())
+        rude = AuditRecord.objects.filter(request_id__in=["sb-0120", "sb-0131"]).values_list("pk", flat=True)
+        evidence_attach(incident_id=incident.pk, record_ids=list(rude), actor=users["responder"],
+                        note="The two rude answers customers reported.")
+        finding_record(incident_id=incident.pk, layer="prompt", common_finding="prompt_regression",
+                       text="The persona prompt allowed sarcasm; the new model version follows it more literally.",
+                       is_root_cause=True, actor=users["responder"])
 
     def _detection(self):
         """User reports in the inbox (three of them one problem), and an alert no rule could route."""
