@@ -4,6 +4,7 @@ import os
 
 import pytest
 from celery.contrib.testing.worker import start_worker
+from kombu import pools as kombu_pools
 from django.conf import settings
 from django.db import connection
 
@@ -21,8 +22,8 @@ pytestmark = [
 def _fresh_pools():
     # other fault tests point the app at brokers of their own and close its pools; start clean
     app._pool = None
-    if "amqp" in app.__dict__:
-        app.amqp._producer_pool = None
+    app.amqp._producer_pool = None
+    kombu_pools.reset()  # kombu keeps producer pools per connection in a global registry
 
 
 @pytest.fixture
@@ -34,6 +35,7 @@ def worker():
             yield
     finally:
         app.conf.task_always_eager = True
+        _fresh_pools()  # the worker closes the pools it used on the way out
 
 
 def wait_for(predicate, timeout=20.0):
