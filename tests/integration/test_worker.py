@@ -4,9 +4,9 @@ import os
 
 import pytest
 from celery.contrib.testing.worker import start_worker
-from kombu import pools as kombu_pools
 from django.conf import settings
 from django.db import connection
+from kombu import pools as kombu_pools
 
 from audit.models import ActionLogHead
 from audit.tasks import verify_action_log
