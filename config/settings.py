@@ -190,8 +190,7 @@ SPECTACULAR_SETTINGS = {
 
 # Cache (rate limits): Redis where REDIS_URL is set, shared by every process; per process otherwise.
 if env.str("REDIS_URL", default=""):
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": env.str("REDIS_URL")}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env.str("REDIS_URL")}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "fireline"}}
 # django-ratelimit vets the cache it counts in. W001 only says a backend is missing from its list, which
@@ -237,6 +236,8 @@ CELERY_BEAT_SCHEDULE = {
     # The clock: re-queue lost notifications, fire due escalations. Every minute, never an ETA task.
     "sweep-outbox": {"task": "incidents.tasks.sweep_outbox", "schedule": 60.0},
     "mark-stale-contacts": {"task": "incidents.tasks.mark_stale_contacts", "schedule": 3600.0},
+    # Regulatory deadlines: reminder points are rows with a due time, found here every minute.
+    "regulatory-clock": {"task": "incidents.tasks.regulatory_clock", "schedule": 60.0},
     "expire-audit-records": {"task": "audit.tasks.expire_audit_records", "schedule": 3600.0},
     "carry-out-deletion-orders": {"task": "audit.tasks.carry_out_deletion_orders", "schedule": 60.0},
 }

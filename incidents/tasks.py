@@ -5,6 +5,7 @@ from celery import shared_task
 from config.celery import FirelineTask
 from incidents.services.escalation import escalations_due
 from incidents.services.notifications import notification_deliver, notifications_requeue_due
+from incidents.services.regulatory import privacy_proposals_due, regulatory_reminders_due
 from incidents.services.stakeholders import contacts_mark_stale
 
 
@@ -27,3 +28,9 @@ def sweep_outbox() -> dict:
 @shared_task(base=FirelineTask)
 def mark_stale_contacts() -> int:
     return contacts_mark_stale()
+
+
+@shared_task(base=FirelineTask)
+def regulatory_clock() -> dict:
+    """Every minute (beat): propose GDPR for new privacy incidents, send due regulatory reminders once."""
+    return {"proposed": privacy_proposals_due(), "reminded": regulatory_reminders_due()}

@@ -2,6 +2,7 @@ from . import alerts, flags_evals, reports  # noqa: F401 - registers their admin
 from .incident import IncidentAdmin
 from .notifications import EscalationPolicyAdmin, NotificationAdmin, PageAdmin, StakeholderContactAdmin
 from .reference import AIFeatureAdmin, ApiTokenAdmin, TriageRuleAdmin
+from .regulatory import RegimeAdmin, RegulatoryObligationAdmin
 
 __all__ = [
     "AIFeatureAdmin",
@@ -10,6 +11,8 @@ __all__ = [
     "IncidentAdmin",
     "NotificationAdmin",
     "PageAdmin",
+    "RegimeAdmin",
+    "RegulatoryObligationAdmin",
     "StakeholderContactAdmin",
     "TriageRuleAdmin",
 ]

@@ -38,6 +38,7 @@ from incidents.templatetags.fireline import duration
 from .fix_panel import FixPanelAdminMixin
 from .forms import ContainmentForm, RevertForm, TimelineNoteForm, TransitionForm, staff_users
 from .investigation import InvestigationAdminMixin
+from .regulatory import RegulatoryAdminMixin
 
 # The detection signals in the order of the playbook's hope: caught by us first, by the press last.
 DETECTION_SHARE_LABELS = [
@@ -81,7 +82,7 @@ def _form_errors(form) -> str:
 
 
 @admin.register(Incident)
-class IncidentAdmin(FixPanelAdminMixin, InvestigationAdminMixin, SimpleHistoryAdmin):
+class IncidentAdmin(RegulatoryAdminMixin, FixPanelAdminMixin, InvestigationAdminMixin, SimpleHistoryAdmin):
     change_form_template = "admin/incidents/incident/change_form.html"
     list_display = [
         "reference_link",
@@ -531,4 +532,5 @@ class IncidentAdmin(FixPanelAdminMixin, InvestigationAdminMixin, SimpleHistoryAd
             )
             extra_context.update(self.investigation_context(request, incident))
             extra_context.update(self.fix_panel_context(request, incident))
+            extra_context.update(self.regulatory_context(request, incident))
         return super().change_view(request, object_id, form_url, extra_context)

@@ -17,6 +17,15 @@ from .findings import CommonFinding, Finding
 from .flags import KillSwitch
 from .incident import Incident, IncidentQuerySet
 from .notifications import EscalationPolicy, Notification, Page, StakeholderContact
+from .regulatory import (
+    DeadlineRule,
+    DecisionState,
+    ObligationState,
+    Regime,
+    RegulatoryObligation,
+    RegulatoryReminder,
+    ReportabilityDecision,
+)
 from .timeline import TimelineEntry
 from .tokens import ApiToken, hash_token
 from .triage import TriageRule
@@ -37,6 +46,8 @@ __all__ = [
     "ApiToken",
     "CommonFinding",
     "ContainmentAction",
+    "DeadlineRule",
+    "DecisionState",
     "EvalCase",
     "EvalRun",
     "EscalationPolicy",
@@ -45,7 +56,12 @@ __all__ = [
     "KillSwitch",
     "IncidentQuerySet",
     "Notification",
+    "ObligationState",
     "Page",
+    "Regime",
+    "RegulatoryObligation",
+    "RegulatoryReminder",
+    "ReportabilityDecision",
     "StakeholderContact",
     "TimelineEntry",
     "TriageRule",

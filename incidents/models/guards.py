@@ -80,6 +80,12 @@ def has_communications_if_required(incident) -> bool:
     return not incident.required_communications or bool((incident.communications_summary or "").strip())
 
 
+@_failure("Every regulatory obligation must be submitted or waived first (see the Regulatory card).")
+def regulatory_obligations_submitted_or_waived(incident) -> bool:
+    """A legal deadline does not end when the incident does: closing waits for every report owed."""
+    return not incident.regulatory_obligations.filter(state="open").exists()
+
+
 @_failure("Choose why the incident is dismissed (false alarm or duplicate).")
 def has_dismiss_reason(incident) -> bool:
     return bool(incident.dismiss_reason)

@@ -254,7 +254,11 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         field=state,
         source=[S.VERIFIED, S.POSTMORTEM],
         target=S.CLOSED,
-        conditions=[guards.has_postmortem_if_required, guards.has_communications_if_required],
+        conditions=[
+            guards.has_postmortem_if_required,
+            guards.has_communications_if_required,
+            guards.regulatory_obligations_submitted_or_waived,
+        ],
         permission="incidents.close_incident",
     )
     def close(self):
