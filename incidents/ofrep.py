@@ -13,6 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from incidents.models import ApiToken, hash_token
+from incidents.services import hotcache
 from incidents.services.flags import flag_cache_key, flag_evaluate, flags_evaluate_all, killswitch_mark_read
 
 TOKEN_CACHE_SECONDS = 30
@@ -23,9 +24,9 @@ def token_cache_key(raw: str) -> str:
 
 
 def token_scopes(raw: str, cached=None) -> list[str] | None:
-    """Scopes of a live token, cached briefly (revoking a token deletes the cached entry)."""
+    """Scopes of a live token, cached briefly (revoking a token deletes the cached entries)."""
     key = token_cache_key(raw)
-    scopes = cached if cached is not None else cache.get(key)
+    scopes = cached if cached is not None else hotcache.get(key)
     if scopes is None:
         token = (
             ApiToken.objects.filter(key_hash=hash_token(raw), revoked_at__isnull=True)
@@ -82,9 +83,10 @@ def _context(request, key=None):
 @csrf_exempt
 @require_POST
 def evaluate_flag(request, key):
-    # The token's scopes and the flag's state in one cache round trip: this is the hot path.
+    # The token's scopes and the flag's state from this process's cache, or in one shared-cache round
+    # trip: this is the hot path.
     raw = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")[2].strip()
-    cached = cache.get_many([token_cache_key(raw), flag_cache_key(key)]) if raw else {}
+    cached = hotcache.get_many([token_cache_key(raw), flag_cache_key(key)]) if raw else {}
     denied = _authorise(request, cached)
     if denied:
         return denied

@@ -64,7 +64,8 @@ class FixPanelAdminMixin:
     def fix_panel_context(self, request, incident: Incident) -> dict:
         # a read, never a write: a feature whose switch was never touched is on, at version 0
         switch = KillSwitch.objects.filter(feature=incident.feature).first() or KillSwitch(
-            feature=incident.feature, is_on=True, version=0)
+            feature=incident.feature, is_on=True, version=0
+        )
         statuses = incident_eval_status(incident)
         policy = policy_for(incident.severity)
         layer_mismatch = bool(

@@ -9,7 +9,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from incidents.constants import OPEN_STATES, Audience, ContainmentType, StakeholderRole
 from incidents.models import AIFeature, ApiToken, TriageRule
-from incidents.services import record_save
+from incidents.services import hotcache, record_save
 from incidents.services.flags import killswitch_for
 from incidents.text import render_markdown
 
@@ -155,7 +155,9 @@ class ApiTokenAdmin(admin.ModelAdmin):
         hashes = list(live.values_list("key_hash", flat=True))
         count = live.update(revoked_at=timezone.now())
         # the OFREP path caches token scopes briefly: a revoked token must stop working now
-        cache.delete_many([f"fireline:token:{h}" for h in hashes])
+        keys = [f"fireline:token:{h}" for h in hashes]
+        cache.delete_many(keys)
+        hotcache.invalidate(keys)  # and the local copies in every web process
         self.message_user(request, f"Revoked {count} token(s).", messages.SUCCESS)
 
 

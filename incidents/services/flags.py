@@ -1,7 +1,9 @@
 """Kill switches: flip them through services (logged, on the timeline, webhook told), read them fast.
 
-Reads go through the cache (Redis in production), and every change deletes the cached copy once the
-transaction commits, so the next evaluation sees the new value at once instead of after a TTL.
+Reads go through a process-local cache in front of the shared cache (Redis in production), and every
+change deletes the cached copies once the transaction commits (the shared entry, then the local ones in
+every web process through Redis pub/sub: see hotcache), so the next evaluation sees the new value at
+once instead of after a TTL.
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ from incidents.constants import Channel, TimelineKind
 from incidents.models import AIFeature, Incident, KillSwitch, TimelineEntry
 from incidents.models.flags import validate_cohort_rules
 
+from . import hotcache
 from .notifications import notification_enqueue
 
 CACHE_PREFIX = "fireline:ofrep:"
 ALL_FLAGS_KEY = CACHE_PREFIX + "all"
-CACHE_SECONDS = 300  # an upper bound only: changes delete the entry
+# Changes delete the entry on commit. The TTL only bounds one race: a read that fetched the old row just
+# before the commit and stores it just after the delete.
+CACHE_SECONDS = 15
 
 
 def feature_webhook_secret(feature_key: str) -> str:
@@ -41,11 +46,16 @@ def flag_cache_key(flag_key: str) -> str:
 
 
 def _forget(flag_key: str) -> None:
-    cache.delete_many([flag_cache_key(flag_key), ALL_FLAGS_KEY])
+    keys = [flag_cache_key(flag_key), ALL_FLAGS_KEY]
+    cache.delete_many(keys)
+    hotcache.invalidate(keys)  # every web process drops its local copy now (see hotcache)
 
 
 def killswitch_for(feature: AIFeature) -> KillSwitch:
-    switch, _ = KillSwitch.objects.get_or_create(feature=feature)
+    switch, created = KillSwitch.objects.get_or_create(feature=feature)
+    if created:  # a key asked for before the feature existed is cached as "no such flag": drop that
+        key = feature.kill_switch_key
+        transaction.on_commit(lambda: _forget(key))
     return switch
 
 
@@ -160,7 +170,7 @@ def _state(row: dict) -> dict:
 
 def _flag_state(flag_key: str, cached=None) -> dict | None:
     if cached is None:
-        cached = cache.get(flag_cache_key(flag_key))
+        cached = hotcache.get(flag_cache_key(flag_key))
     if cached is not None:
         return cached or None  # {} caches "no such flag"
     row = AIFeature.objects.filter(kill_switch_key=flag_key).values(*_STATE_FIELDS).first()
@@ -202,7 +212,7 @@ def flag_evaluate(*, flag_key: str, context: dict, cached=None) -> dict | None:
 
 def flags_evaluate_all(*, context: dict) -> tuple[list[dict], str]:
     """Every kill switch evaluated for the context, and an ETag over flags, versions and context."""
-    states = cache.get(ALL_FLAGS_KEY)
+    states = hotcache.get(ALL_FLAGS_KEY)
     if states is None:
         states = {row["kill_switch_key"]: _state(row) for row in AIFeature.objects.values(*_STATE_FIELDS)}
         cache.set(ALL_FLAGS_KEY, states, CACHE_SECONDS)

@@ -9,15 +9,17 @@ from audit.models import ActionLogEntry
 from incidents import services
 from incidents.constants import ContainmentType
 from incidents.models import KillSwitch
-from incidents.services import api_token_create
+from incidents.services import api_token_create, hotcache
 from incidents.services.flags import killswitch_set, killswitch_set_cohort_rules
 
 
 @pytest.fixture(autouse=True)
 def clear_cache():
     cache.clear()
+    hotcache.clear()
     yield
     cache.clear()
+    hotcache.clear()
 
 
 @pytest.fixture
@@ -259,7 +261,9 @@ def test_a_revoked_token_stops_at_once(client, flags_token, feature, superuser):
 
     assert evaluate(client, flags_token, feature.kill_switch_key).status_code == 200  # scopes now cached
     client.force_login(superuser)
-    client.post("/admin/incidents/apitoken/", {"action": "revoke",
-                                               "_selected_action": list(ApiToken.objects.values_list("pk", flat=True))})
+    client.post(
+        "/admin/incidents/apitoken/",
+        {"action": "revoke", "_selected_action": list(ApiToken.objects.values_list("pk", flat=True))},
+    )
     client.logout()
     assert evaluate(client, flags_token, feature.kill_switch_key).status_code == 401

@@ -1,31 +1,38 @@
 """Benchmark: OFREP evaluation against a bare Django view returning constant JSON, and flip-to-visible time.
 
-Run with `make bench`; with REDIS_URL set, the flag cache is Redis, as in production.
+Run with `make bench`; with REDIS_URL set, the flag cache is Redis, as in production. Measured twice:
+against pytest-django's live_server (one process, a thread per request: a development server), and, on
+PostgreSQL, against `gunicorn config.wsgi -w 2` (the production server) on the same test database. The
+throughput clients are separate processes (tests/perf/ofrep_load.py), so the client is not GIL-bound.
+Figures are printed; only correctness is asserted.
 """
 
 import json
 import logging
+import os
+import socket
 import statistics
-import threading
+import subprocess
+import sys
+import tempfile
 import time
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
 from django.conf import settings
 from django.core.cache import cache
-from django.http import JsonResponse
-from django.urls import include, path
+from django.db import connection
 
-from incidents.services import api_token_create
+from incidents.services import api_token_create, hotcache
 from incidents.services.flags import killswitch_set
 from tests.factories import AIFeatureFactory, UserFactory
 
-
-def constant_json(request):
-    return JsonResponse({"key": "x", "value": True, "reason": "STATIC", "variant": "on", "metadata": {}})
-
-
-urlpatterns = [path("bench/constant", constant_json), path("", include("config.urls"))]
+ROOT = Path(__file__).resolve().parents[2]
+CLIENTS = 4
+SECONDS = 3
 
 
 def timed_requests(client, method, url, n, **kwargs):
@@ -38,61 +45,140 @@ def timed_requests(client, method, url, n, **kwargs):
     return times
 
 
-@pytest.mark.perf
-@pytest.mark.urls(__name__)
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_ofrep_latency_throughput_and_flip(live_server):
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    cache.clear()
-    feature = AIFeatureFactory(key="bench-flag-feature")
+def throughput(base_url, path, token=None):
+    """Answers/s from CLIENTS client processes over SECONDS, a new connection per request."""
+    parts = urlsplit(base_url)
+    args = [sys.executable, "-m", "tests.perf.ofrep_load", parts.hostname, str(parts.port), path, str(SECONDS)]
+    clients = [
+        subprocess.Popen([*args, *([token] if token else [])], cwd=ROOT, stdout=subprocess.PIPE, text=True)  # noqa: S603
+        for _ in range(CLIENTS)
+    ]
+    counts = []
+    for client in clients:
+        out, _ = client.communicate(timeout=SECONDS + 30)
+        assert client.returncode == 0, out
+        counts.append(int(out.strip()))
+    return sum(counts) / SECONDS
+
+
+def measure(base_url, *, feature, commander, token):
     flag = feature.kill_switch_key
-    commander = UserFactory(username="bench-cmdr", is_superuser=True)
-    _, token = api_token_create(name="bench", scopes=["flags"])
     headers = {"Authorization": f"Bearer {token}", "Connection": "close"}
     body = json.dumps({"context": {"targetingKey": "u1", "plan": "pro"}})
     url = f"/ofrep/v1/evaluate/flags/{flag}"
-    with httpx.Client(base_url=live_server.url, timeout=10) as client:
+    figures = {}
+    with httpx.Client(base_url=base_url, timeout=10) as client:
         timed_requests(client, "POST", url, 50, content=body, headers=headers)  # warm
         timed_requests(client, "GET", "/bench/constant", 50, headers={"Connection": "close"})
         floor = timed_requests(client, "GET", "/bench/constant", 500, headers={"Connection": "close"})
         evals = timed_requests(client, "POST", url, 500, content=body, headers=headers)
+        figures["floor"], figures["eval"] = statistics.median(floor), statistics.median(evals)
+        figures["floor_rps"] = throughput(base_url, "/bench/constant")
+        figures["eval_rps"] = throughput(base_url, url, token)
 
-        # throughput with 4 concurrent clients for 3 seconds
-        done = []
-        stop = time.monotonic() + 3
-
-        def hammer():
-            with httpx.Client(base_url=live_server.url, timeout=10) as c:
-                count = 0
-                while time.monotonic() < stop:
-                    assert c.post(url, content=body, headers=headers).status_code == 200
-                    count += 1
-                done.append(count)
-
-        threads = [threading.Thread(target=hammer) for _ in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        throughput = sum(done) / 3
-
-        # flip to visible: from the commit of the flip to the endpoint answering false
+        # flip to visible: from the commit of the flip to the endpoint answering the new value; then every
+        # answer after it must be the new value too (with several worker processes, whichever one answers)
         flips = []
         for i in range(10):
-            killswitch_set(feature=feature, is_on=bool(i % 2), reason="bench", actor=commander)  # commits on return
-            committed = time.perf_counter()
             expected = bool(i % 2)
+            killswitch_set(feature=feature, is_on=expected, reason="bench", actor=commander)  # commits on return
+            committed = time.perf_counter()
             while client.post(url, content=body, headers=headers).json()["value"] is not expected:
                 assert time.perf_counter() - committed < 5
             flips.append(time.perf_counter() - committed)
+            for _ in range(20):
+                assert client.post(url, content=body, headers=headers).json()["value"] is expected
+        figures["flips"] = flips
+    return figures
 
-    floor_median, eval_median = statistics.median(floor), statistics.median(evals)
-    print("\n== OFREP benchmark")
-    print(f"  cache: {settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}")
-    print(f"  bare view returning constant JSON: median {floor_median * 1000:.2f} ms")
-    print(f"  single OFREP evaluation: median {eval_median * 1000:.2f} ms ({eval_median / floor_median:.2f}x)")
-    print(f"  throughput, 4 clients over HTTP: {throughput:.0f} evaluations/s")
+
+def report(name, f):
+    print(f"  -- {name}")
+    print(f"     bare view returning constant JSON: median {f['floor'] * 1000:.2f} ms")
+    print(f"     single OFREP evaluation: median {f['eval'] * 1000:.2f} ms ({f['eval'] / f['floor']:.2f}x)")
     print(
-        f"  flip commit -> new value served: median {statistics.median(flips) * 1000:.1f} ms, "
-        f"max {max(flips) * 1000:.1f} ms over {len(flips)} flips"
+        f"     throughput, {CLIENTS} client processes: {f['eval_rps']:.0f} evaluations/s "
+        f"(bare view: {f['floor_rps']:.0f}/s)"
     )
+    print(
+        f"     flip commit -> new value served: median {statistics.median(f['flips']) * 1000:.1f} ms, "
+        f"max {max(f['flips']) * 1000:.1f} ms over {len(f['flips'])} flips"
+    )
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def gunicorn_server(workers=2):
+    """gunicorn against this run's test database (committed rows: the test is transactional)."""
+    db = connection.settings_dict
+    user = quote(db["USER"] or "", safe="") + (":" + quote(db["PASSWORD"], safe="") if db["PASSWORD"] else "")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.perf.bench_settings",
+        "DATABASE_URL": f"postgres://{user}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        "SECRET_KEY": "bench-" + "x" * 50,
+        "DEBUG": "false",
+        "SECURE_SSL_REDIRECT": "false",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "LOG_LEVEL": "WARNING",
+    }
+    log = tempfile.TemporaryFile(mode="w+")
+    cmd = [sys.executable, "-m", "gunicorn", "config.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}"]
+    server = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(base_url + "/bench/constant", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
+            time.sleep(0.1)
+        yield base_url
+    except BaseException:
+        log.seek(0)
+        print(log.read()[-4000:])
+        raise
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+
+@pytest.mark.perf
+@pytest.mark.urls("tests.perf.bench_urls")
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_ofrep_latency_throughput_and_flip(live_server):
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    cache.clear()
+    hotcache.clear()
+    feature = AIFeatureFactory(key="bench-flag-feature")
+    commander = UserFactory(username="bench-cmdr", is_superuser=True)
+    _, token = api_token_create(name="bench", scopes=["flags"])
+
+    live = measure(live_server.url, feature=feature, commander=commander, token=token)
+    production = None
+    if connection.vendor == "postgresql":  # a SQLite test database is in memory: no other process sees it
+        with gunicorn_server() as base_url:
+            production = measure(base_url, feature=feature, commander=commander, token=token)
+
+    print("\n== OFREP benchmark")
+    print(f"  cache: {settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]} (+ process-local, see hotcache)")
+    report("live_server (threaded development server, one process)", live)
+    if production:
+        report("gunicorn config.wsgi -w 2 (production server)", production)
+    else:
+        print("  -- gunicorn: skipped (needs DATABASE_URL on PostgreSQL)")

@@ -178,27 +178,54 @@ class Command(BaseCommand):
         for n in range(160):
             model = "gpt-4o-2024-05-13" if n < 90 else "gpt-4o-2024-08-06"
             rude = n in (120, 131)
-            lines.append(json_module.dumps({
-                "request_id": f"sb-{n:04d}", "occurred_at": (start + timedelta(minutes=4 * n)).isoformat(),
-                "feature": "support-bot", "user_id": f"customer-{n % 37}", "model_provider": "openai",
-                "model_version": model, "prompt_id": "support", "prompt_version": "support-v42",
-                "parameters": {"temperature": 0.7, "seed": n}, "input": "Where is my refund? Email me at a@b.example",
-                "retrieved_context": [{"id": "kb-12", "source": "help-centre", "text": "Refunds take 5-7 days."}],
-                "model_output": "Oh, another refund question. Read the help page." if rude
-                else "Refunds take 5-7 working days after we receive the item.",
-                "user_output": "Oh, another refund question. Read the help page." if rude
-                else "Refunds take 5-7 working days after we receive the item.",
-                "moderation": [{"stage": "output", "rule": "toxicity", "verdict": "allow",
-                                "score": 0.41 if rude else 0.02}],
-                "latency_ms": 900 + n, "tokens_in": 120, "tokens_out": 40, "cost": 0.0012,
-            }))
+            lines.append(
+                json_module.dumps(
+                    {
+                        "request_id": f"sb-{n:04d}",
+                        "occurred_at": (start + timedelta(minutes=4 * n)).isoformat(),
+                        "feature": "support-bot",
+                        "user_id": f"customer-{n % 37}",
+                        "model_provider": "openai",
+                        "model_version": model,
+                        "prompt_id": "support",
+                        "prompt_version": "support-v42",
+                        "parameters": {"temperature": 0.7, "seed": n},
+                        "input": "Where is my refund? Email me at a@b.example",
+                        "retrieved_context": [
+                            {"id": "kb-12", "source": "help-centre", "text": "Refunds take 5-7 days."}
+                        ],
+                        "model_output": "Oh, another refund question. Read the help page."
+                        if rude
+                        else "Refunds take 5-7 working days after we receive the item.",
+                        "user_output": "Oh, another refund question. Read the help page."
+                        if rude
+                        else "Refunds take 5-7 working days after we receive the item.",
+                        "moderation": [
+                            {"stage": "output", "rule": "toxicity", "verdict": "allow", "score": 0.41 if rude else 0.02}
+                        ],
+                        "latency_ms": 900 + n,
+                        "tokens_in": 120,
+                        "tokens_out": 40,
+                        "cost": 0.0012,
+                    }
+                )
+            )
         audit_records_ingest_ndjson(body="\n".join(lines).encode())
         rude = AuditRecord.objects.filter(request_id__in=["sb-0120", "sb-0131"]).values_list("pk", flat=True)
-        evidence_attach(incident_id=incident.pk, record_ids=list(rude), actor=users["responder"],
-                        note="The two rude answers customers reported.")
-        finding_record(incident_id=incident.pk, layer="prompt", common_finding="prompt_regression",
-                       text="The persona prompt allowed sarcasm; the new model version follows it more literally.",
-                       is_root_cause=True, actor=users["responder"])
+        evidence_attach(
+            incident_id=incident.pk,
+            record_ids=list(rude),
+            actor=users["responder"],
+            note="The two rude answers customers reported.",
+        )
+        finding_record(
+            incident_id=incident.pk,
+            layer="prompt",
+            common_finding="prompt_regression",
+            text="The persona prompt allowed sarcasm; the new model version follows it more literally.",
+            is_root_cause=True,
+            actor=users["responder"],
+        )
 
     def _detection(self):
         """User reports in the inbox (three of them one problem), and an alert no rule could route."""
@@ -206,17 +233,32 @@ class Command(BaseCommand):
         from incidents.services.alerts import alert_payload_process, alert_payload_store
         from incidents.services.reports import report_submit
 
-        for n, saw in enumerate([
-            "The summary says the museum is open on Mondays. It is closed on Mondays.",
-            "Opening hours in the answer box are from last year.",
-            "It told me the pharmacy opens at 7; it opens at 9.",
-        ]):
-            report_submit(feature_key="search-summary", what_user_saw=saw, category=Category.FACTUAL_MISINFORMATION,
-                          what_was_wrong="Wrong opening hours", source=ReportSource.API, request_id=f"req-hours-{n}")
-        report_submit(feature_key="support-bot", what_user_saw="The assistant answered in a very rude tone.",
-                      what_was_wrong="Rude answer", category=Category.HARMFUL_OUTPUT, source=ReportSource.FORM)
-        body = (b'{"name": "GPUQueueDepthHigh", "labels": {"team": "ml-infra", "cluster": "eu-1"}, '
-                b'"summary": "Inference queue depth above 500 for 10 minutes"}')
+        for n, saw in enumerate(
+            [
+                "The summary says the museum is open on Mondays. It is closed on Mondays.",
+                "Opening hours in the answer box are from last year.",
+                "It told me the pharmacy opens at 7; it opens at 9.",
+            ]
+        ):
+            report_submit(
+                feature_key="search-summary",
+                what_user_saw=saw,
+                category=Category.FACTUAL_MISINFORMATION,
+                what_was_wrong="Wrong opening hours",
+                source=ReportSource.API,
+                request_id=f"req-hours-{n}",
+            )
+        report_submit(
+            feature_key="support-bot",
+            what_user_saw="The assistant answered in a very rude tone.",
+            what_was_wrong="Rude answer",
+            category=Category.HARMFUL_OUTPUT,
+            source=ReportSource.FORM,
+        )
+        body = (
+            b'{"name": "GPUQueueDepthHigh", "labels": {"team": "ml-infra", "cluster": "eu-1"}, '
+            b'"summary": "Inference queue depth above 500 for 10 minutes"}'
+        )
         payload = alert_payload_store(integration="generic", body=body, content_type="application/json")
         alert_payload_process(payload=payload)
 

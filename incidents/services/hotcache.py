@@ -1,0 +1,169 @@
+"""A process-local cache in front of the shared cache, for the OFREP hot path (flag states, token scopes).
+
+Every change still deletes the shared (Redis) entry on commit; `invalidate()` then drops the local copy
+in this process at once and publishes the keys on a Redis channel, and a daemon thread in every web
+process (started on first use, reconnecting on errors) drops them there. So a flip is seen by every
+process as soon as the message arrives (milliseconds): the cache is invalidated on change, not left to
+expire.
+
+Local entries also expire after LOCAL_SECONDS. That is only a safety net for a lost message (a
+connection dying between a publish and its delivery); it is not how changes propagate. While the
+subscriber is not subscribed (starting, reconnecting) the local layer is bypassed and emptied, so a
+message missed while disconnected cannot leave a stale entry behind.
+
+Without REDIS_URL there is one web process with a per-process cache, and invalidate() drops the local
+entries directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "fireline:ofrep:invalidate"
+LOCAL_SECONDS = 5.0  # safety net against a lost invalidation message only
+PING_SECONDS = 2.0  # the subscriber pings Redis this often...
+DEAD_AFTER_SECONDS = 6.0  # ...and reconnects when it has heard nothing for this long
+
+_entries: dict[str, tuple[float, object]] = {}
+_lock = threading.Lock()
+_live = threading.Event()  # set while local entries may be served
+_generation = 0  # bumped by every invalidation: a fill racing with one is not kept
+_started_pid: int | None = None
+_publisher = None
+
+
+def _redis_url() -> str:
+    return getattr(settings, "REDIS_URL", "") or ""
+
+
+def _ensure_listener() -> None:
+    global _started_pid
+    pid = os.getpid()
+    if _started_pid == pid:
+        return
+    with _lock:
+        if _started_pid == pid:
+            return
+        _started_pid = pid  # a forked child starts its own subscriber
+        _live.clear()
+        _entries.clear()
+        url = _redis_url()
+        if not url:
+            _live.set()
+            return
+        threading.Thread(target=_listen, args=(url,), name="fireline-hotcache", daemon=True).start()
+
+
+def _listen(url: str) -> None:
+    import redis
+
+    backoff = 0.1
+    while True:
+        pubsub = None
+        try:
+            client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_keepalive=True)
+            pubsub = client.pubsub()
+            pubsub.subscribe(CHANNEL)
+            heard = pinged = time.monotonic()
+            while True:
+                message = pubsub.get_message(timeout=1.0)
+                now = time.monotonic()
+                if message is not None:
+                    heard = now
+                    if message["type"] == "subscribe":
+                        _drop_all()
+                        _live.set()
+                        backoff = 0.1
+                    elif message["type"] == "message":
+                        _drop(json.loads(message["data"]))
+                if now - pinged >= PING_SECONDS:
+                    pubsub.ping()
+                    pinged = now
+                if now - heard > DEAD_AFTER_SECONDS:
+                    raise redis.ConnectionError("no answer from Redis on the invalidation channel")
+        except Exception:
+            logger.warning("hotcache: invalidation subscriber lost Redis; reconnecting", exc_info=True)
+        finally:
+            _live.clear()
+            _drop_all()
+            if pubsub is not None:
+                with contextlib.suppress(Exception):
+                    pubsub.close()
+        time.sleep(backoff)
+        backoff = min(backoff * 2, 5.0)
+
+
+def _drop(keys) -> None:
+    global _generation
+    with _lock:
+        _generation += 1
+        for key in keys:
+            _entries.pop(key, None)
+
+
+def _drop_all() -> None:
+    global _generation
+    with _lock:
+        _generation += 1
+        _entries.clear()
+
+
+def clear() -> None:
+    """Empty this process's local entries (tests, next to cache.clear())."""
+    _drop_all()
+
+
+def get_many(keys: list[str]) -> dict:
+    """Like cache.get_many, answered from this process when it can, from the shared cache otherwise."""
+    _ensure_listener()
+    found = {}
+    live = _live.is_set()
+    if live:
+        now = time.monotonic()
+        for key in keys:
+            entry = _entries.get(key)
+            if entry is not None and entry[0] > now:
+                found[key] = entry[1]
+        if len(found) == len(keys):
+            return found
+    generation = _generation
+    fetched = cache.get_many([key for key in keys if key not in found])
+    found.update(fetched)
+    if live and fetched:
+        expires = time.monotonic() + LOCAL_SECONDS
+        with _lock:
+            if generation == _generation and _live.is_set():
+                for key, value in fetched.items():
+                    _entries[key] = (expires, value)
+    return found
+
+
+def get(key: str):
+    return get_many([key]).get(key)
+
+
+def invalidate(keys: list[str]) -> None:
+    """Call after deleting the shared entries: drop them here at once, and in every other process."""
+    _drop(keys)
+    url = _redis_url()
+    if not url:
+        return
+    global _publisher
+    try:
+        import redis
+
+        if _publisher is None:
+            _publisher = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        _publisher.publish(CHANNEL, json.dumps(list(keys)))
+    except Exception:
+        logger.exception("hotcache: could not publish an invalidation; other processes expire it locally")
