@@ -287,5 +287,7 @@ LOGGING = {
         "axes": {"level": "WARNING"},
         # the filesystem broker has no host: kombu says so at every connection
         "kombu.connection": {"level": "ERROR"},
+        # WeasyPrint narrates every rendering step at INFO; refused fetches still show as warnings
+        "weasyprint.progress": {"level": "WARNING"},
     },
 }

@@ -2,11 +2,13 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from . import public_reports, views
+from .exports.views import postmortem_pdf_view
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("ack/<str:token>/", views.page_ack, name="page-ack"),
     path("contacts/verify/<str:token>/", views.contact_verify, name="contact-verify"),
     path("report/", public_reports.report_form, name="report-form"),
+    path("incidents/<int:pk>/postmortem.pdf", postmortem_pdf_view, name="postmortem-pdf"),
     path("report/thanks/", public_reports.report_thanks, name="report-thanks"),
 ]

@@ -1,6 +1,7 @@
 from . import alerts, flags_evals, reports  # noqa: F401 - registers their admins
 from .incident import IncidentAdmin
 from .notifications import EscalationPolicyAdmin, NotificationAdmin, PageAdmin, StakeholderContactAdmin
+from .postmortems import LearningAdmin, PostMortemAdmin, PostMortemTemplateAdmin
 from .reference import AIFeatureAdmin, ApiTokenAdmin, TriageRuleAdmin
 from .regulatory import RegimeAdmin, RegulatoryObligationAdmin
 
@@ -10,7 +11,10 @@ __all__ = [
     "EscalationPolicyAdmin",
     "IncidentAdmin",
     "NotificationAdmin",
+    "LearningAdmin",
     "PageAdmin",
+    "PostMortemAdmin",
+    "PostMortemTemplateAdmin",
     "RegimeAdmin",
     "RegulatoryObligationAdmin",
     "StakeholderContactAdmin",

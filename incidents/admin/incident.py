@@ -476,7 +476,7 @@ class IncidentAdmin(RegulatoryAdminMixin, FixPanelAdminMixin, InvestigationAdmin
         extra_context = extra_context or {}
         incident = (
             self.get_queryset(request)
-            .select_related("feature", "commander", "triage_rule")
+            .select_related("feature", "commander", "triage_rule", "postmortem")
             .filter(pk=object_id)
             .first()
         )

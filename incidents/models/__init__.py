@@ -17,6 +17,7 @@ from .findings import CommonFinding, Finding
 from .flags import KillSwitch
 from .incident import Incident, IncidentQuerySet
 from .notifications import EscalationPolicy, Notification, Page, StakeholderContact
+from .postmortems import Learning, LearningScope, PostMortem, PostMortemState, PostMortemTemplate
 from .regulatory import (
     DeadlineRule,
     DecisionState,
@@ -58,6 +59,11 @@ __all__ = [
     "Notification",
     "ObligationState",
     "Page",
+    "Learning",
+    "LearningScope",
+    "PostMortem",
+    "PostMortemState",
+    "PostMortemTemplate",
     "Regime",
     "RegulatoryObligation",
     "RegulatoryReminder",

@@ -70,9 +70,14 @@ def evals_prove_the_fix(incident) -> bool:
     return not evals_blockers(incident)
 
 
-@_failure("The triage matrix requires a post-mortem: write its summary first.")
-def has_postmortem_if_required(incident) -> bool:
-    return not incident.requires_postmortem or bool((incident.postmortem_summary or "").strip())
+@_failure("The triage matrix requires a post-mortem: publish it first (draft, review, approve, publish).")
+def has_published_postmortem_if_required(incident) -> bool:
+    """User-impacting incidents close only once their post-mortem has been reviewed and published."""
+    from .postmortems import PostMortem, PostMortemState
+
+    if not incident.requires_postmortem:
+        return True
+    return PostMortem.objects.filter(incident_id=incident.pk, state=PostMortemState.PUBLISHED).exists()
 
 
 @_failure("The triage matrix requires communications: record what was sent to whom first.")

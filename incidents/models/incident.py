@@ -255,7 +255,7 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         source=[S.VERIFIED, S.POSTMORTEM],
         target=S.CLOSED,
         conditions=[
-            guards.has_postmortem_if_required,
+            guards.has_published_postmortem_if_required,
             guards.has_communications_if_required,
             guards.regulatory_obligations_submitted_or_waived,
         ],

@@ -12,9 +12,17 @@ from django.utils import timezone
 
 from incidents import services
 from incidents.constants import Category, ContainmentType, DetectionSignal, DismissReason, StakeholderRole
-from incidents.models import AIFeature, Incident, StakeholderContact
+from incidents.models import AIFeature, Incident, LearningScope, StakeholderContact
 from incidents.services.evals import evalcase_create, evalruns_record
 from incidents.services.flags import killswitch_for
+from incidents.services.postmortems import (
+    learning_add,
+    postmortem_approve,
+    postmortem_create,
+    postmortem_publish,
+    postmortem_submit,
+    postmortem_update,
+)
 from incidents.services.stakeholders import contacts_mark_stale
 
 DEMO_USERS = [
@@ -442,6 +450,12 @@ class Command(BaseCommand):
         fix(i, "prompt", "The persona prompt allowed sarcasm.", "Removed the sarcasm instruction; added tone rules.")
         verify(i)
         services.incident_start_postmortem(incident_id=i.pk, actor=cmd)
+        pm = postmortem_create(incident_id=i.pk, actor=cmd)
+        postmortem_update(
+            postmortem_id=pm.pk,
+            actor=cmd,
+            changes={"what_happened": "The assistant answered a frustrated customer sarcastically."},
+        )
 
         # closed
         i = open_(
@@ -463,11 +477,28 @@ class Command(BaseCommand):
         services.incident_update(
             incident_id=i.pk,
             actor=cmd,
+            changes={"communications_summary": "Internal update on #incidents; no affected-user message needed."},
+        )
+        pm = postmortem_create(incident_id=i.pk, actor=cmd)
+        postmortem_update(
+            postmortem_id=pm.pk,
+            actor=cmd,
             changes={
-                "postmortem_summary": "Stale retrieval index; freshness monitor added.",
-                "communications_summary": "Internal update on #incidents; no affected-user message needed.",
+                "what_happened": "Search summaries showed last year's opening hours for about a day.",
+                "impact": "About 300 users saw wrong opening hours; a few travelled to a closed store.",
+                "why_not_caught": "No freshness monitor on the retrieval index; evals used a frozen snapshot.",
+                "what_is_changing": "Freshness monitor on the index; hours come from the store API.",
             },
         )
+        learning_add(
+            postmortem_id=pm.pk,
+            text="Retrieval indexes need a freshness monitor.",
+            scope=LearningScope.TRANSFERABLE,
+            actor=cmd,
+        )
+        postmortem_submit(postmortem_id=pm.pk, actor=cmd)
+        postmortem_approve(postmortem_id=pm.pk, actor=users["legal"])
+        postmortem_publish(postmortem_id=pm.pk, actor=cmd)
         services.incident_close(incident_id=i.pk, actor=cmd)
 
         # dismissed: a false alarm
