@@ -4,10 +4,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Exists, OuterRef
 from django.http import HttpResponse
 from django.utils.html import format_html
 
 from incidents.models import EvalCase, EvalRun, KillSwitch, VerificationPolicy
+from incidents.selectors import visible_incidents
 from incidents.services import record_save
 from incidents.services.evals import evalcase_create, evalcase_retire, evalcases_jsonl
 from incidents.services.flags import feature_webhook_secret, killswitch_set, killswitch_set_cohort_rules
@@ -122,9 +124,9 @@ class EvalRunInline(admin.TabularInline):
 
 @admin.register(EvalCase)
 class EvalCaseAdmin(admin.ModelAdmin):
-    list_display = ["reference", "feature", "expected_behaviour", "failure_category", "source_incident", "retired_at"]
+    list_display = ["reference", "feature", "expected_behaviour", "failure_category", "source", "retired_at"]
     list_filter = ["feature", "failure_category", ("retired_at", admin.EmptyFieldListFilter)]
-    list_select_related = ["feature", "source_incident"]
+    list_select_related = ["feature"]
     search_fields = ["input", "expected_behaviour", "failure_finding"]
     autocomplete_fields = ["feature", "incidents"]
     readonly_fields = ["author", "created_at", "retired_at", "retired_reason"]
@@ -145,14 +147,46 @@ class EvalCaseAdmin(admin.ModelAdmin):
     action_form = ReasonActionForm
     actions = ["retire", "export_jsonl"]
 
+    def get_queryset(self, request):
+        # a restricted incident behind a case is shown only to those who may see the incident
+        visible = visible_incidents(user=request.user).filter(pk=OuterRef("source_incident_id"))
+        return super().get_queryset(request).annotate(source_visible=Exists(visible))
+
     def get_readonly_fields(self, request, obj=None):
-        # a case is evidence of what 'fixed' meant: once written, its text stays as it was
-        return self.readonly_fields + (["feature", "input", "expected_behaviour", "source_incident"] if obj else [])
+        # a case is evidence of what 'fixed' meant: once written, its text stays as it was; the incident
+        # links are kept by the services, so the form can never drop one the editor cannot see
+        fixed = ["feature", "input", "expected_behaviour", "source_incident", "incidents"]
+        return self.readonly_fields + (fixed + ["linked_incidents"] if obj else [])
+
+    def get_fields(self, request, obj=None):
+        fields = list(self.fields)
+        if obj is not None:
+            fields = [f for f in fields if f not in ("source_incident", "incidents")] + ["linked_incidents"]
+        return fields
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "incidents":
+            kwargs["queryset"] = visible_incidents(user=request.user)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    @admin.display(description="source incident", ordering="source_incident")
+    def source(self, obj):
+        if obj.source_incident_id is None:
+            return "—"
+        return f"INC-{obj.source_incident_id}" if getattr(obj, "source_visible", False) else "restricted"
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:  # the links this reader may know about, resolved with the reader's visibility
+            obj.visible_links = list(visible_incidents(user=request.user).filter(eval_cases=obj).order_by("pk"))
+        return obj
+
+    @admin.display(description="incidents it proves")
+    def linked_incidents(self, obj):
+        return ", ".join(i.reference for i in getattr(obj, "visible_links", [])) or "—"
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "source_incident":
-            from incidents.selectors import visible_incidents
-
             kwargs["queryset"] = visible_incidents(user=request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
@@ -192,7 +226,7 @@ class EvalCaseAdmin(admin.ModelAdmin):
 
     @admin.action(description="Export the selected cases as JSON Lines")
     def export_jsonl(self, request, queryset):
-        response = HttpResponse(evalcases_jsonl(queryset), content_type="application/x-ndjson")
+        response = HttpResponse(evalcases_jsonl(queryset, user=request.user), content_type="application/x-ndjson")
         response["Content-Disposition"] = 'attachment; filename="fireline-eval-bench.jsonl"'
         return response
 

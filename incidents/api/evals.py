@@ -64,4 +64,4 @@ class EvalCasesView(APIView):
         tags=["evals"],
     )
     def get(self, request):
-        return HttpResponse(evalcases_jsonl(), content_type="application/x-ndjson")
+        return HttpResponse(evalcases_jsonl(user=request.user), content_type="application/x-ndjson")

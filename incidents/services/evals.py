@@ -135,10 +135,19 @@ def evalcase_retire(*, case_id: int, reason: str, actor) -> EvalCase:
     return case
 
 
-def evalcases_jsonl(queryset=None) -> str:
-    """The bench as JSON Lines: one case per line, for the team's harness."""
+def evalcases_jsonl(queryset=None, *, user=None) -> str:
+    """The bench as JSON Lines: one case per line, for the team's harness.
+
+    A case keeps its text, but names its source incident only to readers who may see that incident.
+    """
+    from incidents.selectors import visible_incidents
+
+    cases = (queryset if queryset is not None else EvalCase.objects.all()).select_related("feature").order_by("pk")
+    visible = set(
+        visible_incidents(user=user).filter(pk__in=cases.values("source_incident_id")).values_list("pk", flat=True)
+    )
     lines = []
-    for case in (queryset if queryset is not None else EvalCase.objects.all()).select_related("feature").order_by("pk"):
+    for case in cases:
         lines.append(
             json.dumps(
                 {
@@ -148,7 +157,7 @@ def evalcases_jsonl(queryset=None) -> str:
                     "expected_behaviour": case.expected_behaviour,
                     "failure_category": case.failure_category,
                     "failure_finding": case.failure_finding,
-                    "source_incident": case.source_incident_id,
+                    "source_incident": case.source_incident_id if case.source_incident_id in visible else None,
                     "retired": case.is_retired,
                     "created_at": case.created_at.isoformat(),
                 },

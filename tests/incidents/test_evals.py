@@ -185,3 +185,25 @@ def test_sev1_is_contained_in_one_click(client, open_incident, commander, django
     assert incident.feature.kill_switch.is_on is False
     html = client.get(reverse("admin:incidents_incident_change", args=[incident.pk])).content.decode()
     assert 'id="contain-now"' not in html and ">OFF<" in html
+
+
+def test_the_bench_does_not_reveal_restricted_incidents(client, open_incident, commander, db):
+    from tests.conftest import fresh
+    from tests.factories import UserFactory
+
+    leak = open_incident(category="data_leak", title="Leaked addresses")
+    case = evalcase_create(
+        feature=leak.feature,
+        input="x",
+        expected_behaviour="never shows addresses",
+        actor=commander,
+        source_incident=leak,
+    )
+    outsider = fresh(UserFactory(username="other-cmdr", role="Incident Commander"))
+    client.force_login(outsider)
+    listing = client.get(reverse("admin:incidents_evalcase_changelist")).content.decode()
+    assert "never shows addresses" in listing and "restricted" in listing and f"INC-{leak.pk}" not in listing
+    page = client.get(reverse("admin:incidents_evalcase_change", args=[case.pk])).content.decode()
+    assert "Leaked addresses" not in page and f"INC-{leak.pk}" not in page
+    client.force_login(commander)
+    assert f"INC-{leak.pk}" in client.get(reverse("admin:incidents_evalcase_change", args=[case.pk])).content.decode()
