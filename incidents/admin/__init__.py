@@ -1,4 +1,5 @@
 from . import alerts, flags_evals, reports  # noqa: F401 - registers their admins
+from .communications import CommunicationAdmin, CommunicationTemplateAdmin
 from .incident import IncidentAdmin
 from .notifications import EscalationPolicyAdmin, NotificationAdmin, PageAdmin, StakeholderContactAdmin
 from .postmortems import LearningAdmin, PostMortemAdmin, PostMortemTemplateAdmin
@@ -7,6 +8,8 @@ from .regulatory import RegimeAdmin, RegulatoryObligationAdmin
 
 __all__ = [
     "AIFeatureAdmin",
+    "CommunicationAdmin",
+    "CommunicationTemplateAdmin",
     "ApiTokenAdmin",
     "EscalationPolicyAdmin",
     "IncidentAdmin",

@@ -13,6 +13,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from incidents.constants import (
     CATEGORY_HELP,
+    Audience,
     Category,
     DetectionSignal,
     IncidentState,
@@ -533,4 +534,13 @@ class IncidentAdmin(RegulatoryAdminMixin, FixPanelAdminMixin, InvestigationAdmin
             extra_context.update(self.investigation_context(request, incident))
             extra_context.update(self.fix_panel_context(request, incident))
             extra_context.update(self.regulatory_context(request, incident))
+            extra_context.update(
+                {
+                    # one query, however many communications the incident has
+                    "comm_rows": list(incident.communications.order_by("-created_at", "-id")),
+                    "comm_required": [dict(Audience.choices).get(a, a) for a in incident.required_communications or []],
+                    "comm_can_draft": request.user.has_perm("incidents.add_communication"),
+                    "comm_audiences": Audience.choices,
+                }
+            )
         return super().change_view(request, object_id, form_url, extra_context)

@@ -1,3 +1,4 @@
+from .communications import Communication, CommunicationState, CommunicationTemplate
 from .containment import ContainmentAction
 from .detection import (
     Alert,
@@ -46,6 +47,9 @@ __all__ = [
     "AIFeature",
     "ApiToken",
     "CommonFinding",
+    "Communication",
+    "CommunicationState",
+    "CommunicationTemplate",
     "ContainmentAction",
     "DeadlineRule",
     "DecisionState",

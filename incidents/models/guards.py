@@ -80,9 +80,34 @@ def has_published_postmortem_if_required(incident) -> bool:
     return PostMortem.objects.filter(incident_id=incident.pk, state=PostMortemState.PUBLISHED).exists()
 
 
-@_failure("The triage matrix requires communications: record what was sent to whom first.")
-def has_communications_if_required(incident) -> bool:
-    return not incident.required_communications or bool((incident.communications_summary or "").strip())
+def _missing_audiences(incident) -> list[str]:
+    from incidents.constants import Audience
+
+    from .communications import Communication, CommunicationState
+
+    required = list(incident.required_communications or [])
+    if not required:
+        return []
+    sent = set(
+        Communication.objects.filter(
+            incident_id=incident.pk, audience__in=required, state=CommunicationState.SENT
+        ).values_list("audience", flat=True)
+    )
+    labels = dict(Audience.choices)
+    return [str(labels.get(a, a)).lower() for a in required if a not in sent]
+
+
+def _communications_failure(incident) -> str:
+    missing = ", ".join(_missing_audiences(incident))
+    return f"The triage matrix requires communications: send (draft, approve, send) the update to {missing} first."
+
+
+def has_required_communications_sent(incident) -> bool:
+    """Closing waits for one sent communication per audience the triage matrix requires."""
+    return not _missing_audiences(incident)
+
+
+has_required_communications_sent.failure = _communications_failure
 
 
 @_failure("Every regulatory obligation must be submitted or waived first (see the Regulatory card).")

@@ -256,7 +256,7 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         target=S.CLOSED,
         conditions=[
             guards.has_published_postmortem_if_required,
-            guards.has_communications_if_required,
+            guards.has_required_communications_sent,
             guards.regulatory_obligations_submitted_or_waived,
         ],
         permission="incidents.close_incident",

@@ -245,7 +245,8 @@ def transition_blockers(incident: Incident, name: str, *, include_input_guards: 
 
                 blockers.extend(evals_blockers(incident))  # say exactly which case and why
             else:
-                blockers.append(getattr(cond, "failure", cond.__name__.replace("_", " ")))
+                failure = getattr(cond, "failure", cond.__name__.replace("_", " "))
+                blockers.append(failure(incident) if callable(failure) else failure)  # some name what is missing
     return blockers
 
 

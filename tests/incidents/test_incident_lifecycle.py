@@ -69,6 +69,28 @@ def publish_postmortem(incident, actor):
     return postmortem_publish(postmortem_id=pm.pk, actor=actor)
 
 
+def send_required_communications(incident, actor):
+    """The close guard wants one sent communication per audience the triage matrix requires."""
+    from incidents.services.communications import (
+        communication_approve,
+        communication_create,
+        communication_send,
+        communication_submit,
+    )
+    from tests.factories import UserFactory
+
+    incident.refresh_from_db()
+    approver = None
+    for audience in incident.required_communications:
+        recipients = "" if audience == "public" else "someone@example.com"
+        c = communication_create(incident_id=incident.pk, audience=audience, recipients=recipients, actor=actor)
+        communication_submit(communication_id=c.pk, actor=actor)
+        if audience != "internal" and approver is None:
+            approver = UserFactory(role="Communications")
+        communication_approve(communication_id=c.pk, actor=actor if audience == "internal" else approver)
+        communication_send(communication_id=c.pk, actor=actor)
+
+
 def transitions_logged(incident):
     return list(
         ActionLogEntry.objects.filter(
@@ -82,11 +104,7 @@ def transitions_logged(incident):
 def test_happy_path_walks_every_state_with_timestamps_log_and_timeline(open_incident, commander):
     incident = verified(open_incident, commander)
     services.incident_start_postmortem(incident_id=incident.pk, actor=commander)
-    services.incident_update(
-        incident_id=incident.pk,
-        actor=commander,
-        changes={"communications_summary": "Status page + email to users."},
-    )
+    send_required_communications(incident, commander)
     publish_postmortem(incident, commander)
     incident = services.incident_close(incident_id=incident.pk, actor=commander)
 
@@ -209,11 +227,7 @@ def test_minor_incident_closes_from_verified_without_postmortem(open_incident, c
     services.incident_investigate_without_containment(incident_id=incident.pk, reason="minor", actor=commander)
     set_fix(incident, commander)
     services.incident_mark_fixed(incident_id=incident.pk, actor=commander)
-    services.incident_update(
-        incident_id=incident.pk,
-        actor=commander,
-        changes={"communications_summary": "internal note"},
-    )
+    send_required_communications(incident, commander)
     prove_fix(incident, commander)
     services.incident_verify(incident_id=incident.pk, actor=commander)
     assert services.incident_close(incident_id=incident.pk, actor=commander).state == S.CLOSED
@@ -274,11 +288,7 @@ def test_reopen_a_closed_incident(open_incident, commander):
     services.incident_investigate_without_containment(incident_id=incident.pk, reason="minor", actor=commander)
     set_fix(incident, commander)
     services.incident_mark_fixed(incident_id=incident.pk, actor=commander)
-    services.incident_update(
-        incident_id=incident.pk,
-        actor=commander,
-        changes={"communications_summary": "internal"},
-    )
+    send_required_communications(incident, commander)
     prove_fix(incident, commander)
     services.incident_verify(incident_id=incident.pk, actor=commander)
     services.incident_close(incident_id=incident.pk, actor=commander)

@@ -17,7 +17,7 @@ from incidents.services.postmortems import (
     postmortem_submit,
     postmortem_update,
 )
-from tests.incidents.test_incident_lifecycle import verified
+from tests.incidents.test_incident_lifecycle import send_required_communications, verified
 
 S = PostMortemState
 
@@ -113,9 +113,7 @@ def test_learnings_are_narrow_or_transferable_and_only_on_drafts(postmortem, com
 def test_close_needs_a_published_postmortem_when_required(open_incident, commander, legal):
     incident = verified(open_incident, commander, users_affected=5000)
     services.incident_start_postmortem(incident_id=incident.pk, actor=commander)
-    services.incident_update(
-        incident_id=incident.pk, actor=commander, changes={"communications_summary": "Email to affected users."}
-    )
+    send_required_communications(incident, commander)
     # the old interim text field no longer satisfies the guard
     services.incident_update(incident_id=incident.pk, actor=commander, changes={"postmortem_summary": "done"})
     with pytest.raises(ValidationError, match="publish it first"):

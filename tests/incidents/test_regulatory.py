@@ -32,7 +32,7 @@ from incidents.services.regulatory import (
     reportability_reject,
 )
 from incidents.tasks import regulatory_clock
-from tests.incidents.test_incident_lifecycle import prove_fix, set_fix
+from tests.incidents.test_incident_lifecycle import prove_fix, send_required_communications, set_fix
 
 T0 = datetime(2026, 3, 27, 9, 0, tzinfo=UTC)  # Friday 10:00 in Brussels; DST starts on Sunday
 
@@ -347,7 +347,7 @@ def test_closing_waits_for_every_obligation(open_incident, commander, legal):
     services.incident_investigate_without_containment(incident_id=incident.pk, reason="minor", actor=commander)
     set_fix(incident, commander)
     services.incident_mark_fixed(incident_id=incident.pk, actor=commander)
-    services.incident_update(incident_id=incident.pk, actor=commander, changes={"communications_summary": "sent"})
+    send_required_communications(incident, commander)
     prove_fix(incident, commander)
     services.incident_verify(incident_id=incident.pk, actor=commander)
     incident.refresh_from_db()
@@ -465,7 +465,7 @@ def test_incident_page_card_runs_a_fixed_number_of_queries(
     for code in regime_codes:
         reportability_decide(incident_id=incident.pk, regimes=[regime(code)], reason=code, actor=commander)
     client.force_login(commander)
-    with django_assert_max_num_queries(32):  # the page's 28, plus obligations, decisions, regimes, zone
+    with django_assert_max_num_queries(33):  # the page's 29, plus obligations, decisions, regimes, zone
         response = client.get(reverse("admin:incidents_incident_change", args=[incident.pk]))
     assert response.status_code == 200
     assert response.content.decode().count("data-obligation=") == incident.regulatory_obligations.count()

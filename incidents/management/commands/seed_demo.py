@@ -13,6 +13,12 @@ from django.utils import timezone
 from incidents import services
 from incidents.constants import Category, ContainmentType, DetectionSignal, DismissReason, StakeholderRole
 from incidents.models import AIFeature, Incident, LearningScope, StakeholderContact
+from incidents.services.communications import (
+    communication_approve,
+    communication_create,
+    communication_send,
+    communication_submit,
+)
 from incidents.services.evals import evalcase_create, evalruns_record
 from incidents.services.flags import killswitch_for
 from incidents.services.postmortems import (
@@ -87,6 +93,13 @@ def demo_password() -> str:
     path.write_text(f"password: {password}\n")
     path.chmod(0o600)
     return password
+
+
+DEMO_RECIPIENTS = {
+    "internal": "incidents@example.com",
+    "affected_users": "affected-users@example.com",
+    "regulator": "regulator@example.com",
+}
 
 
 class Command(BaseCommand):
@@ -474,11 +487,17 @@ class Command(BaseCommand):
         for action in i.containment_actions.filter(reverted_at__isnull=True):
             services.containment_revert(action_id=action.pk, reason="Fix verified; summaries back on.", actor=cmd)
         services.incident_start_postmortem(incident_id=i.pk, actor=cmd)
-        services.incident_update(
-            incident_id=i.pk,
-            actor=cmd,
-            changes={"communications_summary": "Internal update on #incidents; no affected-user message needed."},
-        )
+        i.refresh_from_db()
+        for audience in i.required_communications:  # what the triage matrix asks for, sent and on record
+            c = communication_create(
+                incident_id=i.pk,
+                audience=audience,
+                recipients="" if audience == "public" else DEMO_RECIPIENTS.get(audience, "incidents@example.com"),
+                actor=cmd,
+            )
+            communication_submit(communication_id=c.pk, actor=cmd)
+            communication_approve(communication_id=c.pk, actor=cmd if audience == "internal" else users["legal"])
+            communication_send(communication_id=c.pk, actor=cmd)
         pm = postmortem_create(incident_id=i.pk, actor=cmd)
         postmortem_update(
             postmortem_id=pm.pk,

@@ -1,0 +1,200 @@
+"""Communications in the admin: text edited while a draft, transitions as buttons, drafts started from the incident.
+
+The list shows only communications of incidents the user can see. Approval buttons appear only to
+those who may approve this audience (Legal and Communications for anything external).
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import re_path, reverse
+from django.utils.html import format_html
+
+from incidents.constants import Audience
+from incidents.models import Communication, CommunicationState, CommunicationTemplate, Incident
+from incidents.models.communications import may_approve
+from incidents.selectors import visible_incidents
+from incidents.services.communications import (
+    communication_approve,
+    communication_cancel,
+    communication_create,
+    communication_send,
+    communication_send_back,
+    communication_submit,
+    communication_update,
+)
+
+S = CommunicationState
+
+# action -> (service, may(user, communication), label, states it applies to)
+ACTIONS = {
+    "submit": (
+        communication_submit,
+        lambda user, c: user.has_perm("incidents.change_communication"),
+        "Submit for approval",
+        [S.DRAFT],
+    ),
+    "send_back": (communication_send_back, lambda user, c: may_approve(c, user), "Send back", [S.PENDING_APPROVAL]),
+    "approve": (communication_approve, lambda user, c: may_approve(c, user), "Approve", [S.PENDING_APPROVAL]),
+    "send": (
+        communication_send,
+        lambda user, c: user.has_perm("incidents.send_communication"),
+        "Send",
+        [S.APPROVED],
+    ),
+    "cancel": (
+        communication_cancel,
+        lambda user, c: user.has_perm("incidents.change_communication"),
+        "Cancel",
+        [S.DRAFT, S.PENDING_APPROVAL, S.APPROVED],
+    ),
+}
+
+
+@admin.register(CommunicationTemplate)
+class CommunicationTemplateAdmin(admin.ModelAdmin):
+    list_display = ["audience", "subject", "updated_at"]
+    fields = ["audience", "subject", "body"]
+
+
+class DraftForm(forms.Form):
+    audience = forms.ChoiceField(choices=Audience.choices)
+    recipients = forms.CharField(required=False, max_length=10000)
+
+
+@admin.register(Communication)
+class CommunicationAdmin(admin.ModelAdmin):
+    change_form_template = "admin/incidents/communication/change_form.html"
+    list_display = ["incident_ref", "audience", "subject", "state_badge", "sent_at"]
+    list_filter = ["state", "audience"]
+    list_select_related = ["incident"]
+    search_fields = ["subject", "body"]
+    status_fields = [
+        "incident",
+        "audience",
+        "state_badge",
+        "submitted_at",
+        "approved_at",
+        "approved_by",
+        "cancelled_at",
+        "cancel_reason",
+        "sent_at",
+        "sent_by",
+        "sent_subject",
+        "sent_body",
+        "sent_recipients",
+    ]
+    readonly_fields = status_fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(incident__in=visible_incidents(user=request.user))
+
+    def get_fields(self, request, obj=None):
+        return [*self.status_fields, "subject", "body", "recipients"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None or obj.state != S.DRAFT:
+            return self.get_fields(request, obj)  # approval is of a fixed text
+        return self.status_fields
+
+    def has_add_permission(self, request):
+        return False  # drafted from the incident page through communication_create
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        changes = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
+        if changes:
+            communication_update(communication_id=obj.pk, changes=changes, actor=request.user)
+
+    @admin.display(description="incident", ordering="incident_id")
+    def incident_ref(self, obj):
+        url = reverse("admin:incidents_incident_change", args=[obj.incident_id])
+        return format_html('<a href="{}">{}</a>', url, obj.incident.reference)
+
+    @admin.display(description="state", ordering="state")
+    def state_badge(self, obj):
+        return format_html('<span class="fl-state">{}</span>', obj.get_state_display())
+
+    def get_urls(self):
+        own = [
+            re_path(
+                r"^(?P<pk>\d+)/(?P<action>submit|send_back|approve|send|cancel)/$",
+                self.admin_site.admin_view(self.action_view),
+                name="incidents_communication_action",
+            ),
+            re_path(
+                r"^draft/(?P<incident_id>\d+)/$",
+                self.admin_site.admin_view(self.draft_view),
+                name="incidents_communication_draft",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        communication = self.get_queryset(request).select_related("incident").filter(pk=object_id).first()
+        if communication is not None:
+            extra_context["comm_actions"] = [
+                (name, label)
+                for name, (_, may, label, states) in ACTIONS.items()
+                if communication.state in states and may(request.user, communication)
+            ]
+            extra_context["comm_object"] = communication
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def action_view(self, request, pk, action):
+        pk = int(pk)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        communication = self.get_queryset(request).filter(pk=pk).first()
+        if action not in ACTIONS or communication is None:
+            raise Http404("No such communication.")
+        service, may, label, _ = ACTIONS[action]
+        kwargs = {"communication_id": pk, "actor": request.user}
+        if action == "send_back":
+            kwargs["note"] = request.POST.get("note", "")
+        elif action == "cancel":
+            kwargs["reason"] = request.POST.get("reason", "")
+        try:
+            if not may(request.user, communication):
+                raise PermissionDenied(f"You may not {label.lower()} this communication.")
+            service(**kwargs)
+        except PermissionDenied as exc:
+            self.message_user(request, str(exc) or "You may not do that.", messages.ERROR)
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+        else:
+            self.message_user(request, f"{label}: done.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:incidents_communication_change", args=[pk]))
+
+    def draft_view(self, request, incident_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        incident_id = int(incident_id)
+        if not visible_incidents(user=request.user).filter(pk=incident_id).exists():
+            raise Http404("No such incident.")
+        back = reverse("admin:incidents_incident_change", args=[incident_id])
+        form = DraftForm(request.POST)
+        if not form.is_valid():
+            self.message_user(request, "Choose an audience.", messages.ERROR)
+            return HttpResponseRedirect(back)
+        try:
+            communication = communication_create(
+                incident_id=incident_id,
+                audience=form.cleaned_data["audience"],
+                recipients=form.cleaned_data["recipients"],
+                actor=request.user,
+            )
+        except (PermissionDenied, Incident.DoesNotExist) as exc:
+            self.message_user(request, str(exc) or "You may not do that.", messages.ERROR)
+            return HttpResponseRedirect(back)
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return HttpResponseRedirect(back)
+        self.message_user(request, "Draft created from the template: edit it, then submit it.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:incidents_communication_change", args=[communication.pk]))

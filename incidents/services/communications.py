@@ -1,0 +1,264 @@
+"""Communications: draft from the audience's template, edit while a draft, submit, approve, send, cancel.
+
+Every write locks the communication, checks the actor's permission and the incident's visibility,
+and writes one action-log row and one timeline entry. Sending enqueues one email per recipient in the
+outbox (dedup key per communication and recipient, so a retry sends nothing twice); a public
+communication is not emailed: once sent, it is an update on the status page.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.template import Context, Engine, TemplateSyntaxError
+from django.utils import timezone
+from django_fsm import can_proceed
+
+from audit import services as audit
+from incidents.constants import Audience, Channel, TimelineKind
+from incidents.models import Communication, CommunicationState, CommunicationTemplate, Incident, TimelineEntry
+from incidents.models.communications import EMAIL_AUDIENCES, may_approve
+from incidents.selectors import incident_is_visible
+
+from .notifications import notification_enqueue
+
+EDITABLE_FIELDS = ["subject", "body", "recipients"]
+LOGGED_FIELDS = ["audience", "state", *EDITABLE_FIELDS]
+
+# No loaders, no libraries: {% include %} and {% load %} find nothing, and the context holds strings only.
+_ENGINE = Engine(dirs=[], app_dirs=False, loaders=[], libraries={}, autoescape=False)
+
+
+def template_values(incident: Incident) -> dict[str, str]:
+    """The plain values a template may use: strings, never model instances with methods."""
+    return {
+        "reference": incident.reference,
+        "title": incident.title,
+        "feature": incident.feature.name if incident.feature_id else "",
+        "severity": incident.severity or "",
+        "category": incident.get_category_display() if incident.category else "",
+        "status": incident.get_state_display(),
+        "detected_at": incident.detected_at.strftime("%Y-%m-%d %H:%M UTC") if incident.detected_at else "",
+        "what_happened": (incident.summary or "").strip(),
+        "fix": (incident.fix_description or "").strip(),
+    }
+
+
+def render_template_text(source: str, values: dict[str, str]) -> str:
+    try:
+        template = _ENGINE.from_string(source)
+    except TemplateSyntaxError as exc:
+        raise ValidationError(f"The communication template does not parse: {exc}") from exc
+    return template.render(Context(values, autoescape=False)).strip()
+
+
+def _timeline(incident: Incident, text: str, actor) -> None:
+    TimelineEntry.objects.create(
+        incident=incident, kind=TimelineKind.CHANGE, text=text, actor=_user(actor), occurred_at=timezone.now()
+    )
+
+
+def _user(actor):
+    return actor if getattr(actor, "pk", None) else None
+
+
+def _require(actor, permission: str, message: str) -> None:
+    if actor is not None and not actor.has_perm(permission):
+        raise PermissionDenied(message)
+
+
+def _require_visible(incident: Incident, actor) -> None:
+    if actor is not None and not incident_is_visible(user=actor, incident=incident):
+        raise Incident.DoesNotExist("No incident with that id.")
+
+
+def _lock(communication_id: int, actor) -> Communication:
+    communication = (
+        Communication.objects.select_for_update(of=("self",))
+        .select_related("incident", "incident__feature")
+        .get(pk=communication_id)
+    )
+    _require_visible(communication.incident, actor)
+    return communication
+
+
+def _check_recipients(communication: Communication) -> None:
+    if communication.audience == Audience.PUBLIC:
+        if communication.recipient_list:
+            raise ValidationError({"recipients": "A public update goes to the status page, not to addresses."})
+        return
+    for address in communication.recipient_list:
+        try:
+            validate_email(address)
+        except ValidationError as exc:
+            raise ValidationError({"recipients": f"Not an email address: {address}"}) from exc
+
+
+def _label(communication: Communication) -> str:
+    return f"{communication.get_audience_display()} communication"
+
+
+@transaction.atomic
+def communication_create(*, incident_id: int, audience: str, actor, recipients: str = "") -> Communication:
+    """A draft for one audience, filled from that audience's template and the incident."""
+    incident = Incident.objects.select_for_update(of=("self",)).select_related("feature").get(pk=incident_id)
+    _require_visible(incident, actor)
+    _require(actor, "incidents.add_communication", "You may not draft communications.")
+    if audience not in Audience.values:
+        raise ValidationError({"audience": f"Unknown audience {audience!r}."})
+    template = CommunicationTemplate.objects.filter(audience=audience).first()
+    values = template_values(incident)
+    subject = render_template_text(template.subject, values) if template else f"{incident.reference}: update"
+    body = render_template_text(template.body, values) if template else ""
+    communication = Communication(
+        incident=incident,
+        audience=audience,
+        subject=" ".join(subject.split())[:300],
+        body=body,
+        recipients=(recipients or "").strip(),
+        created_by=_user(actor),
+    )
+    _check_recipients(communication)
+    communication.save()
+    audit.log_created(
+        actor=actor, target=communication, incident=incident, values=audit.snapshot(communication, LOGGED_FIELDS)
+    )
+    _timeline(incident, f"{_label(communication)} drafted", actor)
+    return communication
+
+
+@transaction.atomic
+def communication_update(*, communication_id: int, changes: dict, actor) -> Communication:
+    """Edit subject, body or recipients. Only a draft changes: approval is of a fixed text."""
+    communication = _lock(communication_id, actor)
+    _require(actor, "incidents.change_communication", "You may not edit communications.")
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError(f"Not editable: {', '.join(sorted(unknown))}.")
+    if communication.state != CommunicationState.DRAFT:
+        raise ValidationError("Only a draft can be edited: ask an approver to send it back.")
+    before = audit.snapshot(communication, EDITABLE_FIELDS)
+    for name, value in changes.items():
+        setattr(communication, name, (value or "").strip())
+    communication.clean_fields(exclude=[f.name for f in Communication._meta.fields if f.name not in EDITABLE_FIELDS])
+    _check_recipients(communication)
+    communication.save()
+    audit.log_changed(
+        actor=actor,
+        target=communication,
+        before=before,
+        after=audit.snapshot(communication, EDITABLE_FIELDS),
+        incident=communication.incident,
+    )
+    return communication
+
+
+def _transition(communication: Communication, name: str) -> str:
+    source = communication.state
+    method = getattr(communication, name)
+    if not can_proceed(method):
+        state = communication.get_state_display().lower()
+        raise ValidationError(f"Not possible while the communication is {state}.")
+    method()
+    return source
+
+
+def _finish(communication: Communication, source: str, name: str, actor, text: str, details: dict | None = None):
+    communication.save()
+    audit.log_transition(
+        actor=actor,
+        target=communication,
+        source=source,
+        target_state=communication.state,
+        name=name,
+        incident=communication.incident,
+        details=details,
+    )
+    _timeline(communication.incident, text, actor)
+    return communication
+
+
+@transaction.atomic
+def communication_submit(*, communication_id: int, actor) -> Communication:
+    communication = _lock(communication_id, actor)
+    _require(actor, "incidents.change_communication", "You may not submit communications.")
+    if communication.state == CommunicationState.DRAFT:
+        if not (communication.subject.strip() and communication.body.strip()):
+            raise ValidationError("Write a subject and a body before asking for approval.")
+        if communication.audience in EMAIL_AUDIENCES and not communication.recipient_list:
+            raise ValidationError({"recipients": "Name the recipients before asking for approval."})
+    source = _transition(communication, "submit")
+    return _finish(communication, source, "submit", actor, f"{_label(communication)} submitted for approval")
+
+
+def _require_approver(communication: Communication, actor) -> None:
+    if actor is not None and not may_approve(communication, actor):
+        if communication.is_external:
+            raise PermissionDenied("Only Legal or Communications approve what leaves the company.")
+        raise PermissionDenied("You may not approve communications.")
+
+
+@transaction.atomic
+def communication_send_back(*, communication_id: int, note: str, actor) -> Communication:
+    communication = _lock(communication_id, actor)
+    _require_approver(communication, actor)
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError({"note": "Say what needs to change."})
+    source = _transition(communication, "send_back")
+    return _finish(
+        communication, source, "send_back", actor, f"{_label(communication)} sent back: {note}", {"note": note}
+    )
+
+
+@transaction.atomic
+def communication_approve(*, communication_id: int, actor) -> Communication:
+    communication = _lock(communication_id, actor)
+    _require_approver(communication, actor)
+    source = _transition(communication, "approve")
+    communication.approved_by = _user(actor)
+    return _finish(communication, source, "approve", actor, f"{_label(communication)} approved")
+
+
+@transaction.atomic
+def communication_send(*, communication_id: int, actor) -> Communication:
+    """Freeze the exact text and recipients, then queue one email per recipient once this commits."""
+    communication = _lock(communication_id, actor)
+    _require(actor, "incidents.send_communication", "You may not send communications.")
+    source = _transition(communication, "send")
+    communication.sent_by = _user(actor)
+    incident = communication.incident
+    if communication.audience != Audience.PUBLIC:
+        for address in communication.sent_recipients:
+            notification_enqueue(
+                channel=Channel.EMAIL,
+                recipient=address,
+                subject=communication.sent_subject,
+                body=communication.sent_body,
+                dedup_key=f"comm:{communication.pk}:{address.lower()}",
+                incident=incident,
+            )
+        where = f"to {len(communication.sent_recipients)} recipient(s)"
+    else:
+        where = "on the status page"
+    return _finish(
+        communication,
+        source,
+        "send",
+        actor,
+        f"{_label(communication)} sent {where}: {communication.sent_subject}",
+        {"recipients": communication.sent_recipients, "subject": communication.sent_subject},
+    )
+
+
+@transaction.atomic
+def communication_cancel(*, communication_id: int, reason: str = "", actor) -> Communication:
+    communication = _lock(communication_id, actor)
+    _require(actor, "incidents.change_communication", "You may not cancel communications.")
+    source = _transition(communication, "cancel")
+    communication.cancel_reason = (reason or "").strip()
+    text = f"{_label(communication)} cancelled" + (
+        f": {communication.cancel_reason}" if communication.cancel_reason else ""
+    )
+    return _finish(communication, source, "cancel", actor, text, {"reason": communication.cancel_reason})
