@@ -40,6 +40,8 @@ SECRET_KEY = env.str("SECRET_KEY", default="") or _local_secret_key(VAR_DIR / "s
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env("CSRF_TRUSTED_ORIGINS")
 FIRELINE_BASE_URL = env.str("FIRELINE_BASE_URL", default="http://127.0.0.1:8000")
+# The reporting organisation named on regulator report PDFs.
+FIRELINE_ORGANISATION_NAME = env.str("FIRELINE_ORGANISATION_NAME", default="Fireline")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
