@@ -12,16 +12,15 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.template import Context, Engine, TemplateSyntaxError
-from django.utils import timezone
-from django_fsm import can_proceed
 
 from audit import services as audit
-from incidents.constants import Audience, Channel, TimelineKind
-from incidents.models import Communication, CommunicationState, CommunicationTemplate, Incident, TimelineEntry
+from incidents.constants import Audience, Channel
+from incidents.models import Communication, CommunicationState, CommunicationTemplate, Incident
 from incidents.models.communications import EMAIL_AUDIENCES, may_approve
 from incidents.selectors import incident_is_visible
 
 from .notifications import notification_enqueue
+from .workflow import finish_transition, run_transition, timeline_change
 
 EDITABLE_FIELDS = ["subject", "body", "recipients"]
 LOGGED_FIELDS = ["audience", "state", *EDITABLE_FIELDS]
@@ -51,12 +50,6 @@ def render_template_text(source: str, values: dict[str, str]) -> str:
     except TemplateSyntaxError as exc:
         raise ValidationError(f"The communication template does not parse: {exc}") from exc
     return template.render(Context(values, autoescape=False)).strip()
-
-
-def _timeline(incident: Incident, text: str, actor) -> None:
-    TimelineEntry.objects.create(
-        incident=incident, kind=TimelineKind.CHANGE, text=text, actor=_user(actor), occurred_at=timezone.now()
-    )
 
 
 def _user(actor):
@@ -124,7 +117,7 @@ def communication_create(*, incident_id: int, audience: str, actor, recipients: 
     audit.log_created(
         actor=actor, target=communication, incident=incident, values=audit.snapshot(communication, LOGGED_FIELDS)
     )
-    _timeline(incident, f"{_label(communication)} drafted", actor)
+    timeline_change(incident, f"{_label(communication)} drafted", actor)
     return communication
 
 
@@ -154,31 +147,6 @@ def communication_update(*, communication_id: int, changes: dict, actor) -> Comm
     return communication
 
 
-def _transition(communication: Communication, name: str) -> str:
-    source = communication.state
-    method = getattr(communication, name)
-    if not can_proceed(method):
-        state = communication.get_state_display().lower()
-        raise ValidationError(f"Not possible while the communication is {state}.")
-    method()
-    return source
-
-
-def _finish(communication: Communication, source: str, name: str, actor, text: str, details: dict | None = None):
-    communication.save()
-    audit.log_transition(
-        actor=actor,
-        target=communication,
-        source=source,
-        target_state=communication.state,
-        name=name,
-        incident=communication.incident,
-        details=details,
-    )
-    _timeline(communication.incident, text, actor)
-    return communication
-
-
 @transaction.atomic
 def communication_submit(*, communication_id: int, actor) -> Communication:
     communication = _lock(communication_id, actor)
@@ -188,8 +156,8 @@ def communication_submit(*, communication_id: int, actor) -> Communication:
             raise ValidationError("Write a subject and a body before asking for approval.")
         if communication.audience in EMAIL_AUDIENCES and not communication.recipient_list:
             raise ValidationError({"recipients": "Name the recipients before asking for approval."})
-    source = _transition(communication, "submit")
-    return _finish(communication, source, "submit", actor, f"{_label(communication)} submitted for approval")
+    source = run_transition(communication, "submit", "communication")
+    return finish_transition(communication, source, "submit", actor, f"{_label(communication)} submitted for approval")
 
 
 def _require_approver(communication: Communication, actor) -> None:
@@ -206,8 +174,8 @@ def communication_send_back(*, communication_id: int, note: str, actor) -> Commu
     note = (note or "").strip()
     if not note:
         raise ValidationError({"note": "Say what needs to change."})
-    source = _transition(communication, "send_back")
-    return _finish(
+    source = run_transition(communication, "send_back", "communication")
+    return finish_transition(
         communication, source, "send_back", actor, f"{_label(communication)} sent back: {note}", {"note": note}
     )
 
@@ -216,9 +184,9 @@ def communication_send_back(*, communication_id: int, note: str, actor) -> Commu
 def communication_approve(*, communication_id: int, actor) -> Communication:
     communication = _lock(communication_id, actor)
     _require_approver(communication, actor)
-    source = _transition(communication, "approve")
+    source = run_transition(communication, "approve", "communication")
     communication.approved_by = _user(actor)
-    return _finish(communication, source, "approve", actor, f"{_label(communication)} approved")
+    return finish_transition(communication, source, "approve", actor, f"{_label(communication)} approved")
 
 
 @transaction.atomic
@@ -226,7 +194,7 @@ def communication_send(*, communication_id: int, actor) -> Communication:
     """Freeze the exact text and recipients, then queue one email per recipient once this commits."""
     communication = _lock(communication_id, actor)
     _require(actor, "incidents.send_communication", "You may not send communications.")
-    source = _transition(communication, "send")
+    source = run_transition(communication, "send", "communication")
     communication.sent_by = _user(actor)
     incident = communication.incident
     if communication.audience != Audience.PUBLIC:
@@ -242,7 +210,7 @@ def communication_send(*, communication_id: int, actor) -> Communication:
         where = f"to {len(communication.sent_recipients)} recipient(s)"
     else:
         where = "on the status page"
-    return _finish(
+    return finish_transition(
         communication,
         source,
         "send",
@@ -256,9 +224,9 @@ def communication_send(*, communication_id: int, actor) -> Communication:
 def communication_cancel(*, communication_id: int, reason: str = "", actor) -> Communication:
     communication = _lock(communication_id, actor)
     _require(actor, "incidents.change_communication", "You may not cancel communications.")
-    source = _transition(communication, "cancel")
+    source = run_transition(communication, "cancel", "communication")
     communication.cancel_reason = (reason or "").strip()
     text = f"{_label(communication)} cancelled" + (
         f": {communication.cancel_reason}" if communication.cancel_reason else ""
     )
-    return _finish(communication, source, "cancel", actor, text, {"reason": communication.cancel_reason})
+    return finish_transition(communication, source, "cancel", actor, text, {"reason": communication.cancel_reason})

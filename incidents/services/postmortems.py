@@ -8,11 +8,8 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.utils import timezone
-from django_fsm import can_proceed
 
 from audit import services as audit
-from incidents.constants import TimelineKind
 from incidents.models import (
     Incident,
     Learning,
@@ -20,23 +17,14 @@ from incidents.models import (
     PostMortem,
     PostMortemState,
     PostMortemTemplate,
-    TimelineEntry,
 )
 from incidents.models.postmortems import SECTIONS
 from incidents.selectors import incident_is_visible
 
+from .workflow import finish_transition, run_transition, timeline_change
+
 EDITABLE_FIELDS = [name for name, _ in SECTIONS] + ["classification_marking"]
 LOGGED_FIELDS = ["state", *EDITABLE_FIELDS]
-
-
-def _timeline(incident: Incident, text: str, actor) -> None:
-    TimelineEntry.objects.create(
-        incident=incident,
-        kind=TimelineKind.CHANGE,
-        text=text,
-        actor=actor if getattr(actor, "pk", None) else None,
-        occurred_at=timezone.now(),
-    )
 
 
 def _require(actor, permission: str, message: str) -> None:
@@ -93,7 +81,7 @@ def postmortem_create(*, incident_id: int, actor, template: PostMortemTemplate |
         incident=incident,
         values=audit.snapshot(postmortem, LOGGED_FIELDS) | {"template": template.pk if template else None},
     )
-    _timeline(incident, "Post-mortem started (draft)", actor)
+    timeline_change(incident, "Post-mortem started (draft)", actor)
     return postmortem
 
 
@@ -139,31 +127,6 @@ def learning_add(*, postmortem_id: int, text: str, scope: str = LearningScope.NA
     return learning
 
 
-def _transition(postmortem: PostMortem, name: str) -> str:
-    """Run the transition and return the state it left; a ValidationError when it is not possible now."""
-    source = postmortem.state
-    method = getattr(postmortem, name)
-    if not can_proceed(method):
-        raise ValidationError(f"Not possible while the post-mortem is {postmortem.get_state_display().lower()}.")
-    method()
-    return source
-
-
-def _finish(postmortem: PostMortem, source: str, name: str, actor, text: str, details: dict | None = None):
-    postmortem.save()
-    audit.log_transition(
-        actor=actor,
-        target=postmortem,
-        source=source,
-        target_state=postmortem.state,
-        name=name,
-        incident=postmortem.incident,
-        details=details,
-    )
-    _timeline(postmortem.incident, text, actor)
-    return postmortem
-
-
 @transaction.atomic
 def postmortem_submit(*, postmortem_id: int, actor) -> PostMortem:
     postmortem = _lock(postmortem_id, actor)
@@ -171,8 +134,8 @@ def postmortem_submit(*, postmortem_id: int, actor) -> PostMortem:
     empty = [heading for name, heading, text in postmortem.sections if not (text or "").strip()]
     if empty:
         raise ValidationError(f"Write every section before review: {', '.join(empty)}.")
-    source = _transition(postmortem, "submit")
-    return _finish(postmortem, source, "submit", actor, "Post-mortem submitted for review")
+    source = run_transition(postmortem, "submit", "post-mortem")
+    return finish_transition(postmortem, source, "submit", actor, "Post-mortem submitted for review")
 
 
 @transaction.atomic
@@ -183,9 +146,9 @@ def postmortem_request_changes(*, postmortem_id: int, note: str, actor) -> PostM
     note = (note or "").strip()
     if not note:
         raise ValidationError({"note": "Say what needs to change."})
-    source = _transition(postmortem, "request_changes")
+    source = run_transition(postmortem, "request_changes", "post-mortem")
     postmortem.review_note = note
-    return _finish(
+    return finish_transition(
         postmortem, source, "request_changes", actor, f"Post-mortem sent back for changes: {note}", {"note": note}
     )
 
@@ -194,16 +157,16 @@ def postmortem_request_changes(*, postmortem_id: int, note: str, actor) -> PostM
 def postmortem_approve(*, postmortem_id: int, actor) -> PostMortem:
     postmortem = _lock(postmortem_id, actor)
     _require(actor, "incidents.approve_postmortem", "Only the commander or Legal approve post-mortems.")
-    source = _transition(postmortem, "approve")
+    source = run_transition(postmortem, "approve", "post-mortem")
     postmortem.approved_by = _user(actor)
     postmortem.review_note = ""
-    return _finish(postmortem, source, "approve", actor, "Post-mortem approved")
+    return finish_transition(postmortem, source, "approve", actor, "Post-mortem approved")
 
 
 @transaction.atomic
 def postmortem_publish(*, postmortem_id: int, actor) -> PostMortem:
     postmortem = _lock(postmortem_id, actor)
     _require(actor, "incidents.publish_postmortem", "You may not publish post-mortems.")
-    source = _transition(postmortem, "publish")
+    source = run_transition(postmortem, "publish", "post-mortem")
     postmortem.published_by = _user(actor)
-    return _finish(postmortem, source, "publish", actor, "Post-mortem published")
+    return finish_transition(postmortem, source, "publish", actor, "Post-mortem published")

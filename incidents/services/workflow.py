@@ -1,0 +1,51 @@
+"""The steps every document workflow on an incident shares (post-mortems, communications).
+
+Run a django-fsm transition or say in words why it cannot run; then save, log and put it on the
+incident's timeline, all in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+from django_fsm import can_proceed
+
+from audit import services as audit
+from incidents.constants import TimelineKind
+from incidents.models import Incident, TimelineEntry
+
+
+def timeline_change(incident: Incident, text: str, actor) -> None:
+    TimelineEntry.objects.create(
+        incident=incident,
+        kind=TimelineKind.CHANGE,
+        text=text,
+        actor=actor if getattr(actor, "pk", None) else None,
+        occurred_at=timezone.now(),
+    )
+
+
+def run_transition(document: models.Model, name: str, noun: str) -> str:
+    """Run the transition and return the state it left; a ValidationError when it is not possible now."""
+    source = document.state
+    method = getattr(document, name)
+    if not can_proceed(method):
+        raise ValidationError(f"Not possible while the {noun} is {document.get_state_display().lower()}.")
+    method()
+    return source
+
+
+def finish_transition(document: models.Model, source: str, name: str, actor, text: str, details: dict | None = None):
+    document.save()
+    audit.log_transition(
+        actor=actor,
+        target=document,
+        source=source,
+        target_state=document.state,
+        name=name,
+        incident=document.incident,
+        details=details,
+    )
+    timeline_change(document.incident, text, actor)
+    return document
