@@ -1,3 +1,4 @@
+from .actions import ActionItem, ActionItemKind, ActionItemSource, ActionItemState
 from .communications import Communication, CommunicationState, CommunicationTemplate
 from .containment import ContainmentAction
 from .detection import (
@@ -33,6 +34,10 @@ from .tokens import ApiToken, hash_token
 from .triage import TriageRule
 
 __all__ = [
+    "ActionItem",
+    "ActionItemKind",
+    "ActionItemSource",
+    "ActionItemState",
     "Alert",
     "AlertDedupKey",
     "AlertIntegration",
