@@ -7,13 +7,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents.models import AlertIntegration
-from incidents.services.alert_parsing import (
-    AlertmanagerSerializer,
-    AlertParseError,
-    GenericAlertSerializer,
-    GrafanaSerializer,
-)
-from incidents.services.alerts import alert_payload_process, alert_payload_store
+from incidents.services.alert_parsing import AlertmanagerPayload, AlertParseError, GenericPayload, GrafanaPayload
+from incidents.services.alerts import alert_intake
 
 IntakeResult = inline_serializer(
     "AlertIntakeResult",
@@ -56,11 +51,10 @@ class AlertIntakeView(APIView):
         if len(body) > limit:
             return self._too_big(len(body), limit)
         content_type = request.META.get("CONTENT_TYPE", "")
-        payload = alert_payload_store(
-            integration=self.integration, body=body, content_type=content_type, token=request.auth
-        )
         try:
-            result = alert_payload_process(payload=payload)
+            _, result = alert_intake(
+                integration=self.integration, body=body, content_type=content_type, token=request.auth
+            )
         except AlertParseError as exc:
             code = (
                 status.HTTP_415_UNSUPPORTED_MEDIA_TYPE if "content_type" in exc.errors else status.HTTP_400_BAD_REQUEST
@@ -69,7 +63,7 @@ class AlertIntakeView(APIView):
                 {
                     "detail": "The payload was stored but could not be read.",
                     "errors": exc.errors,
-                    "payload_id": payload.pk,
+                    "payload_id": exc.payload.pk,
                 },
                 status=code,
             )
@@ -88,7 +82,9 @@ class AlertmanagerIntakeView(AlertIntakeView):
 
     integration = AlertIntegration.ALERTMANAGER
 
-    @extend_schema(request=AlertmanagerSerializer, responses={202: IntakeResult, **ERRORS}, tags=["alerts"])
+    @extend_schema(
+        request={"application/json": AlertmanagerPayload}, responses={202: IntakeResult, **ERRORS}, tags=["alerts"]
+    )
     def post(self, request):
         return super().post(request)
 
@@ -98,7 +94,9 @@ class GrafanaIntakeView(AlertIntakeView):
 
     integration = AlertIntegration.GRAFANA
 
-    @extend_schema(request=GrafanaSerializer, responses={202: IntakeResult, **ERRORS}, tags=["alerts"])
+    @extend_schema(
+        request={"application/json": GrafanaPayload}, responses={202: IntakeResult, **ERRORS}, tags=["alerts"]
+    )
     def post(self, request):
         return super().post(request)
 
@@ -113,6 +111,8 @@ class GenericIntakeView(AlertIntakeView):
 
     integration = AlertIntegration.GENERIC
 
-    @extend_schema(request=GenericAlertSerializer, responses={202: IntakeResult, **ERRORS}, tags=["alerts"])
+    @extend_schema(
+        request={"application/json": GenericPayload}, responses={202: IntakeResult, **ERRORS}, tags=["alerts"]
+    )
     def post(self, request):
         return super().post(request)

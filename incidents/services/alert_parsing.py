@@ -1,6 +1,8 @@
 """Turn what a monitor sent into alerts Fireline can route: Alertmanager v4, Grafana, generic JSON.
 
-Validation uses DRF serializers, so a bad payload is answered with the field and the reason.
+The payload shapes are pydantic models: they validate fast enough for an alert storm, and the same
+models document the endpoints in the OpenAPI schema. A bad payload is answered with the field and the
+reason, as `{"alerts": {"0": {"labels": ["..."]}}}` (and read in the admin as `alerts[0].labels: ...`).
 """
 
 from __future__ import annotations
@@ -8,10 +10,19 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
 from django.utils import timezone
-from rest_framework import serializers
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    ValidationError,
+    WithJsonSchema,
+)
 
 from incidents.models import AlertIntegration
 
@@ -42,6 +53,135 @@ def _flatten(errors, prefix=""):
         yield prefix or "body", str(errors)
 
 
+# pydantic's words for what went wrong, in the words the rest of Fireline's API uses.
+MESSAGES = {
+    "missing": "This field is required.",
+    "string_type": "Must be a string.",
+    "dict_type": "Must be an object.",
+    "list_type": "Must be a list.",
+    "int_type": "Must be an integer.",
+    "int_parsing": "Must be an integer.",
+    "too_short": "Must not be empty.",
+}
+
+
+def _message(error: dict) -> str:
+    if error["type"] == "string_too_long":
+        return f"At most {error['ctx']['max_length']} characters."
+    if error["type"] == "literal_error":
+        return f"Must be one of {error['ctx']['expected']}."
+    if error["type"] == "value_error":
+        return str(error["ctx"]["error"])
+    if error["type"].startswith("datetime"):
+        return "Must be an ISO 8601 date and time, e.g. 2026-11-29T22:00:00Z."
+    return MESSAGES.get(error["type"], error["msg"])
+
+
+def _errors(exc: ValidationError) -> dict:
+    """pydantic's flat error list as nested fields: {"alerts": {"0": {"labels": ["..."]}}}."""
+    tree: dict = {}
+    for error in exc.errors(include_url=False):
+        loc = [str(part) for part in error["loc"]] or ["body"]
+        node = tree
+        for part in loc[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        leaf = node.setdefault(loc[-1], [])
+        if isinstance(leaf, list):
+            leaf.append(_message(error))
+    return tree
+
+
+def _zero_time_is_none(value):
+    return None if isinstance(value, str) and value.startswith(ZERO_TIME_PREFIX) else value
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _has_labels(value: dict) -> dict:
+    if not value:
+        raise ValueError("An alert needs at least one label.")
+    return value
+
+
+def _version_4(value: str) -> str:
+    if value and value != "4":
+        raise ValueError(f'Alertmanager webhook version "4" is supported, not "{value}".')
+    return value
+
+
+def Text(max_length: int):  # noqa: N802 - a type, read as one
+    return Annotated[str, StringConstraints(max_length=max_length)]
+
+
+StringMap = dict[str, Text(10000)]
+# OpenAPI 3.0 spells "or null" as nullable, not as JSON Schema's anyOf with a null type.
+Moment = Annotated[
+    datetime | None,
+    BeforeValidator(_zero_time_is_none),
+    AfterValidator(_aware),
+    WithJsonSchema({"type": "string", "format": "date-time", "nullable": True}),
+]
+Status = Literal["firing", "resolved"]
+
+
+class AlertmanagerAlert(BaseModel):
+    status: Status
+    labels: Annotated[StringMap, AfterValidator(_has_labels)]
+    annotations: StringMap = Field(default_factory=dict)
+    startsAt: Moment = None  # noqa: N815 - the monitor's field names
+    endsAt: Moment = None  # noqa: N815
+    generatorURL: Text(1000) = ""  # noqa: N815
+    fingerprint: Text(200) = ""
+
+
+class AlertmanagerPayload(BaseModel):
+    """Prometheus Alertmanager's webhook, version 4."""
+
+    version: Annotated[str, AfterValidator(_version_4)] = ""
+    status: Status = "firing"
+    receiver: str = ""
+    groupKey: Text(500) = ""  # noqa: N815
+    groupLabels: StringMap = Field(default_factory=dict)  # noqa: N815
+    commonLabels: StringMap = Field(default_factory=dict)  # noqa: N815
+    commonAnnotations: StringMap = Field(default_factory=dict)  # noqa: N815
+    externalURL: str = ""  # noqa: N815
+    truncatedAlerts: Annotated[int, Field(ge=0)] = 0  # noqa: N815
+    alerts: Annotated[list[AlertmanagerAlert], Field(min_length=1)]
+
+
+class GrafanaPayload(AlertmanagerPayload):
+    """Grafana Alerting's webhook contact point: Alertmanager's shape with Grafana's own version and fields."""
+
+    version: str = ""
+    orgId: int = 0  # noqa: N815
+    title: str = ""
+    state: str = ""
+    message: str = ""
+
+
+class GenericAlert(BaseModel):
+    name: Text(300)
+    status: Status = "firing"
+    labels: StringMap = Field(default_factory=dict)
+    annotations: StringMap = Field(default_factory=dict)
+    summary: Text(2000) = ""
+    fingerprint: Text(200) = ""
+    group: Text(500) = ""
+    started_at: Moment = None
+    url: Text(1000) = ""
+
+
+class GenericPayload(BaseModel):
+    alerts: Annotated[list[GenericAlert], Field(min_length=1)]
+
+
 @dataclass
 class ParsedAlert:
     status: str
@@ -62,106 +202,32 @@ class ParsedAlert:
         return str(self.annotations.get("summary") or self.annotations.get("description") or self.name)
 
 
-class StringMap(serializers.DictField):
-    """Labels and annotations: a flat object of strings."""
-
-    child = serializers.CharField(allow_blank=True, max_length=10000)
-
-
-class LooseDateTime(serializers.DateTimeField):
-    def to_internal_value(self, value):
-        if isinstance(value, str) and value.startswith(ZERO_TIME_PREFIX):
-            return None
-        return super().to_internal_value(value)
-
-
-class AlertmanagerAlertSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["firing", "resolved"])
-    labels = StringMap()
-    annotations = StringMap(required=False, default=dict)
-    startsAt = LooseDateTime(required=False, allow_null=True)  # noqa: N815 - the monitor's field names
-    endsAt = LooseDateTime(required=False, allow_null=True)  # noqa: N815
-    generatorURL = serializers.CharField(required=False, allow_blank=True, max_length=1000)  # noqa: N815
-    fingerprint = serializers.CharField(required=False, allow_blank=True, max_length=200)
-
-    def validate_labels(self, value):
-        if not value:
-            raise serializers.ValidationError("An alert needs at least one label.")
-        return value
-
-
-class AlertmanagerSerializer(serializers.Serializer):
-    version = serializers.CharField(required=False)
-    status = serializers.ChoiceField(choices=["firing", "resolved"], required=False)
-    receiver = serializers.CharField(required=False, allow_blank=True)
-    groupKey = serializers.CharField(required=False, allow_blank=True, max_length=500)  # noqa: N815
-    groupLabels = StringMap(required=False)  # noqa: N815
-    commonLabels = StringMap(required=False)  # noqa: N815
-    commonAnnotations = StringMap(required=False)  # noqa: N815
-    externalURL = serializers.CharField(required=False, allow_blank=True)  # noqa: N815
-    truncatedAlerts = serializers.IntegerField(required=False, min_value=0)  # noqa: N815
-    alerts = AlertmanagerAlertSerializer(many=True, allow_empty=False)
-
-    def validate_version(self, value):
-        if value != "4":
-            raise serializers.ValidationError(f'Alertmanager webhook version "4" is supported, not "{value}".')
-        return value
-
-
-class GrafanaSerializer(AlertmanagerSerializer):
-    orgId = serializers.IntegerField(required=False)  # noqa: N815
-    title = serializers.CharField(required=False, allow_blank=True)
-    state = serializers.CharField(required=False, allow_blank=True)
-    message = serializers.CharField(required=False, allow_blank=True)
-
-    def validate_version(self, value):
-        return value  # Grafana sends its own version ("1")
-
-
-class GenericAlertSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=300)
-    status = serializers.ChoiceField(choices=["firing", "resolved"], default="firing")
-    labels = StringMap(required=False, default=dict)
-    annotations = StringMap(required=False, default=dict)
-    summary = serializers.CharField(required=False, allow_blank=True, max_length=2000)
-    fingerprint = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    group = serializers.CharField(required=False, allow_blank=True, max_length=500)
-    started_at = serializers.DateTimeField(required=False, allow_null=True)
-    url = serializers.CharField(required=False, allow_blank=True, max_length=1000)
-
-
-class GenericSerializer(serializers.Serializer):
-    alerts = GenericAlertSerializer(many=True, allow_empty=False)
-
-
 def _fingerprint(labels: dict) -> str:
     canonical = json.dumps(labels, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
-def _validated(serializer_class, data):
-    serializer = serializer_class(data=data)
-    if not serializer.is_valid():
-        raise AlertParseError(serializer.errors)
-    return serializer.validated_data
+def _validated(model: type[BaseModel], data):
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise AlertParseError(_errors(exc)) from exc
 
 
-def _alertmanager_like(data: dict) -> list[ParsedAlert]:
-    group_key = data.get("groupKey", "")
-    common = data.get("commonLabels") or {}
+def _alertmanager_like(data: AlertmanagerPayload) -> list[ParsedAlert]:
     alerts = []
-    for item in data["alerts"]:
-        labels = {**common, **item["labels"]}
+    for item in data.alerts:
+        labels = {**data.commonLabels, **item.labels}
         alerts.append(
             ParsedAlert(
-                status=item["status"],
-                fingerprint=item.get("fingerprint") or _fingerprint(labels),
+                status=item.status,
+                fingerprint=item.fingerprint or _fingerprint(labels),
                 labels=labels,
-                annotations={**(data.get("commonAnnotations") or {}), **item.get("annotations", {})},
-                group_key=group_key,
-                starts_at=item.get("startsAt"),
-                ends_at=item.get("endsAt"),
-                generator_url=item.get("generatorURL", ""),
+                annotations={**data.commonAnnotations, **item.annotations},
+                group_key=data.groupKey,
+                starts_at=item.startsAt,
+                ends_at=item.endsAt,
+                generator_url=item.generatorURL,
             )
         )
     return alerts
@@ -181,26 +247,26 @@ def parse_payload(integration: str, body: str, content_type: str) -> list[Parsed
     if _has_nul(data):
         raise AlertParseError({"body": ["A string contains the NUL character (\\u0000), which cannot be stored."]})
     if integration == AlertIntegration.ALERTMANAGER:
-        return _alertmanager_like(_validated(AlertmanagerSerializer, data))
+        return _alertmanager_like(_validated(AlertmanagerPayload, data))
     if integration == AlertIntegration.GRAFANA:
-        return _alertmanager_like(_validated(GrafanaSerializer, data))
+        return _alertmanager_like(_validated(GrafanaPayload, data))
     # generic: one alert object, or {"alerts": [...]}
-    items = _validated(GenericSerializer, data if "alerts" in data else {"alerts": [data]})["alerts"]
+    items = _validated(GenericPayload, data if "alerts" in data else {"alerts": [data]}).alerts
     alerts = []
     for item in items:
-        labels = {"alertname": item["name"], **item["labels"]}
-        annotations = dict(item["annotations"])
-        if item.get("summary"):
-            annotations.setdefault("summary", item["summary"])
+        labels = {"alertname": item.name, **item.labels}
+        annotations = dict(item.annotations)
+        if item.summary:
+            annotations.setdefault("summary", item.summary)
         alerts.append(
             ParsedAlert(
-                status=item["status"],
-                fingerprint=item.get("fingerprint") or _fingerprint(labels),
+                status=item.status,
+                fingerprint=item.fingerprint or _fingerprint(labels),
                 labels=labels,
                 annotations=annotations,
-                group_key=item.get("group", ""),
-                starts_at=item.get("started_at"),
-                generator_url=item.get("url", ""),
+                group_key=item.group,
+                starts_at=item.started_at,
+                generator_url=item.url,
             )
         )
     return alerts

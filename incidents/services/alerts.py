@@ -1,7 +1,10 @@
 """Alert intake: store the raw payload, parse it, route each alert, deduplicate, open or update incidents.
 
-The raw payload is committed in its own transaction before parsing, so a payload that breaks the
-parser or the router is still there, with its error, for a person to look at.
+`alert_intake` keeps every payload it is given. The raw payload and what it did (alerts, incidents,
+counters) are committed together in one transaction, so a 202 means both are stored; a payload the
+parser refuses, or one whose processing fails, is stored on its own with its error for a person to
+look at (the failed attempt leaves nothing else behind). One commit per payload is what lets the
+endpoint keep up with an alert storm.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from .incidents import incident_open
 
 # Repeated firings of one alert share a timeline entry for this long, so a storm reads as one line.
 REPEAT_WINDOW = timedelta(minutes=10)
+LAST_SEEN_GRANULARITY = timedelta(minutes=1)
 
 IMPACT_FIELDS = {
     Impact.LIMITED: {},
@@ -43,15 +47,57 @@ IMPACT_FIELDS = {
 }
 
 
+def _new_payload(*, integration: str, body: bytes, content_type: str, token=None) -> AlertPayload:
+    return AlertPayload(
+        integration=integration,
+        # PostgreSQL text cannot hold NUL: keep it visible as U+FFFD rather than refuse the payload.
+        body=body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
+        content_type=content_type[:200],
+        token=token,
+    )
+
+
 def alert_payload_store(*, integration: str, body: bytes, content_type: str, token=None) -> AlertPayload:
+    """Store a payload to be processed later by alert_payload_process."""
+    payload = _new_payload(integration=integration, body=body, content_type=content_type, token=token)
     with transaction.atomic():
-        return AlertPayload.objects.create(
-            integration=integration,
-            # PostgreSQL text cannot hold NUL: keep it visible as U+FFFD rather than refuse the payload.
-            body=body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
-            content_type=content_type[:200],
-            token=token,
-        )
+        payload.save()
+    return payload
+
+
+def _store_failed(payload: AlertPayload, error: str) -> None:
+    """Keep the raw payload with its error, in its own transaction (a failed attempt was rolled back)."""
+    payload.pk = None
+    payload._state.adding = True
+    payload.status = PayloadStatus.FAILED
+    payload.error = error[:5000]
+    payload.result = {}
+    payload.processed_at = timezone.now()
+    with transaction.atomic():
+        payload.save()
+
+
+def alert_intake(*, integration: str, body: bytes, content_type: str, token=None) -> tuple[AlertPayload, dict]:
+    """Store and process one payload: (payload, result).
+
+    Raises AlertParseError for bad input and re-raises anything else that fails; either way the raw
+    payload is stored first with its error (the exception's `payload` attribute), and nothing of the
+    failed attempt stays behind.
+    """
+    payload = _new_payload(integration=integration, body=body, content_type=content_type, token=token)
+    try:
+        parsed = parse_payload(payload.integration, payload.body, payload.content_type)
+    except AlertParseError as exc:
+        _store_failed(payload, str(exc))
+        exc.payload = payload
+        raise
+    try:
+        result = _route_all(payload, parsed)
+    except Exception as exc:
+        _store_failed(payload, f"{exc.__class__.__name__}: {exc}")
+        exc.payload = payload
+        raise
+    return payload, result
 
 
 def _route(alert: ParsedAlert, rules: list[AlertRoutingRule], features: dict) -> tuple:
@@ -157,7 +203,10 @@ def _route_all(payload: AlertPayload, parsed: list[ParsedAlert]) -> dict:
     all_keys = {key for alert in parsed for key in _keys_for(payload.integration, alert)}
     _serialize_on(all_keys)
     # Every key of the payload in one query; incidents opened below join this map as they are made.
-    known = {k.key: k.incident for k in AlertDedupKey.objects.select_related("incident").filter(key__in=all_keys)}
+    key_rows = list(AlertDedupKey.objects.select_related("incident").filter(key__in=all_keys))
+    known = {k.key: k.incident for k in key_rows}
+    # "last seen" is kept to the minute: a storm does not rewrite the same rows on every request.
+    stale_seen = {k.key for k in key_rows if k.last_seen_at < timezone.now() - LAST_SEEN_GRANULARITY}
     rules = list(AlertRoutingRule.objects.filter(is_active=True).select_related("feature"))
     wanted = {a.labels.get(r.feature_label) for a in parsed for r in rules if r.feature_id is None}
     features = {f.key: f for f in AIFeature.objects.filter(key__in=[k for k in wanted if k])} if wanted else {}
@@ -202,7 +251,7 @@ def _route_all(payload: AlertPayload, parsed: list[ParsedAlert]) -> dict:
         if open_incident is not None:
             row.incident, row.is_duplicate = open_incident, True
             repeats[(open_incident.pk, alert.name)] += 1
-            seen_keys.update(k for k in keys if k in known)
+            seen_keys.update(k for k in keys if k in stale_seen)
             counts["deduplicated"] += 1
             updated.add(open_incident.pk)
             continue
@@ -220,6 +269,24 @@ def _route_all(payload: AlertPayload, parsed: list[ParsedAlert]) -> dict:
         known.update({k: incident for k in keys})
         row.incident, row.rule = incident, rule
         opened.append(incident.pk)
+    result = {
+        "alerts": len(parsed),
+        "incidents_opened": opened,
+        "incidents_updated": sorted(updated - set(opened)),
+        "recurrences": recurrences,
+        "deduplicated": counts["deduplicated"],
+        "inboxed": counts["inboxed"],
+        "resolved": counts["resolved"],
+    }
+    if payload.pk is None:  # stored here, with what it did, in this one transaction
+        payload.status, payload.result, payload.processed_at = PayloadStatus.PROCESSED, result, timezone.now()
+        payload.save()
+    else:
+        AlertPayload.objects.filter(pk=payload.pk).update(
+            status=PayloadStatus.PROCESSED, result=result, processed_at=timezone.now()
+        )
+    for row in rows:
+        row.payload = payload
     Alert.objects.bulk_create(rows)
     per_incident = defaultdict(int)
     for (incident_id, name), count in repeats.items():
@@ -229,20 +296,7 @@ def _route_all(payload: AlertPayload, parsed: list[ParsedAlert]) -> dict:
         Incident.objects.filter(pk=incident_id).update(alert_count=F("alert_count") + count)
     if seen_keys:
         AlertDedupKey.objects.filter(key__in=seen_keys).update(last_seen_at=timezone.now())
-    result = {
-        "payload_id": payload.pk,
-        "alerts": len(parsed),
-        "incidents_opened": opened,
-        "incidents_updated": sorted(updated - set(opened)),
-        "recurrences": recurrences,
-        "deduplicated": counts["deduplicated"],
-        "inboxed": counts["inboxed"],
-        "resolved": counts["resolved"],
-    }
-    AlertPayload.objects.filter(pk=payload.pk).update(
-        status=PayloadStatus.PROCESSED, result=result, processed_at=timezone.now()
-    )
-    return result
+    return {"payload_id": payload.pk, **result}
 
 
 def _open_from_alert(payload, alert: ParsedAlert, rule, feature, previous: Incident | None) -> Incident:

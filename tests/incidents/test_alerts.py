@@ -205,7 +205,13 @@ def test_a_missing_field_is_named(client, token, bot):
     bad = copy.deepcopy(ALERTMANAGER)
     del bad["alerts"][0]["labels"]
     body = post(client, token, "alertmanager", bad).json()
-    assert "labels" in json.dumps(body["errors"]["alerts"])
+    assert body["errors"]["alerts"]["0"]["labels"] == ["This field is required."]
+    assert "alerts[0].labels: This field is required." in AlertPayload.objects.get(pk=body["payload_id"]).error
+    bad["alerts"][0]["labels"] = {}
+    bad["alerts"][0]["startsAt"] = "yesterday"
+    errors = post(client, token, "alertmanager", bad).json()["errors"]["alerts"]["0"]
+    assert errors["labels"] == ["An alert needs at least one label."]
+    assert "ISO 8601" in errors["startsAt"][0]
     assert post(client, token, "alertmanager", {**ALERTMANAGER, "version": "3"}).json()["errors"]["version"]
 
 
@@ -288,3 +294,24 @@ def test_schema_documents_the_intake_endpoints(client):
     schema = client.get("/api/schema/").content.decode()
     for path in ("/api/v1/alerts/alertmanager", "/api/v1/alerts/grafana", "/api/v1/alerts/generic"):
         assert path in schema
+    # the request bodies are documented from the same models that validate them
+    for model in ("AlertmanagerPayload", "GrafanaPayload", "GenericPayload"):
+        assert f"#/components/schemas/{model}" in schema
+    assert "generatorURL" in schema and "fingerprint" in schema
+
+
+def test_a_payload_whose_processing_fails_is_kept_with_its_error_and_leaves_nothing_half_done(bot, monkeypatch):
+    from incidents.services import alerts as intake
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(intake.Alert.objects, "bulk_create", broken)  # after the incident is opened
+    body = json.dumps(firing("half-1", group="half")).encode()
+    with pytest.raises(RuntimeError) as failure:
+        intake.alert_intake(integration="alertmanager", body=body, content_type="application/json")
+    stored = AlertPayload.objects.get()
+    assert failure.value.payload.pk == stored.pk
+    assert stored.status == PayloadStatus.FAILED and stored.error == "RuntimeError: disk full"
+    assert stored.body == body.decode()
+    assert not Incident.objects.exists() and not Alert.objects.exists()

@@ -9,16 +9,12 @@ Figures are printed; only correctness is asserted.
 
 import json
 import logging
-import os
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -29,6 +25,7 @@ from django.db import connection
 from incidents.services import api_token_create, hotcache
 from incidents.services.flags import killswitch_set
 from tests.factories import AIFeatureFactory, UserFactory
+from tests.perf.servers import gunicorn_server
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = 4
@@ -104,58 +101,6 @@ def report(name, f):
         f"     flip commit -> new value served: median {statistics.median(f['flips']) * 1000:.1f} ms, "
         f"max {max(f['flips']) * 1000:.1f} ms over {len(f['flips'])} flips"
     )
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def gunicorn_server(workers=2):
-    """gunicorn against this run's test database (committed rows: the test is transactional)."""
-    db = connection.settings_dict
-    user = quote(db["USER"] or "", safe="") + (":" + quote(db["PASSWORD"], safe="") if db["PASSWORD"] else "")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.perf.bench_settings",
-        "DATABASE_URL": f"postgres://{user}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "REDIS_URL": os.environ.get("REDIS_URL", ""),
-        "SECRET_KEY": "bench-" + "x" * 50,
-        "DEBUG": "false",
-        "SECURE_SSL_REDIRECT": "false",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "LOG_LEVEL": "WARNING",
-    }
-    log = tempfile.TemporaryFile(mode="w+")
-    cmd = [sys.executable, "-m", "gunicorn", "config.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}"]
-    server = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base_url + "/bench/constant", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
-            time.sleep(0.1)
-        yield base_url
-    except BaseException:
-        log.seek(0)
-        print(log.read()[-4000:])
-        raise
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
 
 
 @pytest.mark.perf
