@@ -6,6 +6,14 @@ from incidents.constants import Category, DetectionSignal
 from tests.factories import AIFeatureFactory, UserFactory
 
 
+@pytest.fixture(autouse=True)
+def _forget_cached_alert_routing():
+    """Rows of a rolled-back test never send the signal that drops the cached routing: start each test clean."""
+    from incidents.services.alerts import routing_cache_clear
+
+    routing_cache_clear()
+
+
 def fresh(user):
     """The same user with an empty permission cache (groups change in tests)."""
     return type(user).objects.get(pk=user.pk)

@@ -13,6 +13,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -32,12 +33,45 @@ from incidents.models import (
 )
 from incidents.selectors import visible_incidents
 
+from . import hotcache
 from .alert_parsing import AlertParseError, ParsedAlert, clamp_past, parse_payload
 from .incidents import incident_open
 
 # Repeated firings of one alert share a timeline entry for this long, so a storm reads as one line.
 REPEAT_WINDOW = timedelta(minutes=10)
 LAST_SEEN_GRANULARITY = timedelta(minutes=1)
+
+# The routing rules and AI features, read on every payload, change rarely: kept in the cache and in
+# each web process (see hotcache), dropped everywhere when a rule or a feature is saved or deleted.
+# The shared entry also expires, which bounds how long a fill racing with a change can keep old rules.
+ROUTING_CACHE_KEY = "fireline:alert-routing"
+ROUTING_CACHE_SECONDS = 30
+
+
+def _routing() -> tuple[list[AlertRoutingRule], dict[str, AIFeature]]:
+    cached = hotcache.get(ROUTING_CACHE_KEY)
+    if cached is None:
+        rules = list(AlertRoutingRule.objects.filter(is_active=True).select_related("feature"))
+        features = {feature.key: feature for feature in AIFeature.objects.all()}
+        cached = (rules, features)
+        cache.set(ROUTING_CACHE_KEY, cached, ROUTING_CACHE_SECONDS)
+    return cached
+
+
+def routing_cache_clear() -> None:
+    cache.delete(ROUTING_CACHE_KEY)
+    hotcache.invalidate([ROUTING_CACHE_KEY])
+
+
+def routing_changed(**kwargs) -> None:
+    """Signal receiver: a routing rule or an AI feature changed.
+
+    Forgotten now (this transaction may route alerts next) and again once the change commits (another
+    process may have filled the cache with the old rows in between).
+    """
+    routing_cache_clear()
+    transaction.on_commit(routing_cache_clear)
+
 
 IMPACT_FIELDS = {
     Impact.LIMITED: {},
@@ -155,8 +189,35 @@ def _serialize_on(keys: set[str]) -> None:
         )
 
 
+# PostgreSQL: bump the recent "fired again" line and the incident's counter in one round trip.
+REPEAT_SQL = r"""
+WITH recent AS (
+    SELECT id, text FROM incidents_timelineentry
+    WHERE incident_id = %(incident)s AND kind = %(kind)s AND occurred_at >= %(since)s
+      AND starts_with(text, %(prefix)s)
+    ORDER BY occurred_at DESC, id DESC
+    LIMIT 1
+    FOR UPDATE
+), bumped AS (
+    UPDATE incidents_timelineentry AS entry
+    SET text = %(prefix)s || ' (×'
+        || (COALESCE(substring(recent.text FROM '×([0-9]+)\)$')::bigint, 0) + %(count)s)::text || ')'
+    FROM recent
+    WHERE entry.id = recent.id
+    RETURNING entry.id
+), counted AS (
+    UPDATE incidents_incident SET alert_count = alert_count + %(total)s WHERE id = %(incident)s RETURNING id
+)
+SELECT (SELECT count(*) FROM bumped), (SELECT count(*) FROM counted)
+"""
+
+
+def _repeat_prefix(name: str) -> str:
+    return f"Alert '{name}' fired again"
+
+
 def _repeat_note(incident_id: int, name: str, count: int) -> None:
-    prefix = f"Alert '{name}' fired again"
+    prefix = _repeat_prefix(name)
     recent = (
         TimelineEntry.objects.select_for_update()
         .filter(
@@ -165,17 +226,53 @@ def _repeat_note(incident_id: int, name: str, count: int) -> None:
             text__startswith=prefix,
             occurred_at__gte=timezone.now() - REPEAT_WINDOW,
         )
-        .order_by("-occurred_at")
+        .order_by("-occurred_at", "-id")
         .first()
     )
     if recent is None:
-        TimelineEntry.objects.create(
-            incident_id=incident_id, kind=TimelineKind.ALERT, occurred_at=timezone.now(), text=f"{prefix} (×{count})"
-        )
+        _new_repeat_note(incident_id, prefix, count)
     else:
         total = int(recent.text.rsplit("×", 1)[1].rstrip(")")) + count
         recent.text = f"{prefix} (×{total})"
         recent.save(update_fields=["text"])
+
+
+def _new_repeat_note(incident_id: int, prefix: str, count: int) -> None:
+    TimelineEntry.objects.create(
+        incident_id=incident_id, kind=TimelineKind.ALERT, occurred_at=timezone.now(), text=f"{prefix} (×{count})"
+    )
+
+
+def _count_repeats(repeats: dict) -> None:
+    """Repeated firings: one timeline line per alert name (counted for REPEAT_WINDOW) and the incident's counter."""
+    per_incident = defaultdict(int)
+    for (incident_id, _), count in repeats.items():
+        per_incident[incident_id] += count
+    if connection.vendor != "postgresql":
+        for (incident_id, name), count in repeats.items():
+            _repeat_note(incident_id, name, count)
+        for incident_id, count in per_incident.items():
+            Incident.objects.filter(pk=incident_id).update(alert_count=F("alert_count") + count)
+        return
+    counted = set()
+    with connection.cursor() as cursor:
+        for (incident_id, name), count in repeats.items():
+            total = per_incident[incident_id] if incident_id not in counted else 0
+            counted.add(incident_id)
+            cursor.execute(
+                REPEAT_SQL,
+                {
+                    "incident": incident_id,
+                    "kind": TimelineKind.ALERT.value,
+                    "since": timezone.now() - REPEAT_WINDOW,
+                    "prefix": _repeat_prefix(name),
+                    "count": count,
+                    "total": total,
+                },
+            )
+            bumped, _ = cursor.fetchone()
+            if not bumped:
+                _new_repeat_note(incident_id, _repeat_prefix(name), count)
 
 
 def alert_payload_process(*, payload: AlertPayload) -> dict:
@@ -207,9 +304,7 @@ def _route_all(payload: AlertPayload, parsed: list[ParsedAlert]) -> dict:
     known = {k.key: k.incident for k in key_rows}
     # "last seen" is kept to the minute: a storm does not rewrite the same rows on every request.
     stale_seen = {k.key for k in key_rows if k.last_seen_at < timezone.now() - LAST_SEEN_GRANULARITY}
-    rules = list(AlertRoutingRule.objects.filter(is_active=True).select_related("feature"))
-    wanted = {a.labels.get(r.feature_label) for a in parsed for r in rules if r.feature_id is None}
-    features = {f.key: f for f in AIFeature.objects.filter(key__in=[k for k in wanted if k])} if wanted else {}
+    rules, features = _routing()
     opened, updated, recurrences = [], set(), []
     counts = defaultdict(int)
     repeats = defaultdict(int)  # (incident id, alert name) -> count
@@ -288,12 +383,7 @@ def _route_all(payload: AlertPayload, parsed: list[ParsedAlert]) -> dict:
     for row in rows:
         row.payload = payload
     Alert.objects.bulk_create(rows)
-    per_incident = defaultdict(int)
-    for (incident_id, name), count in repeats.items():
-        per_incident[incident_id] += count
-        _repeat_note(incident_id, name, count)
-    for incident_id, count in per_incident.items():
-        Incident.objects.filter(pk=incident_id).update(alert_count=F("alert_count") + count)
+    _count_repeats(repeats)
     if seen_keys:
         AlertDedupKey.objects.filter(key__in=seen_keys).update(last_seen_at=timezone.now())
     return {"payload_id": payload.pk, **result}

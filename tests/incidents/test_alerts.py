@@ -315,3 +315,31 @@ def test_a_payload_whose_processing_fails_is_kept_with_its_error_and_leaves_noth
     assert stored.status == PayloadStatus.FAILED and stored.error == "RuntimeError: disk full"
     assert stored.body == body.decode()
     assert not Incident.objects.exists() and not Alert.objects.exists()
+
+
+def test_a_routing_rule_edited_in_the_admin_applies_to_the_next_alert(client, token, bot, commander):
+    from incidents.models import AlertRoutingRule
+
+    first = post(client, token, "alertmanager", firing("r-1", group="r-1", signal="made_up_signal")).json()
+    assert first["inboxed"] == 1  # no seeded rule knows this signal
+    client.force_login(commander)
+    response = client.post(
+        reverse("admin:incidents_alertroutingrule_add"),
+        {
+            "name": "Made-up signal",
+            "position": 1,
+            "matchers": json.dumps({"signal": "made_up_signal"}),
+            "feature": bot.pk,
+            "feature_label": "ai_feature",
+            "category": "scale_degradation",
+            "impact": "limited",
+            "is_active": "on",
+        },
+    )
+    assert response.status_code == 302, response.content[:2000]
+    second = post(client, token, "alertmanager", firing("r-2", group="r-2", signal="made_up_signal")).json()
+    assert len(second["incidents_opened"]) == 1
+    AlertRoutingRule.objects.filter(name="Made-up signal").update(is_active=False)  # no signal: the next save does
+    AlertRoutingRule.objects.get(name="Made-up signal").save()
+    third = post(client, token, "alertmanager", firing("r-3", group="r-3", signal="made_up_signal")).json()
+    assert third["inboxed"] == 1
