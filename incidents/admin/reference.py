@@ -1,15 +1,15 @@
 """Admin for the reference data: AI features, the triage matrix, API tokens."""
 
 from django.contrib import admin, messages
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
+from incidents.api.auth import forget_cached_tokens
 from incidents.constants import OPEN_STATES, Audience, ContainmentType, StakeholderRole
 from incidents.models import AIFeature, ApiToken, TriageRule
-from incidents.services import hotcache, record_save
+from incidents.services import record_save
 from incidents.services.flags import killswitch_for
 from incidents.text import render_markdown
 
@@ -154,10 +154,8 @@ class ApiTokenAdmin(admin.ModelAdmin):
         live = queryset.filter(revoked_at__isnull=True)
         hashes = list(live.values_list("key_hash", flat=True))
         count = live.update(revoked_at=timezone.now())
-        # the OFREP path caches token scopes briefly: a revoked token must stop working now
-        keys = [f"fireline:token:{h}" for h in hashes]
-        cache.delete_many(keys)
-        hotcache.invalidate(keys)  # and the local copies in every web process
+        # the API and OFREP cache tokens briefly: a revoked token must stop working now, in every process
+        forget_cached_tokens(hashes)
         self.message_user(request, f"Revoked {count} token(s).", messages.SUCCESS)
 
 

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from django.contrib.auth.models import AnonymousUser
+from django.core.cache import cache
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -10,6 +11,54 @@ from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, Pe
 from rest_framework.permissions import BasePermission
 
 from incidents.models import ApiToken, hash_token
+from incidents.services import hotcache
+
+# Tokens without a user (monitors, the product's report button) are kept briefly in the cache and in each
+# web process (see hotcache), so an alert storm does not look its token up once per request. Revoking or
+# deleting a token drops the entry everywhere at once; a token with a user is always read afresh, so a
+# deactivated user's token stops at once too.
+TOKEN_CACHE_SECONDS = 30
+LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+
+def api_token_cache_key(key_hash: str) -> str:
+    return "fireline:apitoken:" + key_hash
+
+
+def forget_cached_tokens(key_hashes) -> None:
+    keys = [api_token_cache_key(h) for h in key_hashes] + [f"fireline:token:{h}" for h in key_hashes]
+    cache.delete_many(keys)
+    hotcache.invalidate(keys)
+
+
+def token_changed(sender, instance, **kwargs) -> None:
+    """Signal receiver: forget the cached copies of a token that was saved or deleted."""
+    forget_cached_tokens([instance.key_hash])
+
+
+def _from_cache(entry: dict, key_hash: str) -> ApiToken:
+    token = ApiToken(
+        pk=entry["id"],
+        name=entry["name"],
+        prefix=entry["prefix"],
+        key_hash=key_hash,
+        scopes=entry["scopes"],
+        last_used_at=entry["last_used_at"],
+    )
+    token._state.adding = False
+    token._state.db = "default"
+    return token
+
+
+def _to_cache(token: ApiToken) -> None:
+    entry = {
+        "id": token.pk,
+        "name": token.name,
+        "prefix": token.prefix,
+        "scopes": token.scopes,
+        "last_used_at": token.last_used_at,
+    }
+    cache.set(api_token_cache_key(token.key_hash), entry, TOKEN_CACHE_SECONDS)
 
 
 class BearerTokenAuthentication(BaseAuthentication):
@@ -23,15 +72,23 @@ class BearerTokenAuthentication(BaseAuthentication):
             raw = parts[1].decode()
         except UnicodeDecodeError as exc:
             raise AuthenticationFailed("The token contains invalid characters.") from exc
-        token = (
-            ApiToken.objects.select_related("user").filter(key_hash=hash_token(raw), revoked_at__isnull=True).first()
-        )
-        if token is None or (token.user is not None and not token.user.is_active):
-            raise AuthenticationFailed("Invalid or revoked token.")
+        key_hash = hash_token(raw)
+        entry = hotcache.get(api_token_cache_key(key_hash))
+        if entry is not None:
+            token = _from_cache(entry, key_hash)
+        else:
+            token = ApiToken.objects.select_related("user").filter(key_hash=key_hash, revoked_at__isnull=True).first()
+            if token is None or (token.user is not None and not token.user.is_active):
+                raise AuthenticationFailed("Invalid or revoked token.")
         now = timezone.now()
         # Record use at most once a minute, so reads do not each cost a write.
-        if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        if token.last_used_at is None or now - token.last_used_at > LAST_USED_GRANULARITY:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+            token.last_used_at = now
+            if entry is not None:
+                hotcache.invalidate([api_token_cache_key(key_hash)])
+        if token.user_id is None and (entry is None or entry["last_used_at"] != token.last_used_at):
+            _to_cache(token)
         return (token.user or AnonymousUser(), token)
 
     def authenticate_header(self, request):

@@ -9,7 +9,6 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from incidents.constants import Category, IncidentState, Severity
-from incidents.models import ApiToken
 from incidents.services import api_token_create
 from tests.factories import AIFeatureFactory, IncidentFactory, UserFactory
 
@@ -73,15 +72,30 @@ def test_unknown_token_is_401_json(raw):
 
 
 @pytest.mark.django_db
-def test_revoked_token_is_401_json():
+def test_revoked_token_is_401_json(superuser):
     token, raw = api_token_create(name="revoke-me", scopes=["incidents"])
-    assert get(LIST_URL, raw).status_code == 200
+    assert get(LIST_URL, raw).status_code == 200  # and now cached
 
-    ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
+    admin = Client()
+    admin.force_login(superuser)
+    admin.post("/admin/incidents/apitoken/", {"action": "revoke", "_selected_action": [token.pk]})
     response = get(LIST_URL, raw)
 
     assert response.status_code == 401
     assert "Invalid or revoked token" in response.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_a_token_revoked_or_deleted_outside_the_admin_action_stops_at_once():
+    token, raw = api_token_create(name="revoke-me-too", scopes=["incidents"])
+    assert get(LIST_URL, raw).status_code == 200
+    token.revoked_at = timezone.now()
+    token.save()
+    assert get(LIST_URL, raw).status_code == 401
+    other, other_raw = api_token_create(name="delete-me", scopes=["incidents"])
+    assert get(LIST_URL, other_raw).status_code == 200
+    other.delete()
+    assert get(LIST_URL, other_raw).status_code == 401
 
 
 @pytest.mark.django_db
