@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from config.celery import FirelineTask
+from incidents.services.action_items import action_item_reminders_due
 from incidents.services.escalation import escalations_due
 from incidents.services.notifications import notification_deliver, notifications_requeue_due
 from incidents.services.regulatory import privacy_proposals_due, regulatory_reminders_due
@@ -34,3 +35,9 @@ def mark_stale_contacts() -> int:
 def regulatory_clock() -> dict:
     """Every minute (beat): propose GDPR for new privacy incidents, send due regulatory reminders once."""
     return {"proposed": privacy_proposals_due(), "reminded": regulatory_reminders_due()}
+
+
+@shared_task(base=FirelineTask)
+def remind_action_items() -> int:
+    """Every minute (beat): send due action item reminders, each once."""
+    return action_item_reminders_due()

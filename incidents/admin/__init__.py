@@ -1,4 +1,5 @@
 from . import alerts, flags_evals, reports  # noqa: F401 - registers their admins
+from .action_items import ActionItemAdmin, DistributionListAdmin
 from .communications import CommunicationAdmin, CommunicationTemplateAdmin
 from .incident import IncidentAdmin
 from .notifications import EscalationPolicyAdmin, NotificationAdmin, PageAdmin, StakeholderContactAdmin
@@ -8,6 +9,8 @@ from .regulatory import RegimeAdmin, RegulatoryObligationAdmin
 
 __all__ = [
     "AIFeatureAdmin",
+    "ActionItemAdmin",
+    "DistributionListAdmin",
     "CommunicationAdmin",
     "CommunicationTemplateAdmin",
     "ApiTokenAdmin",

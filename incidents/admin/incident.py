@@ -36,6 +36,7 @@ from incidents.services.escalation import page_acknowledge
 from incidents.services.incidents import EDITABLE_FIELDS
 from incidents.templatetags.fireline import duration
 
+from .action_items import IncidentFollowupAdminMixin
 from .fix_panel import FixPanelAdminMixin
 from .forms import ContainmentForm, RevertForm, TimelineNoteForm, TransitionForm, staff_users
 from .investigation import InvestigationAdminMixin
@@ -83,7 +84,9 @@ def _form_errors(form) -> str:
 
 
 @admin.register(Incident)
-class IncidentAdmin(RegulatoryAdminMixin, FixPanelAdminMixin, InvestigationAdminMixin, SimpleHistoryAdmin):
+class IncidentAdmin(
+    IncidentFollowupAdminMixin, RegulatoryAdminMixin, FixPanelAdminMixin, InvestigationAdminMixin, SimpleHistoryAdmin
+):
     change_form_template = "admin/incidents/incident/change_form.html"
     list_display = [
         "reference_link",
@@ -345,7 +348,7 @@ class IncidentAdmin(RegulatoryAdminMixin, FixPanelAdminMixin, InvestigationAdmin
                 "<int:pk>/timeline/", self.admin_site.admin_view(self.timeline_view), name="incidents_incident_timeline"
             ),
         ]
-        return own + self.investigation_urls() + super().get_urls()
+        return own + self.followup_urls() + self.investigation_urls() + super().get_urls()
 
     def _visible_or_404(self, request, pk) -> Incident:
         try:
@@ -534,6 +537,7 @@ class IncidentAdmin(RegulatoryAdminMixin, FixPanelAdminMixin, InvestigationAdmin
             extra_context.update(self.investigation_context(request, incident))
             extra_context.update(self.fix_panel_context(request, incident))
             extra_context.update(self.regulatory_context(request, incident))
+            extra_context.update(self.followup_context(request, incident))
             extra_context.update(
                 {
                     # one query, however many communications the incident has

@@ -11,10 +11,10 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import re_path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
-from incidents.models import Learning, PostMortem, PostMortemState, PostMortemTemplate
-from incidents.models.postmortems import SECTIONS
+from incidents.models import Learning, LearningScope, PostMortem, PostMortemState, PostMortemTemplate
+from incidents.models.postmortems import SECTIONS, reviewer_roles_of
 from incidents.selectors import visible_incidents
 from incidents.services.postmortems import (
     postmortem_approve,
@@ -23,6 +23,8 @@ from incidents.services.postmortems import (
     postmortem_submit,
     postmortem_update,
 )
+
+from .action_items import action_items_context
 
 # action -> (service, permission, label, states it applies to)
 ACTIONS = {
@@ -38,6 +40,14 @@ ACTIONS = {
 }
 
 
+STATE_COLOURS = {
+    PostMortemState.DRAFT: "grey",
+    PostMortemState.IN_REVIEW: "amber",
+    PostMortemState.APPROVED: "blue",
+    PostMortemState.PUBLISHED: "green",
+}
+
+
 @admin.register(PostMortemTemplate)
 class PostMortemTemplateAdmin(admin.ModelAdmin):
     list_display = ["name", "is_default", "classification_marking"]
@@ -49,15 +59,64 @@ class LearningInline(admin.TabularInline):
     fields = ["scope", "text"]
     extra = 0
 
+    # Learnings are part of the reviewed text: fixed once the post-mortem leaves draft.
+    def _is_draft(self, obj) -> bool:
+        return obj is None or obj.state == PostMortemState.DRAFT
+
+    def has_add_permission(self, request, obj=None):
+        return self._is_draft(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._is_draft(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._is_draft(obj) and super().has_delete_permission(request, obj)
+
+
+class LibraryScopeFilter(admin.SimpleListFilter):
+    """The library opens on the transferable learnings: the ones that apply beyond their own incident."""
+
+    title = "scope"
+    parameter_name = "scope"
+
+    def lookups(self, request, model_admin):
+        return [
+            (LearningScope.TRANSFERABLE, LearningScope.TRANSFERABLE.label),
+            (LearningScope.NARROW, LearningScope.NARROW.label),
+            ("all", "All"),
+        ]
+
+    def choices(self, changelist):
+        value = self.value() or LearningScope.TRANSFERABLE
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": value == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        value = self.value() or LearningScope.TRANSFERABLE
+        return queryset if value == "all" else queryset.filter(scope=value)
+
 
 @admin.register(Learning)
 class LearningAdmin(admin.ModelAdmin):
     """The learning library: every learning, searchable, filtered to transferable ones by default use."""
 
-    list_display = ["text_short", "scope", "incident_ref"]
-    list_filter = ["scope"]
-    search_fields = ["text"]
-    list_select_related = ["postmortem__incident"]
+    list_display = ["text_short", "scope", "incident_ref", "category", "feature"]
+    list_filter = [LibraryScopeFilter, "postmortem__incident__category", "postmortem__incident__feature"]
+    search_fields = ["text", "postmortem__incident__title", "postmortem__root_cause"]
+    search_help_text = "Search the learnings, the incidents' titles and root causes."
+    list_select_related = ["postmortem__incident__feature"]
+
+    @admin.display(description="category", ordering="postmortem__incident__category")
+    def category(self, obj):
+        return obj.postmortem.incident.get_category_display() or "—"
+
+    @admin.display(description="feature", ordering="postmortem__incident__feature__name")
+    def feature(self, obj):
+        return obj.postmortem.incident.feature.name
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)
@@ -89,6 +148,7 @@ class PostMortemAdmin(admin.ModelAdmin):
         "incident",
         "state_badge",
         "review_note",
+        "reviewers",
         "submitted_at",
         "approved_at",
         "approved_by",
@@ -102,7 +162,7 @@ class PostMortemAdmin(admin.ModelAdmin):
         return super().get_queryset(request).filter(incident__in=visible_incidents(user=request.user))
 
     def get_fields(self, request, obj=None):
-        return [*self.status_fields, "classification_marking", *[name for name, _ in SECTIONS]]
+        return [*self.status_fields, "is_public", "classification_marking", *[name for name, _ in SECTIONS]]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None or obj.state != PostMortemState.DRAFT:
@@ -131,13 +191,37 @@ class PostMortemAdmin(admin.ModelAdmin):
 
     @admin.display(description="state", ordering="state")
     def state_badge(self, obj):
-        return format_html('<span class="fl-state">{}</span>', obj.get_state_display())
+        return format_html('<span class="fl-state fl-{}">{}</span>', STATE_COLOURS[obj.state], obj.get_state_display())
+
+    @admin.display(description="reviewers")
+    def reviewers(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        parts = []
+        for row in obj.review_status():
+            approval = row["approval"]
+            if approval:
+                parts.append(
+                    format_html(
+                        '<li class="fl-approved">✓ <b>{}</b>: approved by {} at {}</li>',
+                        row["label"],
+                        approval.user.get_username(),
+                        approval.approved_at.strftime("%Y-%m-%d %H:%M UTC"),
+                    )
+                )
+            else:
+                parts.append(format_html('<li class="fl-needed">◯ <b>{}</b>: still needed</li>', row["label"]))
+        return format_html(
+            '<ul class="fl-reviewers" style="margin:0;padding-left:0;list-style:none">{}</ul>',
+            format_html_join("", "{}", ((part,) for part in parts)),
+        )
 
     @admin.display(description="PDF")
     def pdf_link(self, obj):
         if obj is None or obj.pk is None:
             return "-"
-        return format_html('<a href="{}">Download PDF</a>', reverse("postmortem-pdf", args=[obj.incident_id]))
+        url = reverse("postmortem-pdf", args=[obj.incident_id])
+        return format_html('<a href="{}">Download PDF</a> · <a href="{}?variant=public">public version</a>', url, url)
 
     def get_urls(self):
         own = [
@@ -151,14 +235,25 @@ class PostMortemAdmin(admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
-        postmortem = self.get_queryset(request).filter(pk=object_id).first()
+        postmortem = self.get_queryset(request).select_related("incident").filter(pk=object_id).first()
         if postmortem is not None:
+            status = postmortem.review_status()
+            missing = {row["role"] for row in status if row["approval"] is None}
+            required = {row["role"] for row in status}
+            my_roles = reviewer_roles_of(request.user, postmortem.incident) & required
             extra_context["pm_actions"] = [
                 (name, label)
                 for name, (_, permission, label, states) in ACTIONS.items()
-                if postmortem.state in states and request.user.has_perm(permission)
+                if postmortem.state in states
+                and request.user.has_perm(permission)
+                and (name not in ("approve", "request_changes") or my_roles)
+                and (name != "approve" or my_roles & missing)
             ]
             extra_context["pm_object"] = postmortem
+            extra_context["pm_review"] = status
+            extra_context["pm_my_roles"] = sorted(my_roles)
+            extra_context["pm_key_events"] = list(postmortem.key_events())
+            extra_context.update(action_items_context(request, postmortem.incident, back="postmortem"))
         return super().change_view(request, object_id, form_url, extra_context)
 
     def action_view(self, request, pk, action):

@@ -1,4 +1,4 @@
-from .actions import ActionItem, ActionItemKind, ActionItemSource, ActionItemState
+from .actions import ActionItem, ActionItemKind, ActionItemReminder, ActionItemSource, ActionItemState
 from .communications import Communication, CommunicationState, CommunicationTemplate
 from .containment import ContainmentAction
 from .detection import (
@@ -19,7 +19,16 @@ from .findings import CommonFinding, Finding
 from .flags import KillSwitch
 from .incident import Incident, IncidentQuerySet
 from .notifications import EscalationPolicy, Notification, Page, StakeholderContact
-from .postmortems import Learning, LearningScope, PostMortem, PostMortemState, PostMortemTemplate
+from .postmortems import (
+    DistributionList,
+    Learning,
+    LearningScope,
+    PostMortem,
+    PostMortemApproval,
+    PostMortemState,
+    PostMortemTemplate,
+    ReviewerRole,
+)
 from .regulatory import (
     DeadlineRule,
     DecisionState,
@@ -36,6 +45,7 @@ from .triage import TriageRule
 __all__ = [
     "ActionItem",
     "ActionItemKind",
+    "ActionItemReminder",
     "ActionItemSource",
     "ActionItemState",
     "Alert",
@@ -71,6 +81,9 @@ __all__ = [
     "Learning",
     "LearningScope",
     "PostMortem",
+    "PostMortemApproval",
+    "DistributionList",
+    "ReviewerRole",
     "PostMortemState",
     "PostMortemTemplate",
     "Regime",

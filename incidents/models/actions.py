@@ -54,7 +54,7 @@ class ActionItem(FSMModelMixin, models.Model):
     state = FSMField(
         max_length=16, choices=ActionItemState.choices, default=ActionItemState.OPEN, protected=True, db_index=True
     )
-    wont_do_reason = models.TextField(blank=True)
+    wont_do_reason = models.TextField("why it will not be done", blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     closed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -84,3 +84,31 @@ class ActionItem(FSMModelMixin, models.Model):
     @transition(field=state, source=ActionItemState.OPEN, target=ActionItemState.WONT_DO)
     def wont_do(self):
         self.closed_at = timezone.now()
+
+
+class ActionItemReminder(models.Model):
+    """A reminder to the owner as a row with a due time: found by the minute beat task, sent once.
+
+    The key names the point and the due date it was planned for ("before-3d:2026-12-04", "overdue:..."),
+    so a changed due date plans fresh points and never re-sends or loses one.
+    """
+
+    class Outcome(models.TextChoices):
+        PENDING = "", "Pending"
+        SENT = "sent", "Sent"
+        SKIPPED = "skipped", "Skipped (a later point was due at the same time)"
+        CANCELLED = "cancelled", "Cancelled (item closed or due date changed)"
+
+    item = models.ForeignKey(ActionItem, on_delete=models.CASCADE, related_name="reminders")
+    key = models.CharField(max_length=48)
+    label = models.CharField(max_length=100)
+    due_at = models.DateTimeField(db_index=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True, default="")
+
+    class Meta:
+        ordering = ["due_at", "pk"]
+        constraints = [models.UniqueConstraint(fields=["item", "key"], name="actionitem_reminder_unique_point")]
+
+    def __str__(self) -> str:
+        return f"{self.item}: {self.label}"

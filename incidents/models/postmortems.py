@@ -1,16 +1,22 @@
 """Post-mortems: one per incident, written from an editable template and reviewed before publishing.
 
 draft -> in_review -> approved -> published; a reviewer who asks for changes sends it back to draft
-with a note. The reviewers are whoever holds `approve_postmortem` (the commander's and Legal's
-groups). A published post-mortem is what the incident's "closed" guard waits for.
+with a note and clears the approvals given so far. The required reviewers are the incident's
+commander and Legal, plus Communications when the post-mortem goes public (the incident is public or
+the post-mortem is marked public). Each one's approval is a `PostMortemApproval` row; the post-mortem
+becomes approved only when every required reviewer has approved. A published post-mortem is what the
+incident's "closed" guard waits for.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
+
+from incidents.constants import Severity, StakeholderRole
 
 DEFAULT_MARKING = "Confidential — prepared at the direction of counsel"
 
@@ -31,9 +37,36 @@ class PostMortemState(models.TextChoices):
     PUBLISHED = "published", "Published"
 
 
+class ReviewerRole(models.TextChoices):
+    COMMANDER = "commander", "Incident commander"
+    LEGAL = "legal", "Legal"
+    COMMUNICATIONS = "communications", "Communications"
+
+
+# The Django groups whose members review as Legal and as Communications; the commander is the incident's.
+REVIEWER_GROUPS = {ReviewerRole.LEGAL: "Legal", ReviewerRole.COMMUNICATIONS: "Communications"}
+
+
+def reviewer_roles_of(user, incident) -> set[str]:
+    """The review roles `user` fills on this incident: its commander, a member of Legal or Communications."""
+    if user is None or not getattr(user, "pk", None):
+        return set()
+    roles = set()
+    if incident.commander_id == user.pk:
+        roles.add(ReviewerRole.COMMANDER)
+    groups = {name for name in user.groups.values_list("name", flat=True)}
+    roles.update(role for role, group in REVIEWER_GROUPS.items() if group in groups)
+    return roles
+
+
 class LearningScope(models.TextChoices):
     NARROW = "narrow", "Narrow (this feature only)"
     TRANSFERABLE = "transferable", "Transferable (applies elsewhere)"
+
+
+def every_required_reviewer_approved(postmortem) -> bool:
+    """The commander, Legal, and Communications when public: approved by all of them, not by any one."""
+    return not postmortem.missing_reviewer_roles()
 
 
 class PostMortemTemplate(models.Model):
@@ -72,6 +105,11 @@ class PostMortem(FSMModelMixin, models.Model):
     why_not_caught = models.TextField(blank=True, help_text="Gaps in eval, monitoring, process.")
     what_is_changing = models.TextField(blank=True, help_text="The action items.")
     review_note = models.TextField(blank=True, help_text="The last reviewer's request for changes.")
+    is_public = models.BooleanField(
+        "public?",
+        default=False,
+        help_text="Published outside the company (customers, the press): Communications must approve it too.",
+    )
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -115,11 +153,63 @@ class PostMortem(FSMModelMixin, models.Model):
     def request_changes(self):
         self.submitted_at = None
 
+    # --- reviewers ---------------------------------------------------------------------------------
+
+    @property
+    def needs_communications_review(self) -> bool:
+        return bool(self.is_public or self.incident.is_public)
+
+    def required_reviewer_roles(self) -> list[str]:
+        roles = [ReviewerRole.COMMANDER, ReviewerRole.LEGAL]
+        if self.needs_communications_review:
+            roles.append(ReviewerRole.COMMUNICATIONS)
+        return roles
+
+    def approved_roles(self) -> set[str]:
+        return set(self.approvals.values_list("role", flat=True))
+
+    def missing_reviewer_roles(self) -> list[str]:
+        approved = self.approved_roles()
+        return [role for role in self.required_reviewer_roles() if role not in approved]
+
+    def review_status(self) -> list[dict]:
+        """One row per required reviewer: who approved and when, or that it is still needed. One query."""
+        approvals = {a.role: a for a in self.approvals.select_related("user")}
+        labels = dict(ReviewerRole.choices)
+        return [
+            {"role": role, "label": labels[role], "approval": approvals.get(role)}
+            for role in self.required_reviewer_roles()
+        ]
+
+    # --- what the report shows next to the sections ---------------------------------------------------
+
+    def key_events(self):
+        """The starred timeline entries, oldest first: the spine of 'What happened'."""
+        return self.incident.timeline.filter(is_key_event=True).select_related("actor").order_by("occurred_at", "id")
+
+    def report_action_items(self):
+        """What is changing: the incident's post-mortem action items (drill follow-ups stay with the drill)."""
+        from incidents.models.actions import ActionItem, ActionItemSource
+
+        return (
+            ActionItem.objects.filter(incident_id=self.incident_id, source=ActionItemSource.POSTMORTEM)
+            .filter(Q(postmortem__isnull=True) | Q(postmortem=self))
+            .select_related("owner")
+            .order_by("due_date", "id")
+        )
+
+    @property
+    def open_action_items(self):
+        from incidents.models.actions import ActionItemState
+
+        return self.report_action_items().filter(state=ActionItemState.OPEN)
+
     @transition(
         field=state,
         source=PostMortemState.IN_REVIEW,
         target=PostMortemState.APPROVED,
         permission="incidents.approve_postmortem",
+        conditions=[every_required_reviewer_approved],
     )
     def approve(self):
         self.approved_at = timezone.now()
@@ -132,6 +222,64 @@ class PostMortem(FSMModelMixin, models.Model):
     )
     def publish(self):
         self.published_at = timezone.now()
+
+
+class PostMortemApproval(models.Model):
+    """One required reviewer's approval of the text in review. Cleared when changes are requested."""
+
+    postmortem = models.ForeignKey(PostMortem, on_delete=models.CASCADE, related_name="approvals")
+    role = models.CharField(max_length=16, choices=ReviewerRole.choices)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    approved_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["approved_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["postmortem", "role"], name="postmortem_one_approval_per_role")]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()}: {self.user}"
+
+
+class DistributionList(models.Model):
+    """Who hears that a post-mortem of this severity is published: roles, named contacts, plain addresses.
+
+    Drills ignore it (only the drill's participants hear); restricted incidents are announced by
+    reference only.
+    """
+
+    severity = models.CharField(max_length=4, choices=Severity.choices, unique=True)
+    roles = models.JSONField(
+        default=list, blank=True, help_text="Stakeholder roles told (their tier-1 contacts), e.g. leadership, legal."
+    )
+    contacts = models.ManyToManyField("incidents.StakeholderContact", blank=True, related_name="distribution_lists")
+    emails = models.TextField(blank=True, help_text="More addresses, one per line (a team list, for example).")
+    include_commander = models.BooleanField(default=True, help_text="Tell the incident's commander too.")
+
+    class Meta:
+        ordering = ["severity"]
+        verbose_name = "post-mortem distribution list"
+
+    def __str__(self) -> str:
+        return f"Post-mortem distribution for {self.severity}"
+
+    def email_list(self) -> list[str]:
+        return [line.strip() for line in self.emails.replace(",", "\n").splitlines() if line.strip()]
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+        from django.core.validators import validate_email
+
+        unknown = [r for r in self.roles or [] if r not in StakeholderRole.values]
+        if unknown:
+            raise ValidationError({"roles": f"Unknown role(s): {', '.join(unknown)}."})
+        bad = []
+        for address in self.email_list():
+            try:
+                validate_email(address)
+            except ValidationError:
+                bad.append(address)
+        if bad:
+            raise ValidationError({"emails": f"Not an email address: {', '.join(bad)}."})
 
 
 class Learning(models.Model):

@@ -16,6 +16,9 @@ class TimelineEntry(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     is_automatic = models.BooleanField(default=True)
+    is_key_event = models.BooleanField(
+        default=False, help_text="Starred: shown first in the post-mortem's 'What happened'."
+    )
 
     class Meta:
         ordering = ["occurred_at", "id"]

@@ -1,21 +1,44 @@
-"""Action items: add, complete, or decline with a reason.
+"""Action items: add, change, complete, or decline with a reason; remind the owner before and after the due date.
 
 Each write checks the actor's permission and the incident's visibility, validates, saves, writes one
 action-log row and one timeline entry, all in one transaction.
+
+Reminders are rows (`ActionItemReminder`) planned when the item is added or its due date changes:
+`FIRELINE_ACTION_ITEM_REMIND_DAYS_BEFORE` days before the due date and once the morning after it, at
+`FIRELINE_ACTION_ITEM_REMIND_HOUR` in the site's time zone. The minute beat task sends the due ones
+through the notification outbox, each once: the row is locked and marked, and the outbox's dedup key
+refuses a second message for the same point.
 """
 
 from __future__ import annotations
 
 import datetime
+import zoneinfo
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
 
 from audit import services as audit
-from incidents.models import ActionItem, ActionItemSource, ActionItemState, Incident
+from incidents.constants import ContactState, TimelineKind
+from incidents.models import (
+    ActionItem,
+    ActionItemReminder,
+    ActionItemSource,
+    ActionItemState,
+    Incident,
+    StakeholderContact,
+    TimelineEntry,
+)
 from incidents.selectors import incident_is_visible
 
+from .notifications import notification_enqueue
 from .workflow import finish_transition, run_transition, timeline_change
+
+EDITABLE_FIELDS = ["title", "details", "kind", "owner", "due_date"]
+Outcome = ActionItemReminder.Outcome
 
 
 def _user(actor):
@@ -25,6 +48,54 @@ def _user(actor):
 def _require_visible(incident: Incident, actor) -> None:
     if actor is not None and not incident_is_visible(user=actor, incident=incident):
         raise Incident.DoesNotExist("No incident with that id.")
+
+
+def _check_due_date(due_date) -> None:
+    if not isinstance(due_date, datetime.date):
+        raise ValidationError({"due_date": "Give the due date as a date (YYYY-MM-DD)."})
+    if due_date < timezone.localdate():
+        raise ValidationError({"due_date": "The due date is in the past: pick today or later."})
+
+
+# --- reminder planning -----------------------------------------------------------------------------
+
+
+def _zone() -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+
+
+def _at(day: datetime.date) -> datetime.datetime:
+    hour = settings.FIRELINE_ACTION_ITEM_REMIND_HOUR
+    return datetime.datetime.combine(day, datetime.time(hour), tzinfo=_zone())
+
+
+def reminder_points(due_date: datetime.date) -> list[tuple[str, str, datetime.datetime]]:
+    """(key, label, due_at) for an item due on `due_date`: N days before, then the morning after."""
+    points = []
+    for days in sorted(set(settings.FIRELINE_ACTION_ITEM_REMIND_DAYS_BEFORE), reverse=True):
+        label = "due tomorrow" if days == 1 else f"due in {days} days"
+        points.append((f"before-{days}d:{due_date.isoformat()}", label, _at(due_date - datetime.timedelta(days=days))))
+    points.append((f"overdue:{due_date.isoformat()}", "overdue", _at(due_date + datetime.timedelta(days=1))))
+    return points
+
+
+def _plan_reminders(item: ActionItem, now: datetime.datetime | None = None) -> None:
+    """Write the reminder rows for the item's current due date; cancel pending ones for an older date."""
+    now = now or timezone.now()
+    suffix = f":{item.due_date.isoformat()}"
+    stale = item.reminders.filter(outcome=Outcome.PENDING).exclude(key__endswith=suffix)
+    stale.update(outcome=Outcome.CANCELLED, handled_at=now)
+    for key, label, due_at in reminder_points(item.due_date):
+        # A "3 days before" point already past when the item is added is not worth a message.
+        if key.startswith("overdue") or due_at > now:
+            ActionItemReminder.objects.get_or_create(item=item, key=key, defaults={"label": label, "due_at": due_at})
+
+
+def _cancel_reminders(item: ActionItem) -> None:
+    item.reminders.filter(outcome=Outcome.PENDING).update(outcome=Outcome.CANCELLED, handled_at=timezone.now())
+
+
+# --- writes ----------------------------------------------------------------------------------------
 
 
 @transaction.atomic
@@ -43,6 +114,9 @@ def action_item_create(
         raise PermissionDenied("You may not add action items.")
     incident = Incident.objects.get(pk=incident_id)
     _require_visible(incident, actor)
+    if owner is None:
+        raise ValidationError({"owner": "Name the owner."})
+    _check_due_date(due_date)
     item = ActionItem(
         incident=incident,
         postmortem=getattr(incident, "postmortem", None) if source == ActionItemSource.POSTMORTEM else None,
@@ -56,6 +130,7 @@ def action_item_create(
     )
     item.full_clean(exclude=["state"])
     item.save()
+    _plan_reminders(item)
     audit.log_created(
         actor=actor,
         target=item,
@@ -77,12 +152,44 @@ def _may_close(item: ActionItem, actor) -> bool:
 
 
 @transaction.atomic
+def action_item_update(*, item_id: int, changes: dict, actor) -> ActionItem:
+    """Change the title, details, type, owner or due date of an open item; a new due date re-plans reminders."""
+    item = _lock(item_id, actor)
+    if actor is not None and not actor.has_perm("incidents.change_actionitem"):
+        raise PermissionDenied("You may not change action items.")
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError(f"Not editable: {', '.join(sorted(unknown))}.")
+    if item.state != ActionItemState.OPEN:
+        raise ValidationError(f"The action item is {item.get_state_display().lower()}: it no longer changes.")
+    if "owner" in changes and changes["owner"] is None:
+        raise ValidationError({"owner": "Name the owner."})
+    if "due_date" in changes and changes["due_date"] != item.due_date:
+        _check_due_date(changes["due_date"])
+    before = audit.snapshot(item, EDITABLE_FIELDS)
+    for name, value in changes.items():
+        setattr(item, name, value.strip() if isinstance(value, str) else value)
+    item.full_clean(exclude=["state"])
+    item.save()
+    after = audit.snapshot(item, EDITABLE_FIELDS)
+    if after != before:
+        audit.log_changed(actor=actor, target=item, before=before, after=after, incident=item.incident)
+    if after.get("due_date") != before.get("due_date"):
+        _plan_reminders(item)
+        timeline_change(item.incident, f"Action item {item.title}: due date moved to {item.due_date:%Y-%m-%d}.", actor)
+    if after.get("owner") != before.get("owner"):
+        timeline_change(item.incident, f"Action item {item.title}: owner is now {item.owner}.", actor)
+    return item
+
+
+@transaction.atomic
 def action_item_complete(*, item_id: int, actor) -> ActionItem:
     item = _lock(item_id, actor)
     if not _may_close(item, actor):
         raise PermissionDenied("Only the owner or someone who may change action items can close it.")
     source = run_transition(item, "complete", "action item")
     item.closed_by = _user(actor)
+    _cancel_reminders(item)
     return finish_transition(item, source, "complete", actor, f"Action item done: {item.title}.")
 
 
@@ -97,9 +204,124 @@ def action_item_wont_do(*, item_id: int, reason: str, actor) -> ActionItem:
     source = run_transition(item, "wont_do", "action item")
     item.wont_do_reason = reason
     item.closed_by = _user(actor)
+    _cancel_reminders(item)
     return finish_transition(
         item, source, "wont_do", actor, f"Action item will not be done: {item.title} — {reason}", {"reason": reason}
     )
 
 
-__all__ = ["ActionItemState", "action_item_complete", "action_item_create", "action_item_wont_do"]
+# --- the clock: reminders found by the beat task every minute ----------------------------------------
+
+
+def owner_recipients(user) -> list[tuple[str, str, StakeholderContact | None, str]]:
+    """(channel, address, contact, key): the person's live stakeholder contacts, else their account's email."""
+    out = []
+    for contact in (
+        StakeholderContact.objects.filter(user_id=user.pk).exclude(state=ContactState.RETIRED).order_by("pk")
+    ):
+        channels = contact.channels()
+        if channels:
+            out.append((channels[0], contact.address(channels[0]), contact, f"c{contact.pk}"))
+    if not out and user.email:
+        out.append(("email", user.email, None, f"u{user.pk}"))
+    return out
+
+
+def _reminder_message(item: ActionItem, reminder: ActionItemReminder) -> tuple[str, str]:
+    incident = item.incident
+    link = settings.FIRELINE_BASE_URL.rstrip("/") + reverse("admin:incidents_actionitem_change", args=[item.pk])
+    drill = "[DRILL] " if incident.is_drill else ""
+    is_overdue = reminder.key.startswith("overdue")
+    when = f"was due {item.due_date:%Y-%m-%d}" if is_overdue else f"is due {item.due_date:%Y-%m-%d}"
+    if incident.is_restricted:
+        # A restricted incident's details do not leave Fireline: the reference and the date only.
+        subject = f"{drill}{'OVERDUE: ' if is_overdue else ''}Action item on {incident.reference} {when}"
+        body = (
+            f"An action item you own on {incident.reference} (restricted) {when} and is still open.\n\n"
+            f"Open it in Fireline to mark it done or say why it will not be done: {link}\n"
+        )
+        return subject, body
+    subject = f"{drill}{'OVERDUE: ' if is_overdue else ''}{item.title} ({incident.reference}) {when}"
+    body = (
+        f"Your action item {when} and is still open ({reminder.label}).\n\n"
+        f"{item.title}\nType: {item.get_kind_display()} · from the {item.get_source_display().lower()} of "
+        f"{incident.reference}\n\nMark it done, or say why it will not be done: {link}\n"
+    )
+    return subject, body
+
+
+@transaction.atomic
+def action_item_remind(*, item_id: int, now: datetime.datetime | None = None) -> int:
+    """Send the latest due reminder point of one open item; earlier points due at once are skipped."""
+    now = now or timezone.now()
+    item = ActionItem.objects.select_for_update(of=("self",)).select_related("incident", "owner").get(pk=item_id)
+    due = list(
+        item.reminders.select_for_update().filter(outcome=Outcome.PENDING, due_at__lte=now).order_by("due_at", "pk")
+    )
+    if not due:
+        return 0
+    if item.state != ActionItemState.OPEN:
+        for reminder in due:
+            reminder.outcome, reminder.handled_at = Outcome.CANCELLED, now
+            reminder.save(update_fields=["outcome", "handled_at"])
+        return 0
+    *earlier, reminder = due
+    for old in earlier:
+        old.outcome, old.handled_at = Outcome.SKIPPED, now
+        old.save(update_fields=["outcome", "handled_at"])
+    subject, body = _reminder_message(item, reminder)
+    recipients = owner_recipients(item.owner)
+    sent = 0
+    for channel, address, contact, key in recipients:
+        created = notification_enqueue(
+            channel=channel,
+            recipient=address,
+            subject=subject,
+            body=body,
+            dedup_key=f"ai:{item.pk}:{reminder.key}:{key}",
+            incident=item.incident,
+            contact=contact,
+        )
+        sent += created is not None
+    reminder.outcome, reminder.handled_at = Outcome.SENT, now
+    reminder.save(update_fields=["outcome", "handled_at"])
+    audit.log_changed(
+        actor=None,
+        target=reminder,
+        before={"outcome": ""},
+        after={"outcome": reminder.outcome, "recipients": len(recipients)},
+        incident=item.incident,
+    )
+    if not recipients:
+        TimelineEntry.objects.create(
+            incident=item.incident,
+            kind=TimelineKind.DELIVERY_FAILED,
+            occurred_at=now,
+            text=f"Action item reminder ({reminder.label}) reached no one: {item.owner} has no email or "
+            "stakeholder contact.",
+        )
+    return sent
+
+
+def action_item_reminders_due(*, now: datetime.datetime | None = None, limit: int = 500) -> int:
+    """Every open item with a reminder point due and not handled yet: remind once."""
+    now = now or timezone.now()
+    ids = (
+        ActionItemReminder.objects.filter(outcome=Outcome.PENDING, due_at__lte=now, item__state=ActionItemState.OPEN)
+        .order_by("item_id")
+        .values_list("item_id", flat=True)
+        .distinct()[:limit]
+    )
+    return sum(action_item_remind(item_id=pk, now=now) for pk in list(ids))
+
+
+__all__ = [
+    "ActionItemState",
+    "action_item_complete",
+    "action_item_create",
+    "action_item_remind",
+    "action_item_reminders_due",
+    "action_item_update",
+    "action_item_wont_do",
+    "reminder_points",
+]

@@ -8,13 +8,15 @@ communication is not emailed: once sent, it is an update on the status page.
 
 from __future__ import annotations
 
+import re
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.template import Context, Engine, TemplateSyntaxError
 
 from audit import services as audit
-from incidents.constants import Audience, Channel
+from incidents.constants import Audience, Channel, IncidentState
 from incidents.models import Communication, CommunicationState, CommunicationTemplate, Incident
 from incidents.models.communications import EMAIL_AUDIENCES, may_approve
 from incidents.selectors import incident_is_visible
@@ -29,15 +31,48 @@ LOGGED_FIELDS = ["audience", "state", *EDITABLE_FIELDS]
 _ENGINE = Engine(dirs=[], app_dirs=False, loaders=[], libraries={}, autoescape=False)
 
 
-def template_values(incident: Incident) -> dict[str, str]:
-    """The plain values a template may use: strings, never model instances with methods."""
+# What the status page says for each internal state: the words status pages use, never Fireline's own
+# ("Post-mortem" or "Verified" mean nothing to the public, and "Dismissed" would read as a brush-off).
+PUBLIC_STATUS = {
+    IncidentState.DETECTED: "Investigating",
+    IncidentState.TRIAGED: "Investigating",
+    IncidentState.CONTAINED: "Identified",
+    IncidentState.INVESTIGATING: "Identified",
+    IncidentState.FIXED: "Monitoring",
+    IncidentState.VERIFIED: "Monitoring",
+    IncidentState.POSTMORTEM: "Resolved",
+    IncidentState.CLOSED: "Resolved",
+    IncidentState.DISMISSED: "Resolved",
+}
+
+# The templates' guidance for the writer: passages in _italics_ to be replaced before review.
+GUIDANCE = re.compile(r"(?<![\w*_])_(?=[A-Z])[^_\n]{8,}?_(?![\w_])")
+
+
+def unedited_guidance(communication: Communication) -> list[str]:
+    """The guidance passages of its audience's template still in the text, word for word."""
+    template = CommunicationTemplate.objects.filter(audience=communication.audience).first()
+    if template is None:
+        return []
+    passages = set(GUIDANCE.findall(template.subject)) | set(GUIDANCE.findall(template.body))
+    text = f"{communication.subject}\n{communication.body}"
+    return sorted((passage for passage in passages if passage in text), key=text.index)
+
+
+def template_values(incident: Incident, audience: str = "") -> dict[str, str]:
+    """The plain values a template may use: strings, never model instances with methods.
+
+    For the public audience `status` is the status page's word (Investigating, Identified, Monitoring,
+    Resolved), not the internal state.
+    """
+    status = PUBLIC_STATUS.get(incident.state) if audience == Audience.PUBLIC else None
     return {
         "reference": incident.reference,
         "title": incident.title,
         "feature": incident.feature.name if incident.feature_id else "",
         "severity": incident.severity or "",
         "category": incident.get_category_display() if incident.category else "",
-        "status": incident.get_state_display(),
+        "status": status or incident.get_state_display(),
         "detected_at": incident.detected_at.strftime("%Y-%m-%d %H:%M UTC") if incident.detected_at else "",
         "what_happened": (incident.summary or "").strip(),
         "fix": (incident.fix_description or "").strip(),
@@ -101,7 +136,7 @@ def communication_create(*, incident_id: int, audience: str, actor, recipients: 
     if audience not in Audience.values:
         raise ValidationError({"audience": f"Unknown audience {audience!r}."})
     template = CommunicationTemplate.objects.filter(audience=audience).first()
-    values = template_values(incident)
+    values = template_values(incident, audience)
     subject = render_template_text(template.subject, values) if template else f"{incident.reference}: update"
     body = render_template_text(template.body, values) if template else ""
     communication = Communication(
@@ -156,6 +191,12 @@ def communication_submit(*, communication_id: int, actor) -> Communication:
             raise ValidationError("Write a subject and a body before asking for approval.")
         if communication.audience in EMAIL_AUDIENCES and not communication.recipient_list:
             raise ValidationError({"recipients": "Name the recipients before asking for approval."})
+        left = unedited_guidance(communication)
+        if left:
+            shown = " · ".join(p if len(p) <= 60 else p[:57] + "…_" for p in left)
+            raise ValidationError(
+                {"body": f"Replace the template's guidance in italics before asking for approval: {shown}"}
+            )
     source = run_transition(communication, "submit", "communication")
     return finish_transition(communication, source, "submit", actor, f"{_label(communication)} submitted for approval")
 

@@ -2,28 +2,45 @@
 
 Every write locks the post-mortem, checks the actor's permission and the incident's visibility,
 writes one action-log row and one timeline entry. Nothing is logged when nothing changed.
+
+Review: each required reviewer (the commander, Legal, and Communications when the post-mortem is
+public) approves in their own name; the last one's approval moves it to approved. Publishing tells
+the distribution list of the incident's severity, through the outbox, with a link to the PDF.
 """
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.urls import reverse
 
 from audit import services as audit
+from incidents.constants import ContactState, TimelineKind
 from incidents.models import (
+    ActionItem,
+    ActionItemSource,
+    DistributionList,
     Incident,
     Learning,
     LearningScope,
     PostMortem,
+    PostMortemApproval,
     PostMortemState,
     PostMortemTemplate,
+    ReviewerRole,
+    StakeholderContact,
+    TimelineEntry,
 )
-from incidents.models.postmortems import SECTIONS
+from incidents.models.postmortems import SECTIONS, reviewer_roles_of
 from incidents.selectors import incident_is_visible
 
+from .action_items import owner_recipients
+from .notifications import notification_enqueue
 from .workflow import finish_transition, run_transition, timeline_change
 
-EDITABLE_FIELDS = [name for name, _ in SECTIONS] + ["classification_marking"]
+TEXT_FIELDS = [name for name, _ in SECTIONS] + ["classification_marking"]
+EDITABLE_FIELDS = [*TEXT_FIELDS, "is_public"]
 LOGGED_FIELDS = ["state", *EDITABLE_FIELDS]
 
 
@@ -75,6 +92,10 @@ def postmortem_create(*, incident_id: int, actor, template: PostMortemTemplate |
     if template is not None:
         postmortem.classification_marking = template.classification_marking
     postmortem.save()
+    # Items added on the incident page before the post-mortem existed belong to it from now on.
+    ActionItem.objects.filter(incident=incident, source=ActionItemSource.POSTMORTEM, postmortem__isnull=True).update(
+        postmortem=postmortem
+    )
     audit.log_created(
         actor=actor,
         target=postmortem,
@@ -97,7 +118,7 @@ def postmortem_update(*, postmortem_id: int, changes: dict, actor) -> PostMortem
         raise ValidationError("Only a draft post-mortem can be edited: ask a reviewer to request changes.")
     before = audit.snapshot(postmortem, EDITABLE_FIELDS)
     for name, value in changes.items():
-        setattr(postmortem, name, (value or "").strip())
+        setattr(postmortem, name, bool(value) if name == "is_public" else (value or "").strip())
     postmortem.clean_fields(exclude=[f.name for f in PostMortem._meta.fields if f.name not in EDITABLE_FIELDS])
     postmortem.save()
     audit.log_changed(
@@ -138,29 +159,74 @@ def postmortem_submit(*, postmortem_id: int, actor) -> PostMortem:
     return finish_transition(postmortem, source, "submit", actor, "Post-mortem submitted for review")
 
 
+def _review_roles(postmortem: PostMortem, actor) -> set[str]:
+    """The required review roles the actor fills; PermissionDenied when none."""
+    _require(actor, "incidents.approve_postmortem", "Only the commander, Legal or Communications review post-mortems.")
+    required = postmortem.required_reviewer_roles()
+    if not getattr(actor, "pk", None):
+        raise PermissionDenied("A post-mortem is reviewed by people, each in their own name.")
+    roles = reviewer_roles_of(actor, postmortem.incident) & set(required)
+    if not roles:
+        names = ", ".join(dict(ReviewerRole.choices)[r] for r in required)
+        raise PermissionDenied(f"You are not one of this post-mortem's reviewers ({names}).")
+    return roles
+
+
 @transaction.atomic
 def postmortem_request_changes(*, postmortem_id: int, note: str, actor) -> PostMortem:
-    """A reviewer sends the post-mortem back to draft, saying what to change."""
+    """A reviewer sends the post-mortem back to draft, saying what to change; approvals given so far lapse."""
     postmortem = _lock(postmortem_id, actor)
-    _require(actor, "incidents.approve_postmortem", "Only the commander or Legal review post-mortems.")
+    _review_roles(postmortem, actor)
     note = (note or "").strip()
     if not note:
         raise ValidationError({"note": "Say what needs to change."})
     source = run_transition(postmortem, "request_changes", "post-mortem")
     postmortem.review_note = note
+    cleared = sorted(postmortem.approvals.values_list("role", flat=True))
+    postmortem.approvals.all().delete()
     return finish_transition(
-        postmortem, source, "request_changes", actor, f"Post-mortem sent back for changes: {note}", {"note": note}
+        postmortem,
+        source,
+        "request_changes",
+        actor,
+        f"Post-mortem sent back for changes: {note}",
+        {"note": note, "approvals_cleared": cleared},
     )
 
 
 @transaction.atomic
 def postmortem_approve(*, postmortem_id: int, actor) -> PostMortem:
+    """Record the actor's approval for each required review role they fill; approved once all have."""
     postmortem = _lock(postmortem_id, actor)
-    _require(actor, "incidents.approve_postmortem", "Only the commander or Legal approve post-mortems.")
+    if postmortem.state != PostMortemState.IN_REVIEW:
+        raise ValidationError(f"Not possible while the post-mortem is {postmortem.get_state_display().lower()}.")
+    roles = _review_roles(postmortem, actor)
+    given = postmortem.approved_roles()
+    new = [role for role in postmortem.required_reviewer_roles() if role in roles and role not in given]
+    if not new:
+        waiting = ", ".join(dict(ReviewerRole.choices)[r] for r in postmortem.missing_reviewer_roles())
+        raise ValidationError(f"You have approved already; still waiting for: {waiting}.")
+    labels = dict(ReviewerRole.choices)
+    for role in new:
+        approval = PostMortemApproval.objects.create(postmortem=postmortem, role=role, user=actor)
+        audit.log_created(
+            actor=actor, target=approval, incident=postmortem.incident, values={"role": role, "user": actor.pk}
+        )
+    missing = postmortem.missing_reviewer_roles()
+    who = " and ".join(labels[r] for r in new)
+    if missing:
+        timeline_change(
+            postmortem.incident,
+            f"Post-mortem approved by {actor} ({who}); still needed: {', '.join(labels[r] for r in missing)}",
+            actor,
+        )
+        return postmortem
     source = run_transition(postmortem, "approve", "post-mortem")
     postmortem.approved_by = _user(actor)
     postmortem.review_note = ""
-    return finish_transition(postmortem, source, "approve", actor, "Post-mortem approved")
+    return finish_transition(
+        postmortem, source, "approve", actor, f"Post-mortem approved by every reviewer (last: {actor}, {who})"
+    )
 
 
 @transaction.atomic
@@ -169,4 +235,117 @@ def postmortem_publish(*, postmortem_id: int, actor) -> PostMortem:
     _require(actor, "incidents.publish_postmortem", "You may not publish post-mortems.")
     source = run_transition(postmortem, "publish", "post-mortem")
     postmortem.published_by = _user(actor)
-    return finish_transition(postmortem, source, "publish", actor, "Post-mortem published")
+    finish_transition(postmortem, source, "publish", actor, "Post-mortem published")
+    _announce_publication(postmortem)
+    return postmortem
+
+
+# --- publication notice ------------------------------------------------------------------------------
+
+
+def publication_recipients(incident: Incident) -> list[tuple[str, str, StakeholderContact | None, str]]:
+    """(channel, address, contact, key), one per address.
+
+    A drill tells only its participants (the commander and members); a real incident tells the
+    distribution list of its severity: the roles' tier-1 contacts, the named contacts, the extra
+    addresses and, when the list says so, the commander.
+    """
+    out, seen = [], set()
+
+    def add(rows):
+        for channel, address, contact, key in rows:
+            if address.lower() not in seen:
+                seen.add(address.lower())
+                out.append((channel, address, contact, key))
+
+    def contact_row(contact):
+        channels = contact.channels()
+        return [(channels[0], contact.address(channels[0]), contact, f"c{contact.pk}")] if channels else []
+
+    if incident.is_drill:
+        people = ([incident.commander] if incident.commander_id else []) + list(incident.members.order_by("pk"))
+        for user in people:
+            add(owner_recipients(user))
+        return out
+    dlist = DistributionList.objects.filter(severity=incident.severity).first() if incident.severity else None
+    if dlist is None:
+        return out
+    live = StakeholderContact.objects.exclude(state=ContactState.RETIRED)
+    for contact in live.filter(role__in=dlist.roles or [], escalation_tier=1).order_by("role", "pk"):
+        add(contact_row(contact))
+    for contact in dlist.contacts.exclude(state=ContactState.RETIRED).order_by("pk"):
+        add(contact_row(contact))
+    add(("email", address, None, f"e{address.lower()}") for address in dlist.email_list())
+    if dlist.include_commander and incident.commander_id:
+        add(owner_recipients(incident.commander))
+    return out
+
+
+def publication_message(postmortem: PostMortem) -> tuple[str, str]:
+    incident = postmortem.incident
+    pdf = settings.FIRELINE_BASE_URL.rstrip("/") + reverse("postmortem-pdf", args=[incident.pk])
+    drill = "[DRILL] " if incident.is_drill else ""
+    if incident.is_restricted:
+        # Restricted: the reference only; who may read it finds the details behind the login.
+        return (
+            f"{drill}Post-mortem published: {incident.reference}",
+            f"The post-mortem of {incident.reference} is published. Its details are restricted: sign in to "
+            f"Fireline to read it if you have access.\n\nPDF: {pdf}\n",
+        )
+    open_items = postmortem.open_action_items.count()
+    return (
+        f"{drill}Post-mortem published: {incident.reference} — {incident.title}",
+        f"The post-mortem of {incident.reference} ({incident.severity or 'no severity'}, "
+        f"{incident.get_category_display() if incident.category else 'no category'}) is published.\n\n"
+        f"{incident.title}\n\nOpen action items: {open_items}.\n\nRead it (PDF): {pdf}\n",
+    )
+
+
+def _announce_publication(postmortem: PostMortem) -> int:
+    incident = postmortem.incident
+    recipients = publication_recipients(incident)
+    subject, body = publication_message(postmortem)
+    for channel, address, contact, key in recipients:
+        notification_enqueue(
+            channel=channel,
+            recipient=address,
+            subject=subject,
+            body=body,
+            dedup_key=f"pm-published:{postmortem.pk}:{key}",
+            incident=incident,
+            contact=contact,
+        )
+    if recipients:
+        who = "the drill's participants" if incident.is_drill else f"the {incident.severity} distribution list"
+        text = f"Post-mortem publication sent to {who}: {len(recipients)} recipient(s)"
+        kind = TimelineKind.PAGE
+    else:
+        text = "Post-mortem published, but its distribution list reached no one: add contacts to it."
+        kind = TimelineKind.DELIVERY_FAILED
+    TimelineEntry.objects.create(incident=incident, kind=kind, text=text, occurred_at=postmortem.published_at)
+    return len(recipients)
+
+
+# --- key events ----------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def timeline_entry_star(*, entry_id: int, is_key_event: bool, actor) -> TimelineEntry:
+    """Star (or unstar) a timeline entry as a key event of the post-mortem's 'What happened'."""
+    entry = TimelineEntry.objects.select_for_update(of=("self",)).select_related("incident").get(pk=entry_id)
+    if actor is not None and not incident_is_visible(user=actor, incident=entry.incident):
+        raise Incident.DoesNotExist("No incident with that id.")
+    _require(actor, "incidents.change_incident", "You may not change this incident's timeline.")
+    is_key_event = bool(is_key_event)
+    if entry.is_key_event == is_key_event:
+        return entry
+    entry.is_key_event = is_key_event
+    entry.save(update_fields=["is_key_event"])
+    audit.log_changed(
+        actor=actor,
+        target=entry,
+        before={"is_key_event": not is_key_event},
+        after={"is_key_event": is_key_event},
+        incident=entry.incident,
+    )
+    return entry

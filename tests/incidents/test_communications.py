@@ -16,7 +16,7 @@ from incidents.services.communications import (
 )
 from tests.conftest import fresh
 from tests.factories import UserFactory
-from tests.incidents.test_incident_lifecycle import prove_fix, set_fix
+from tests.incidents.test_incident_lifecycle import prove_fix, set_fix, write_guidance
 
 S = CommunicationState
 
@@ -26,13 +26,15 @@ def comms(db):
     return fresh(UserFactory(username="pr", role="Communications"))
 
 
-def draft(incident, actor, audience="affected_users", recipients="a@example.com, b@example.com"):
-    return communication_create(incident_id=incident.pk, audience=audience, recipients=recipients, actor=actor)
+def draft(incident, actor, audience="affected_users", recipients="a@example.com, b@example.com", written=True):
+    """A draft from the template; `written` replaces the template's guidance, as the writer would."""
+    c = communication_create(incident_id=incident.pk, audience=audience, recipients=recipients, actor=actor)
+    return write_guidance(c, actor) if written else c
 
 
 def test_a_draft_is_filled_from_the_audience_template(open_incident, commander):
     incident = open_incident(title="Bot gave wrong refund policy")
-    c = draft(incident, commander)
+    c = draft(incident, commander, written=False)
     assert c.state == S.DRAFT and incident.reference in c.body
     assert "The correct information" in c.body and "What we fixed" in c.body
     assert c.recipient_list == ["a@example.com", "b@example.com"]
@@ -107,9 +109,9 @@ def test_template_rendering_is_sandboxed(open_incident, commander):
         subject="{{ reference }}", body="{% include '/etc/passwd' %}"
     )
     with pytest.raises(Exception, match="passwd"):
-        draft(open_incident(), commander, audience="internal", recipients="t@example.com")
+        draft(open_incident(), commander, audience="internal", recipients="t@example.com", written=False)
     CommunicationTemplate.objects.filter(audience="internal").update(body="{{ incident.commander.password }}")
-    c = draft(open_incident(), commander, audience="internal", recipients="t@example.com")
+    c = draft(open_incident(), commander, audience="internal", recipients="t@example.com", written=False)
     assert c.body == ""
 
 
@@ -151,6 +153,10 @@ def test_admin_buttons_are_permission_checked(client, open_incident, commander, 
     )
     c = Communication.objects.get(incident=incident)
     assert response.status_code == 302
+    refused = client.post(reverse("admin:incidents_communication_action", args=[c.pk, "submit"]), follow=True)
+    assert b"Replace the template&#x27;s guidance in italics" in refused.content  # the writer is told why
+    assert Communication.objects.get(pk=c.pk).state == S.DRAFT
+    write_guidance(c, commander)
     client.post(reverse("admin:incidents_communication_action", args=[c.pk, "submit"]))
     client.post(reverse("admin:incidents_communication_action", args=[c.pk, "approve"]), follow=True)
     assert Communication.objects.get(pk=c.pk).state == S.PENDING_APPROVAL
@@ -163,3 +169,24 @@ def test_admin_buttons_are_permission_checked(client, open_incident, commander, 
     assert Communication.objects.get(pk=c.pk).state == S.APPROVED
     client.force_login(responder)
     assert client.get(reverse("admin:incidents_communication_changelist")).status_code == 200
+
+
+def test_a_draft_with_the_templates_guidance_left_in_is_not_submitted(open_incident, commander):
+    c = draft(open_incident(), commander, written=False)
+    with pytest.raises(ValidationError) as refused:
+        communication_submit(communication_id=c.pk, actor=commander)
+    message = refused.value.message_dict["body"][0]
+    assert "Replace the template's guidance in italics" in message and "_State the correct information here" in message
+    assert Communication.objects.get(pk=c.pk).state == S.DRAFT
+    # the writer's own emphasis is not guidance: only the template's passages, word for word, are refused
+    body = write_guidance(c, commander).body + "\n\n_Please Read This Carefully Before Acting_"
+    communication_update(communication_id=c.pk, changes={"body": body}, actor=commander)
+    assert communication_submit(communication_id=c.pk, actor=commander).state == S.PENDING_APPROVAL
+
+
+def test_a_public_update_speaks_the_status_page_words_not_the_internal_state(open_incident, commander):
+    incident = open_incident()  # triaged inside Fireline
+    c = draft(incident, commander, audience="public", recipients="", written=False)
+    assert c.subject.endswith(": Investigating") and "**Current status:** Investigating." in c.body
+    internal = draft(incident, commander, audience="internal", recipients="team@example.com", written=False)
+    assert incident.get_state_display() in internal.subject

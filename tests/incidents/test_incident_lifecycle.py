@@ -65,8 +65,19 @@ def publish_postmortem(incident, actor):
     """The close guard wants a published post-mortem when the triage matrix requires one."""
     pm = postmortem_create(incident_id=incident.pk, actor=actor)
     postmortem_submit(postmortem_id=pm.pk, actor=actor)
-    postmortem_approve(postmortem_id=pm.pk, actor=actor)
+    from tests.factories import UserFactory
+
+    postmortem_approve(postmortem_id=pm.pk, actor=actor)  # as the commander
+    postmortem_approve(postmortem_id=pm.pk, actor=UserFactory(username="pm-legal", role="Legal"))  # and Legal
     return postmortem_publish(postmortem_id=pm.pk, actor=actor)
+
+
+def write_guidance(communication, actor, text="Written for this incident by its commander."):
+    """Replace the template's italic guidance, as a writer does before asking for approval."""
+    from incidents.services.communications import GUIDANCE, communication_update
+
+    changes = {"subject": GUIDANCE.sub(text, communication.subject), "body": GUIDANCE.sub(text, communication.body)}
+    return communication_update(communication_id=communication.pk, changes=changes, actor=actor)
 
 
 def send_required_communications(incident, actor):
@@ -84,6 +95,7 @@ def send_required_communications(incident, actor):
     for audience in incident.required_communications:
         recipients = "" if audience == "public" else "someone@example.com"
         c = communication_create(incident_id=incident.pk, audience=audience, recipients=recipients, actor=actor)
+        write_guidance(c, actor)
         communication_submit(communication_id=c.pk, actor=actor)
         if audience != "internal" and approver is None:
             approver = UserFactory(role="Communications")

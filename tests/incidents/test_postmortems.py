@@ -48,7 +48,9 @@ def test_walks_draft_review_approved_published_with_timestamps_and_log(postmorte
     postmortem_update(postmortem_id=postmortem.pk, changes={"impact": "5,000 users insulted."}, actor=commander)
     postmortem_submit(postmortem_id=postmortem.pk, actor=commander)
     pm = postmortem_approve(postmortem_id=postmortem.pk, actor=legal)
-    assert pm.state == S.APPROVED and pm.approved_by == legal and pm.approved_at
+    assert pm.state == S.IN_REVIEW  # Legal alone is not enough: the commander reviews too
+    pm = postmortem_approve(postmortem_id=postmortem.pk, actor=commander)
+    assert pm.state == S.APPROVED and pm.approved_by == commander and pm.approved_at
     pm = postmortem_publish(postmortem_id=postmortem.pk, actor=commander)
     assert pm.state == S.PUBLISHED and pm.published_at and pm.published_by == commander
     verbs = list(
@@ -70,7 +72,7 @@ def test_changes_requested_goes_back_to_draft_with_the_note(postmortem, commande
     assert PostMortem.objects.get(pk=postmortem.pk).impact == "EU cohort, 5,000 users."
 
 
-def test_viewer_and_responder_cannot_review_or_publish(postmortem, commander, viewer, responder):
+def test_viewer_and_responder_cannot_review_or_publish(postmortem, commander, viewer, responder, legal):
     with pytest.raises(PermissionDenied):
         postmortem_submit(postmortem_id=postmortem.pk, actor=viewer)
     postmortem_submit(postmortem_id=postmortem.pk, actor=commander)
@@ -80,6 +82,7 @@ def test_viewer_and_responder_cannot_review_or_publish(postmortem, commander, vi
         with pytest.raises(PermissionDenied):
             postmortem_request_changes(postmortem_id=postmortem.pk, note="no", actor=actor)
     postmortem_approve(postmortem_id=postmortem.pk, actor=commander)
+    postmortem_approve(postmortem_id=postmortem.pk, actor=legal)
     with pytest.raises(PermissionDenied):
         postmortem_publish(postmortem_id=postmortem.pk, actor=viewer)
     assert PostMortem.objects.get(pk=postmortem.pk).state == S.APPROVED
@@ -121,6 +124,7 @@ def test_close_needs_a_published_postmortem_when_required(open_incident, command
     pm = postmortem_create(incident_id=incident.pk, actor=commander)
     postmortem_submit(postmortem_id=pm.pk, actor=commander)
     postmortem_approve(postmortem_id=pm.pk, actor=legal)
+    postmortem_approve(postmortem_id=pm.pk, actor=commander)
     with pytest.raises(ValidationError, match="publish it first"):
         services.incident_close(incident_id=incident.pk, actor=commander)
     postmortem_publish(postmortem_id=pm.pk, actor=legal)
