@@ -68,7 +68,7 @@ class DraftForm(forms.Form):
 @admin.register(Communication)
 class CommunicationAdmin(admin.ModelAdmin):
     change_form_template = "admin/incidents/communication/change_form.html"
-    list_display = ["incident_ref", "audience", "subject", "state_badge", "sent_at"]
+    list_display = ["incident_ref", "audience", "subject", "state_badge", "sent_at", "pdf_link"]
     list_filter = ["state", "audience"]
     list_select_related = ["incident"]
     search_fields = ["subject", "body"]
@@ -86,6 +86,7 @@ class CommunicationAdmin(admin.ModelAdmin):
         "sent_subject",
         "sent_body",
         "sent_recipients",
+        "pdf_link",
     ]
     readonly_fields = status_fields
 
@@ -119,6 +120,13 @@ class CommunicationAdmin(admin.ModelAdmin):
     @admin.display(description="state", ordering="state")
     def state_badge(self, obj):
         return format_html('<span class="fl-state">{}</span>', obj.get_state_display())
+
+    @admin.display(description="PDF")
+    def pdf_link(self, obj):
+        if obj is None or obj.pk is None or obj.state not in (S.APPROVED, S.SENT):
+            return "after approval"
+        url = reverse("communication-pdf", args=[obj.incident_id, obj.pk])
+        return format_html('<a href="{}">PDF</a>', url)
 
     def get_urls(self):
         own = [

@@ -403,7 +403,15 @@ class OverdueFilter(admin.SimpleListFilter):
 @admin.register(RegulatoryObligation)
 class RegulatoryObligationAdmin(admin.ModelAdmin):
     change_form_template = "admin/incidents/regulatoryobligation/change_form.html"
-    list_display = ["incident_ref", "rule_name", "regime_citation", "state_badge", "deadline_shown", "time_left"]
+    list_display = [
+        "incident_ref",
+        "rule_name",
+        "regime_citation",
+        "state_badge",
+        "deadline_shown",
+        "time_left",
+        "pdf_link",
+    ]
     list_filter = [OverdueFilter, "state", "rule__regime"]
     list_select_related = ["incident", "rule__regime"]
     search_fields = ["rule__name", "rule__regime__name", "submission_reference"]
@@ -427,6 +435,7 @@ class RegulatoryObligationAdmin(admin.ModelAdmin):
         "waived_at",
         "waived_by",
         "waive_reason",
+        "pdf_link",
     ]
     fields = readonly_fields
 
@@ -460,6 +469,11 @@ class RegulatoryObligationAdmin(admin.ModelAdmin):
     def incident_ref(self, obj):
         url = reverse("admin:incidents_incident_change", args=[obj.incident_id])
         return format_html('<a href="{}">{}</a>', url, obj.incident.reference)
+
+    @admin.display(description="report PDF")
+    def pdf_link(self, obj):
+        url = reverse("regulator-pdf", args=[obj.incident_id, obj.rule.regime.code])
+        return format_html('<a href="{}">Report PDF</a>', url)
 
     @admin.display(description="obligation", ordering="rule__name")
     def rule_name(self, obj):

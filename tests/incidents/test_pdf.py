@@ -210,7 +210,7 @@ def test_export_pdf_command_writes_the_same_pdf(open_incident, commander, tmp_pa
     assert target.read_bytes() == expected
 
 
-@pytest.mark.parametrize("kind", ["drill"])
-def test_export_pdf_command_says_what_is_not_available(db, kind, tmp_path):
-    with pytest.raises(CommandError, match="not available yet"):
-        call_command("export_pdf", kind, "1", "-o", str(tmp_path / "x.pdf"))
+def test_export_pdf_command_says_what_is_missing(db, tmp_path):
+    with pytest.raises(CommandError, match="has no post-mortem"):
+        call_command("export_pdf", "postmortem", "999999", "-o", str(tmp_path / "x.pdf"))
+    assert not (tmp_path / "x.pdf").exists()
