@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "audit",
     "incidents",
     "drills",
+    "command",  # the command centre: dashboard, readiness, metrics, quality monitors
 ]
 
 MIDDLEWARE = [
@@ -240,8 +241,15 @@ CELERY_BEAT_SCHEDULE = {
     "mark-stale-contacts": {"task": "incidents.tasks.mark_stale_contacts", "schedule": 3600.0},
     # Regulatory deadlines: reminder points are rows with a due time, found here every minute.
     "regulatory-clock": {"task": "incidents.tasks.regulatory_clock", "schedule": 60.0},
+    # Action item reminders (before the due date, and when overdue): rows with a due time, every minute.
+    "action-item-reminders": {"task": "incidents.tasks.remind_action_items", "schedule": 60.0},
     "expire-audit-records": {"task": "audit.tasks.expire_audit_records", "schedule": 3600.0},
     "carry-out-deletion-orders": {"task": "audit.tasks.carry_out_deletion_orders", "schedule": 60.0},
+    # Quality monitors: signals from the audit trail against their thresholds, every minute.
+    "check-quality-monitors": {"task": "command.tasks.check_quality_monitors", "schedule": 60.0},
+    # Fire drills: one drill per policy per quarter (idempotent); injects and reminders every minute.
+    "propose-quarterly-drills": {"task": "drills.tasks.propose_quarterly_drills", "schedule": 3600.0},
+    "drill-clock": {"task": "drills.tasks.drill_clock", "schedule": 60.0},
 }
 # A broker that is down must not hold up the request that wrote the outbox row: publish once, and
 # let the sweep re-queue what did not get through.
@@ -257,6 +265,10 @@ FIRELINE_NOTIFY_BACKOFF_MAX_SECONDS = env.float("FIRELINE_NOTIFY_BACKOFF_MAX_SEC
 FIRELINE_NOTIFY_CLAIM_SECONDS = env.int("FIRELINE_NOTIFY_CLAIM_SECONDS", default=120)
 # A pending notification not delivered this long after it was queued is queued again by the sweep.
 FIRELINE_NOTIFY_REQUEUE_AFTER_SECONDS = env.int("FIRELINE_NOTIFY_REQUEUE_AFTER_SECONDS", default=60)
+# Action items: remind the owner this many days before the due date (and once the morning after it,
+# when overdue), at this hour in TIME_ZONE.
+FIRELINE_ACTION_ITEM_REMIND_DAYS_BEFORE = env.list("FIRELINE_ACTION_ITEM_REMIND_DAYS_BEFORE", cast=int, default=[3, 1])
+FIRELINE_ACTION_ITEM_REMIND_HOUR = env.int("FIRELINE_ACTION_ITEM_REMIND_HOUR", default=9)
 # Contacts not re-verified within a quarter go stale.
 FIRELINE_CONTACT_STALE_DAYS = env.int("FIRELINE_CONTACT_STALE_DAYS", default=91)
 # HMAC-SHA256 key for the JSON webhook channel; generated under var/ when not set.

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from command import views as command_views
 from incidents import ofrep
 
 admin.site.site_header = "Fireline"
@@ -9,12 +10,16 @@ admin.site.site_title = "Fireline"
 admin.site.index_title = "Incident response for AI features"
 
 urlpatterns = [
+    # The admin index is the command centre; everything else under /admin/ is the admin itself.
+    path("admin/", admin.site.admin_view(command_views.command_centre), name="command-centre"),
     path("admin/", admin.site.urls),
+    path("", include("command.urls")),
     path("api/v1/", include("incidents.api.urls")),
     path("ofrep/v1/evaluate/flags/<str:key>", ofrep.evaluate_flag, name="ofrep-evaluate-flag"),
     path("ofrep/v1/evaluate/flags", ofrep.evaluate_flags, name="ofrep-evaluate-flags"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("drills/", include("drills.urls")),
     path("", include("audit.urls")),
     path("", include("incidents.urls")),
 ]

@@ -13,11 +13,14 @@ from django.utils import timezone
 from incidents import services
 from incidents.constants import Category, ContainmentType, DetectionSignal, DismissReason, StakeholderRole
 from incidents.models import AIFeature, Incident, LearningScope, StakeholderContact
+from incidents.services.action_items import action_item_complete, action_item_create
 from incidents.services.communications import (
+    GUIDANCE,
     communication_approve,
     communication_create,
     communication_send,
     communication_submit,
+    communication_update,
 )
 from incidents.services.evals import evalcase_create, evalruns_record
 from incidents.services.flags import killswitch_for
@@ -28,6 +31,7 @@ from incidents.services.postmortems import (
     postmortem_publish,
     postmortem_submit,
     postmortem_update,
+    timeline_entry_star,
 )
 from incidents.services.stakeholders import contacts_mark_stale
 
@@ -95,6 +99,10 @@ def demo_password() -> str:
     return password
 
 
+DEMO_WRITING = (
+    "The store-hours answers were wrong between 09:10 and 11:40 UTC; the correct hours are on the store page, "
+    "and the assistant now reads them from the store API."
+)
 DEMO_RECIPIENTS = {
     "internal": "incidents@example.com",
     "affected_users": "affected-users@example.com",
@@ -118,6 +126,12 @@ class Command(BaseCommand):
                 self._detection()
                 self._audit_trail(users)
             self.stdout.write(f"Seeded {Incident.objects.count()} demo incidents.")
+        from drills.demo import seed_demo_drills
+
+        seed_demo_drills(users=users, features=features)
+        from command.demo import seed_demo_monitors
+
+        seed_demo_monitors(features=features.values())
         self.stdout.write(
             f"Demo login: commander / {password}  (also responder, legal, comms, facilitator, "
             f"viewer; 'admin' is a superuser; same password)"
@@ -495,6 +509,11 @@ class Command(BaseCommand):
                 recipients="" if audience == "public" else DEMO_RECIPIENTS.get(audience, "incidents@example.com"),
                 actor=cmd,
             )
+            written = {  # what the writer puts where the template's italic guidance was
+                "subject": GUIDANCE.sub(DEMO_WRITING, c.subject),
+                "body": GUIDANCE.sub(DEMO_WRITING, c.body),
+            }
+            communication_update(communication_id=c.pk, changes=written, actor=cmd)
             communication_submit(communication_id=c.pk, actor=cmd)
             communication_approve(communication_id=c.pk, actor=cmd if audience == "internal" else users["legal"])
             communication_send(communication_id=c.pk, actor=cmd)
@@ -515,8 +534,25 @@ class Command(BaseCommand):
             scope=LearningScope.TRANSFERABLE,
             actor=cmd,
         )
+        # Key events for "What happened", and what is changing, as action items with owners and dates.
+        for entry in i.timeline.filter(kind__in=["opened", "containment"]).order_by("occurred_at")[:3]:
+            timeline_entry_star(entry_id=entry.pk, is_key_event=True, actor=cmd)
+        today = timezone.localdate()
+        for title, kind, owner, days in [
+            ("Freshness monitor on the retrieval index (alert when older than 24 h)", "detect", resp, 5),
+            ("Store hours from the store API, not the index", "prevent", resp, 0),
+            ("Evals run against the live index, not a frozen snapshot", "process", cmd, 2),
+        ]:
+            item = action_item_create(
+                incident_id=i.pk, title=title, kind=kind, owner=owner, due_date=today + timedelta(days=days), actor=cmd
+            )
+            if days == 0:
+                action_item_complete(item_id=item.pk, actor=owner)
         postmortem_submit(postmortem_id=pm.pk, actor=cmd)
-        postmortem_approve(postmortem_id=pm.pk, actor=users["legal"])
+        pm.refresh_from_db()
+        reviewers = [cmd, users["legal"]] + ([users["comms"]] if pm.needs_communications_review else [])
+        for reviewer in reviewers:  # the commander, Legal, and Communications when public
+            postmortem_approve(postmortem_id=pm.pk, actor=reviewer)
         postmortem_publish(postmortem_id=pm.pk, actor=cmd)
         services.incident_close(incident_id=i.pk, actor=cmd)
 
