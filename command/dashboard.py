@@ -48,6 +48,10 @@ SEVERITY_RANK = Case(
     output_field=IntegerField(),
 )
 
+# Drill states after the exercise (the strings of drills.constants.DrillState, kept here so the
+# command centre does not import the drills app to read its own page).
+ENDED_DRILL_STATES = ["debrief", "completed", "cancelled"]
+
 
 def incident_filter_for(user, prefix: str = "incident") -> Q:
     """Rows of a model with an incident foreign key that the user may see.
@@ -157,6 +161,8 @@ def command_centre_get(*, user, now: datetime | None = None) -> CommandCentre:
         visible_incidents(user=user)
         .open()
         .filter(is_drill=True)
+        # an exercise that has ended leaves its incident where it stopped; it is not running any more
+        .exclude(drill__state__in=ENDED_DRILL_STATES)
         .select_related("feature", "commander")
         .order_by("detected_at", "pk")[:SIDE_LIST_LIMIT]
     )

@@ -71,6 +71,17 @@ def test_drill_incidents_are_shown_apart_and_marked(client, superuser, feature):
     assert "DRILL</span>" in response.content.decode()
 
 
+def test_a_drill_that_has_ended_leaves_the_drills_card(client, superuser, feature, facilitator_drill):
+    from drills.models import Drill
+
+    running = IncidentFactory(feature=feature, state="contained", is_drill=True, title="Running exercise")
+    ended = IncidentFactory(feature=feature, state="contained", is_drill=True, title="Last quarter's exercise")
+    Drill.objects.filter(pk=facilitator_drill(feature, state="running").pk).update(incident=running)
+    Drill.objects.filter(pk=facilitator_drill(feature, state="completed").pk).update(incident=ended)
+    centre = page_of(client, superuser).context["centre"]
+    assert [i.title for i in centre.drill_incidents] == ["Running exercise"]
+
+
 def test_restricted_incidents_are_not_shown_or_counted_for_outsiders(client, viewer, legal, commander, feature):
     secret = IncidentFactory(feature=feature, severity="SEV1", state="triaged", is_restricted=True, title="Leak")
     secret.members.add(commander)
