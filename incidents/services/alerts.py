@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache
@@ -79,6 +80,13 @@ IMPACT_FIELDS = {
     Impact.PUBLIC: {"is_public": True},
     Impact.REGULATORY: {"involves_privacy": True},
 }
+
+
+class KnownIncident(NamedTuple):
+    """The incident a dedup key points to, as far as routing needs to know it."""
+
+    pk: int
+    state: str
 
 
 def _new_payload(*, integration: str, body: bytes, content_type: str, token=None) -> AlertPayload:
@@ -300,10 +308,16 @@ def _route_all(payload: AlertPayload, parsed: list[ParsedAlert]) -> dict:
     all_keys = {key for alert in parsed for key in _keys_for(payload.integration, alert)}
     _serialize_on(all_keys)
     # Every key of the payload in one query; incidents opened below join this map as they are made.
-    key_rows = list(AlertDedupKey.objects.select_related("incident").filter(key__in=all_keys))
-    known = {k.key: k.incident for k in key_rows}
-    # "last seen" is kept to the minute: a storm does not rewrite the same rows on every request.
-    stale_seen = {k.key for k in key_rows if k.last_seen_at < timezone.now() - LAST_SEEN_GRANULARITY}
+    # Only the incident's id and state are needed here: reading whole incidents costs more than the rest.
+    key_rows = AlertDedupKey.objects.filter(key__in=all_keys).values_list(
+        "key", "incident_id", "incident__state", "last_seen_at"
+    )
+    known, stale_seen = {}, set()
+    for key, incident_id, state, last_seen_at in key_rows:
+        known[key] = KnownIncident(incident_id, state)
+        # "last seen" is kept to the minute: a storm does not rewrite the same rows on every request.
+        if last_seen_at < timezone.now() - LAST_SEEN_GRANULARITY:
+            stale_seen.add(key)
     rules, features = _routing()
     opened, updated, recurrences = [], set(), []
     counts = defaultdict(int)
@@ -334,9 +348,9 @@ def _route_all(payload: AlertPayload, parsed: list[ParsedAlert]) -> dict:
             if open_incident is None:
                 row.state = AlertState.DISMISSED  # resolved before anything was opened for it
                 continue
-            row.incident = open_incident
+            row.incident_id = open_incident.pk
             TimelineEntry.objects.create(
-                incident=open_incident,
+                incident_id=open_incident.pk,
                 kind=TimelineKind.ALERT,
                 occurred_at=clamp_past(alert.ends_at) or timezone.now(),
                 text=f"Alert '{alert.name}' resolved (the incident stays open until closed)",
@@ -344,7 +358,7 @@ def _route_all(payload: AlertPayload, parsed: list[ParsedAlert]) -> dict:
             updated.add(open_incident.pk)
             continue
         if open_incident is not None:
-            row.incident, row.is_duplicate = open_incident, True
+            row.incident_id, row.is_duplicate = open_incident.pk, True
             repeats[(open_incident.pk, alert.name)] += 1
             seen_keys.update(k for k in keys if k in stale_seen)
             counts["deduplicated"] += 1
@@ -356,12 +370,12 @@ def _route_all(payload: AlertPayload, parsed: list[ParsedAlert]) -> dict:
             row.annotations = {**row.annotations, "fireline_inbox_reason": why_not}
             counts["inboxed"] += 1
             continue
-        previous = mine[0] if mine else None
+        previous = Incident.objects.get(pk=mine[0].pk) if mine else None  # a recurrence: rare
         incident = _open_from_alert(payload, alert, rule, feature, previous)
         if previous is not None:
             recurrences.append(incident.pk)
         _point_keys(keys, incident)
-        known.update({k: incident for k in keys})
+        known.update({k: KnownIncident(incident.pk, incident.state) for k in keys})
         row.incident, row.rule = incident, rule
         opened.append(incident.pk)
     result = {
