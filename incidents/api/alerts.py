@@ -1,6 +1,7 @@
 """Alert intake from Prometheus Alertmanager, Grafana Alerting and any monitor that can POST JSON."""
 
 from django.conf import settings
+from django.http import JsonResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -67,7 +68,8 @@ class AlertIntakeView(APIView):
                 },
                 status=code,
             )
-        return Response(result, status=status.HTTP_202_ACCEPTED)
+        # Plain JSON: the answer has one shape, so the REST framework's renderer has nothing to choose.
+        return JsonResponse(result, status=status.HTTP_202_ACCEPTED)
 
     @staticmethod
     def _too_big(size: int, limit: int) -> Response:

@@ -303,21 +303,41 @@ def _mark_failed(payload_id: int, error: str) -> None:
     )
 
 
-@transaction.atomic
-def _route_all(payload: AlertPayload, parsed: list[ParsedAlert]) -> dict:
-    all_keys = {key for alert in parsed for key in _keys_for(payload.integration, alert)}
-    _serialize_on(all_keys)
-    # Every key of the payload in one query; incidents opened below join this map as they are made.
+def _read_keys(keys: set[str]) -> tuple[dict[str, KnownIncident], set[str]]:
+    """Which incident each known key points to, and which keys' "last seen" is due for an update."""
     # Only the incident's id and state are needed here: reading whole incidents costs more than the rest.
-    key_rows = AlertDedupKey.objects.filter(key__in=all_keys).values_list(
+    rows = AlertDedupKey.objects.filter(key__in=keys).values_list(
         "key", "incident_id", "incident__state", "last_seen_at"
     )
     known, stale_seen = {}, set()
-    for key, incident_id, state, last_seen_at in key_rows:
+    due = timezone.now() - LAST_SEEN_GRANULARITY
+    for key, incident_id, state, last_seen_at in rows:
         known[key] = KnownIncident(incident_id, state)
         # "last seen" is kept to the minute: a storm does not rewrite the same rows on every request.
-        if last_seen_at < timezone.now() - LAST_SEEN_GRANULARITY:
+        if last_seen_at < due:
             stale_seen.add(key)
+    return known, stale_seen
+
+
+def _only_repeats(integration: str, parsed: list[ParsedAlert], known: dict[str, KnownIncident]) -> bool:
+    """True when every alert belongs to an incident that is open: nothing will be opened."""
+    return all(
+        any(k in known and known[k].state in OPEN_STATES for k in _keys_for(integration, alert)) for alert in parsed
+    )
+
+
+@transaction.atomic
+def _route_all(payload: AlertPayload, parsed: list[ParsedAlert]) -> dict:
+    all_keys = {key for alert in parsed for key in _keys_for(payload.integration, alert)}
+    # Every key of the payload in one query; incidents opened below join this map as they are made.
+    known, stale_seen = _read_keys(all_keys)
+    if not _only_repeats(payload.integration, parsed, known):
+        # This payload may open an incident: wait for any other payload with one of its keys, then read
+        # the keys again, so two payloads of one group never open two incidents. A payload whose every
+        # alert repeats an open incident opens nothing, and its counters are single atomic updates, so
+        # an alert storm does not queue on the lock.
+        _serialize_on(all_keys)
+        known, stale_seen = _read_keys(all_keys)
     rules, features = _routing()
     opened, updated, recurrences = [], set(), []
     counts = defaultdict(int)

@@ -79,3 +79,44 @@ def test_two_threads_racing_one_wins_one_is_told_to_reload(open_incident, comman
     winner = next(n for n, r in results.items() if r == "ok")
     assert Incident.objects.get(pk=incident.pk).state == ("triaged" if winner == "triage" else "dismissed")
     assert ActionLogEntry.objects.filter(incident_id=incident.pk, verb__startswith="transition:").count() == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="real row locks need PostgreSQL")
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_concurrent_alerts_of_one_group_open_one_incident_and_count_every_alert(feature):
+    """Six monitors' payloads of one alert group at once, then six repeats at once: one incident, exact counts."""
+    import json
+
+    from incidents.models import Alert
+    from incidents.services.alerts import alert_intake
+    from tests.incidents.test_alerts import firing
+
+    def burst(fingerprints):
+        barrier = threading.Barrier(len(fingerprints))
+        errors = []
+
+        def send(fp):
+            try:
+                body = json.dumps(firing(fp, group="race-group")).encode()
+                barrier.wait(timeout=10)
+                alert_intake(integration="alertmanager", body=body, content_type="application/json")
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=send, args=(fp,)) for fp in fingerprints]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert not errors, errors
+
+    burst([f"race-{n}" for n in range(6)])  # none known yet: each may open, only one may
+    assert Incident.objects.count() == 1
+    burst([f"race-{n}" for n in range(6)])  # all known and open: the lock-free path
+    incident = Incident.objects.get()
+    assert Alert.objects.filter(incident=incident).count() == 12
+    assert incident.alert_count == 12
+    repeats = incident.timeline.filter(text__contains="fired again")
+    assert repeats.count() == 1 and repeats.get().text.endswith("(×11)"), [e.text for e in repeats]
