@@ -111,6 +111,13 @@ class Communication(FSMModelMixin, models.Model):
     def __str__(self) -> str:
         return f"{self.get_audience_display()} update on INC-{self.incident_id}"
 
+    # Draft grey, waiting for a reviewer amber, ready blue, out the door green, withdrawn grey.
+    STATE_COLOURS = {"draft": "grey", "pending_approval": "amber", "approved": "blue", "sent": "green"}
+
+    @property
+    def state_colour(self) -> str:
+        return self.STATE_COLOURS.get(self.state, "grey")
+
     @property
     def is_external(self) -> bool:
         return self.audience in EXTERNAL_AUDIENCES

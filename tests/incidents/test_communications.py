@@ -161,7 +161,9 @@ def test_admin_buttons_are_permission_checked(client, open_incident, commander, 
     client.post(reverse("admin:incidents_communication_action", args=[c.pk, "approve"]), follow=True)
     assert Communication.objects.get(pk=c.pk).state == S.PENDING_APPROVAL
     page = client.get(reverse("admin:incidents_incident_change", args=[incident.pk]))
-    assert b'id="communications"' in page.content and b"Pending approval" in page.content
+    assert b'id="communications"' in page.content and b'fl-state fl-amber">Pending approval' in page.content
+    listing = client.get(reverse("admin:incidents_communication_changelist"))
+    assert b'fl-state fl-amber">Pending approval' in listing.content  # a coloured badge, readable at a glance
     client.force_login(legal)
     page = client.get(reverse("admin:incidents_communication_change", args=[c.pk]))
     assert b"Approve" in page.content
