@@ -31,6 +31,7 @@ from incidents.models import (
 from incidents.services.action_items import action_item_create
 from incidents.services.incidents import incident_open
 from incidents.services.notifications import notification_enqueue
+from incidents.services.workflow import actor_user as _user
 from incidents.services.workflow import timeline_change
 
 from .constants import REMINDERS, DrillState
@@ -61,10 +62,6 @@ class TransitionOption:
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-
-def _user(actor):
-    return actor if getattr(actor, "pk", None) else None
 
 
 def _require_run(actor) -> None:

@@ -119,9 +119,7 @@ class CommunicationAdmin(admin.ModelAdmin):
 
     @admin.display(description="state", ordering="state")
     def state_badge(self, obj):
-        return format_html(
-            '<span class="fl-state fl-{}">{}</span>', obj.state_colour, obj.get_state_display()
-        )
+        return format_html('<span class="fl-state fl-{}">{}</span>', obj.state_colour, obj.get_state_display())
 
     @admin.display(description="PDF")
     def pdf_link(self, obj):

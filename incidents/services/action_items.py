@@ -32,22 +32,14 @@ from incidents.models import (
     StakeholderContact,
     TimelineEntry,
 )
-from incidents.selectors import incident_is_visible
 
 from .notifications import notification_enqueue
+from .workflow import actor_user as _user
 from .workflow import finish_transition, run_transition, timeline_change
+from .workflow import require_visible as _require_visible
 
 EDITABLE_FIELDS = ["title", "details", "kind", "owner", "due_date"]
 Outcome = ActionItemReminder.Outcome
-
-
-def _user(actor):
-    return actor if getattr(actor, "pk", None) else None
-
-
-def _require_visible(incident: Incident, actor) -> None:
-    if actor is not None and not incident_is_visible(user=actor, incident=incident):
-        raise Incident.DoesNotExist("No incident with that id.")
 
 
 def _check_due_date(due_date) -> None:

@@ -19,10 +19,12 @@ from audit import services as audit
 from incidents.constants import Audience, Channel, IncidentState
 from incidents.models import Communication, CommunicationState, CommunicationTemplate, Incident
 from incidents.models.communications import EMAIL_AUDIENCES, may_approve
-from incidents.selectors import incident_is_visible
 
 from .notifications import notification_enqueue
+from .workflow import actor_user as _user
 from .workflow import finish_transition, run_transition, timeline_change
+from .workflow import require_permission as _require
+from .workflow import require_visible as _require_visible
 
 EDITABLE_FIELDS = ["subject", "body", "recipients"]
 LOGGED_FIELDS = ["audience", "state", *EDITABLE_FIELDS]
@@ -85,20 +87,6 @@ def render_template_text(source: str, values: dict[str, str]) -> str:
     except TemplateSyntaxError as exc:
         raise ValidationError(f"The communication template does not parse: {exc}") from exc
     return template.render(Context(values, autoescape=False)).strip()
-
-
-def _user(actor):
-    return actor if getattr(actor, "pk", None) else None
-
-
-def _require(actor, permission: str, message: str) -> None:
-    if actor is not None and not actor.has_perm(permission):
-        raise PermissionDenied(message)
-
-
-def _require_visible(incident: Incident, actor) -> None:
-    if actor is not None and not incident_is_visible(user=actor, incident=incident):
-        raise Incident.DoesNotExist("No incident with that id.")
 
 
 def _lock(communication_id: int, actor) -> Communication:

@@ -20,11 +20,11 @@ from audit import services as audit
 from incidents.constants import Category, DismissReason, IncidentState, TimelineKind
 from incidents.models import AIFeature, Incident, TimelineEntry
 from incidents.models.incident import guards
-from incidents.selectors import incident_is_visible
 
 from .errors import IncidentChanged
 from .escalation import incident_notify_state, incident_page, severity_rank
 from .triage import triage_apply
+from .workflow import require_visible as _require_visible
 
 # Labels the incident page shows on its buttons, in the order of the playbook.
 TRANSITION_LABELS = {
@@ -89,11 +89,6 @@ class TransitionOption:
     @property
     def is_allowed(self) -> bool:
         return not self.blockers
-
-
-def _require_visible(incident: Incident, actor) -> None:
-    if actor is not None and not incident_is_visible(user=actor, incident=incident):
-        raise Incident.DoesNotExist("No incident with that id.")
 
 
 def _timeline(incident: Incident, *, kind: str, text: str, actor, occurred_at: datetime | None = None) -> TimelineEntry:

@@ -37,25 +37,14 @@ from incidents.selectors import incident_is_visible
 
 from .action_items import owner_recipients
 from .notifications import notification_enqueue
+from .workflow import actor_user as _user
 from .workflow import finish_transition, run_transition, timeline_change
+from .workflow import require_permission as _require
+from .workflow import require_visible as _require_visible
 
 TEXT_FIELDS = [name for name, _ in SECTIONS] + ["classification_marking"]
 EDITABLE_FIELDS = [*TEXT_FIELDS, "is_public"]
 LOGGED_FIELDS = ["state", *EDITABLE_FIELDS]
-
-
-def _require(actor, permission: str, message: str) -> None:
-    if actor is not None and not actor.has_perm(permission):
-        raise PermissionDenied(message)
-
-
-def _require_visible(incident: Incident, actor) -> None:
-    if actor is not None and not incident_is_visible(user=actor, incident=incident):
-        raise Incident.DoesNotExist("No incident with that id.")
-
-
-def _user(actor):
-    return actor if getattr(actor, "pk", None) else None
 
 
 def _lock(postmortem_id: int, actor) -> PostMortem:

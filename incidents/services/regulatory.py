@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
@@ -40,9 +40,10 @@ from incidents.models import (
     StakeholderContact,
     TimelineEntry,
 )
-from incidents.selectors import incident_is_visible
 
 from .notifications import notification_enqueue
+from .workflow import require_permission as _require
+from .workflow import require_visible as _require_visible
 
 DRILL_MESSAGE = "This is a drill incident: drills start no regulatory clocks, so no reportability decision is recorded."
 OBLIGATION_FIELDS = ["state", "deadline", "clock_started_at", "submitted_at", "submitted_to", "submission_reference"]
@@ -56,16 +57,6 @@ def _timeline(incident: Incident, text: str, actor=None, kind: str = TimelineKin
         actor=actor if getattr(actor, "pk", None) else None,
         occurred_at=timezone.now(),
     )
-
-
-def _require(actor, permission: str, message: str) -> None:
-    if actor is not None and not actor.has_perm(permission):
-        raise PermissionDenied(message)
-
-
-def _require_visible(incident: Incident, actor) -> None:
-    if actor is not None and not incident_is_visible(user=actor, incident=incident):
-        raise Incident.DoesNotExist("No incident with that id.")
 
 
 def utc_text(moment: datetime | None) -> str:

@@ -1,4 +1,4 @@
-"""The steps every document workflow on an incident shares (post-mortems, communications).
+"""The steps every workflow on an incident shares (post-mortems, communications, action items, ...).
 
 Run a django-fsm transition or say in words why it cannot run; then save, log and put it on the
 incident's timeline, all in the caller's transaction.
@@ -6,7 +6,7 @@ incident's timeline, all in the caller's transaction.
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.utils import timezone
 from django_fsm import can_proceed
@@ -14,6 +14,23 @@ from django_fsm import can_proceed
 from audit import services as audit
 from incidents.constants import TimelineKind
 from incidents.models import Incident, TimelineEntry
+from incidents.selectors import incident_is_visible
+
+
+def actor_user(actor):
+    """The actor as a user to store (None for the system: beat tasks, integrations)."""
+    return actor if getattr(actor, "pk", None) else None
+
+
+def require_permission(actor, permission: str, message: str) -> None:
+    if actor is not None and not actor.has_perm(permission):
+        raise PermissionDenied(message)
+
+
+def require_visible(incident: Incident, actor) -> None:
+    """An incident the actor may not see is answered exactly like one that does not exist."""
+    if actor is not None and not incident_is_visible(user=actor, incident=incident):
+        raise Incident.DoesNotExist("No incident with that id.")
 
 
 def timeline_change(incident: Incident, text: str, actor) -> None:
