@@ -14,6 +14,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from incidents.admin.forms import error_text as _error_text
 from incidents.models import ActionItem, ActionItemKind
 from incidents.selectors import incident_is_visible
 
@@ -34,18 +35,6 @@ STATE_COLOURS = {
     DrillState.COMPLETED: "green",
     DrillState.CANCELLED: "grey",
 }
-
-
-def _error_text(exc: ValidationError) -> str:
-    if hasattr(exc, "error_dict"):
-        parts = []
-        for name, errors in exc.message_dict.items():
-            text = " ".join(e.rstrip(".") + "." for e in errors)
-            if name != "__all__":
-                text = f"{name.replace('_', ' ').capitalize()}: {text[:1].lower()}{text[1:]}"
-            parts.append(text)
-        return " ".join(parts)
-    return " ".join(m.rstrip(".") + "." for m in exc.messages)
 
 
 def _users():

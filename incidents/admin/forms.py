@@ -1,8 +1,22 @@
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 
 from incidents.constants import Audience, ContainmentType, DismissReason, StakeholderRole
 from incidents.models import TriageRule
+
+
+def error_text(exc: ValidationError) -> str:
+    """One readable sentence per problem: "To version: required for roll back prompt/model version."."""
+    if hasattr(exc, "error_dict"):
+        parts = []
+        for name, errors in exc.message_dict.items():
+            text = " ".join(e.rstrip(".") + "." for e in errors)
+            if name != "__all__":
+                text = f"{name.replace('_', ' ').capitalize()}: {text[:1].lower()}{text[1:]}"
+            parts.append(text)
+        return " ".join(parts)
+    return " ".join(m.rstrip(".") + "." for m in exc.messages)
 
 
 def staff_users():

@@ -39,6 +39,7 @@ from incidents.templatetags.fireline import duration
 from .action_items import IncidentFollowupAdminMixin
 from .fix_panel import FixPanelAdminMixin
 from .forms import ContainmentForm, RevertForm, TimelineNoteForm, TransitionForm, staff_users
+from .forms import error_text as _error_text
 from .investigation import InvestigationAdminMixin
 from .regulatory import RegulatoryAdminMixin
 
@@ -61,19 +62,6 @@ STATE_COLOURS = {
     IncidentState.CLOSED: "green",
     IncidentState.DISMISSED: "grey",
 }
-
-
-def _error_text(exc: ValidationError) -> str:
-    """One readable sentence per problem: "To version: required for roll back prompt/model version."."""
-    if hasattr(exc, "error_dict"):
-        parts = []
-        for name, errors in exc.message_dict.items():
-            text = " ".join(e.rstrip(".") + "." for e in errors)
-            if name != "__all__":
-                text = f"{name.replace('_', ' ').capitalize()}: {text[:1].lower()}{text[1:]}"
-            parts.append(text)
-        return " ".join(parts)
-    return " ".join(m.rstrip(".") + "." for m in exc.messages)
 
 
 def _form_errors(form) -> str:

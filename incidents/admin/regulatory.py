@@ -40,6 +40,8 @@ from incidents.services.regulatory import (
 )
 from incidents.templatetags.fireline import duration
 
+from .forms import error_text as _error_text
+
 OBLIGATION_COLOURS = {ObligationState.OPEN: "amber", ObligationState.SUBMITTED: "green", ObligationState.WAIVED: "grey"}
 
 
@@ -125,12 +127,6 @@ class WaiveForm(forms.Form):
 
 def _errors(form) -> str:
     return " ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
-
-
-def _error_text(exc: ValidationError) -> str:
-    if hasattr(exc, "error_dict"):
-        return " ".join(f"{k.replace('_', ' ')}: {' '.join(v)}" for k, v in exc.message_dict.items())
-    return " ".join(exc.messages)
 
 
 def _run(modeladmin, request, func, success: str) -> None:
