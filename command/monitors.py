@@ -18,7 +18,7 @@ from django.utils import timezone
 from audit.models import AuditRecord, Verdict
 from incidents.models import AlertIntegration
 from incidents.services.alert_parsing import AlertParseError
-from incidents.services.alerts import alert_payload_process, alert_payload_store
+from incidents.services.alerts import alert_intake
 
 from .aggregates import PercentileCont, database_has_percentiles, percentile
 from .models import MonitorSignal, QualityMonitor
@@ -105,12 +105,13 @@ def _alert_body(monitor: QualityMonitor, reading: SignalReading, status: str, no
 
 
 def _send(body: bytes) -> dict:
-    payload = alert_payload_store(integration=AlertIntegration.GENERIC, body=body, content_type="application/json")
+    """Through the same intake as any monitor's webhook: stored, routed and deduplicated in one transaction."""
     try:
-        return alert_payload_process(payload=payload)
-    except AlertParseError:  # kept on the payload with its error, for a person to look at
-        logger.exception("quality monitor alert payload %s could not be read", payload.pk)
+        _, result = alert_intake(integration=AlertIntegration.GENERIC, body=body, content_type="application/json")
+    except AlertParseError as exc:  # kept on the payload with its error, for a person to look at
+        logger.exception("quality monitor alert payload %s could not be read", exc.payload.pk)
         return {}
+    return result
 
 
 def quality_monitor_check(*, monitor_id: int, now: datetime | None = None) -> str:
