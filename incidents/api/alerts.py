@@ -1,15 +1,27 @@
-"""Alert intake from Prometheus Alertmanager, Grafana Alerting and any monitor that can POST JSON."""
+"""Alert intake from Prometheus Alertmanager, Grafana Alerting and any monitor that can POST JSON.
+
+An alert storm is the intake's normal working day, so the endpoints are plain Django views (`intake_view`)
+that skip the REST framework's request wrapping, content negotiation and renderers; they answer in the
+same JSON shapes and with the same token checks as the rest of the API. The REST framework classes below
+describe the endpoints for the OpenAPI schema (and behave the same if routed): `intake_view` names its
+class as the view's `cls`, which is how the schema generator finds it.
+"""
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.response import Response
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.views import APIView
 
 from incidents.models import AlertIntegration
 from incidents.services.alert_parsing import AlertmanagerPayload, AlertParseError, GenericPayload, GrafanaPayload
 from incidents.services.alerts import alert_intake
+
+from .auth import BearerTokenAuthentication
+
+SCOPE = "alerts"
 
 IntakeResult = inline_serializer(
     "AlertIntakeResult",
@@ -35,48 +47,86 @@ ERRORS = {
 }
 
 
+def _unauthorised(detail: str) -> JsonResponse:
+    response = JsonResponse({"detail": detail}, status=status.HTTP_401_UNAUTHORIZED)
+    response["WWW-Authenticate"] = BearerTokenAuthentication().authenticate_header(None)
+    return response
+
+
+def _authorised_token(request: HttpRequest):
+    """(token, None) for a live token with the 'alerts' scope, else (None, the 401 or 403 answer)."""
+    try:
+        found = BearerTokenAuthentication().authenticate(request)
+    except AuthenticationFailed as exc:
+        return None, _unauthorised(str(exc.detail))
+    if found is None:
+        return None, _unauthorised("Send a token: 'Authorization: Bearer <token>'.")
+    token = found[1]
+    if SCOPE not in token.scopes:
+        return None, JsonResponse(
+            {"detail": f"This token lacks the '{SCOPE}' scope."}, status=status.HTTP_403_FORBIDDEN
+        )
+    return token, None
+
+
+def _too_big(size: int, limit: int) -> JsonResponse:
+    return JsonResponse(
+        {"detail": f"The body is {size} bytes; the limit is {limit} bytes."},
+        status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    )
+
+
+def _take(request: HttpRequest, integration: str, token) -> JsonResponse:
+    """Store and process one payload; the answer says what it did, or what in the body is wrong."""
+    limit = settings.FIRELINE_ALERT_MAX_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        return _too_big(declared, limit)
+    body = request.body
+    if len(body) > limit:
+        return _too_big(len(body), limit)
+    try:
+        _, result = alert_intake(
+            integration=integration, body=body, content_type=request.META.get("CONTENT_TYPE", ""), token=token
+        )
+    except AlertParseError as exc:
+        code = status.HTTP_415_UNSUPPORTED_MEDIA_TYPE if "content_type" in exc.errors else status.HTTP_400_BAD_REQUEST
+        answer = {"detail": "The payload was stored but could not be read.", "errors": exc.errors}
+        return JsonResponse({**answer, "payload_id": exc.payload.pk}, status=code)
+    return JsonResponse(result, status=status.HTTP_202_ACCEPTED)
+
+
+def intake_view(described_by: type["AlertIntakeView"]):
+    """The endpoint of one integration as a plain Django view, documented by its REST framework class."""
+
+    @csrf_exempt  # token-authenticated, no cookies
+    def view(request: HttpRequest) -> JsonResponse:
+        if request.method != "POST":
+            response = JsonResponse(
+                {"detail": f'Method "{request.method}" not allowed.'}, status=status.HTTP_405_METHOD_NOT_ALLOWED
+            )
+            response["Allow"] = "POST"
+            return response
+        token, refusal = _authorised_token(request)
+        if refusal is not None:
+            return refusal
+        return _take(request, described_by.integration, token)
+
+    view.cls, view.initkwargs = described_by, {}
+    view.__doc__ = described_by.__doc__
+    return view
+
+
 class AlertIntakeView(APIView):
-    required_scope = "alerts"
+    required_scope = SCOPE
     integration = AlertIntegration.GENERIC
     parser_classes = []  # the raw body is stored before anything parses it
 
     def post(self, request):
-        limit = settings.FIRELINE_ALERT_MAX_BYTES
-        try:
-            declared = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            declared = 0
-        if declared > limit:
-            return self._too_big(declared, limit)
-        body = request.body
-        if len(body) > limit:
-            return self._too_big(len(body), limit)
-        content_type = request.META.get("CONTENT_TYPE", "")
-        try:
-            _, result = alert_intake(
-                integration=self.integration, body=body, content_type=content_type, token=request.auth
-            )
-        except AlertParseError as exc:
-            code = (
-                status.HTTP_415_UNSUPPORTED_MEDIA_TYPE if "content_type" in exc.errors else status.HTTP_400_BAD_REQUEST
-            )
-            return Response(
-                {
-                    "detail": "The payload was stored but could not be read.",
-                    "errors": exc.errors,
-                    "payload_id": exc.payload.pk,
-                },
-                status=code,
-            )
-        # Plain JSON: the answer has one shape, so the REST framework's renderer has nothing to choose.
-        return JsonResponse(result, status=status.HTTP_202_ACCEPTED)
-
-    @staticmethod
-    def _too_big(size: int, limit: int) -> Response:
-        return Response(
-            {"detail": f"The body is {size} bytes; the limit is {limit} bytes."},
-            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-        )
+        return _take(request, self.integration, request.auth)
 
 
 class AlertmanagerIntakeView(AlertIntakeView):

@@ -1,9 +1,9 @@
 from django.urls import path
 
-from .alerts import AlertmanagerIntakeView, GenericIntakeView, GrafanaIntakeView
+from .alerts import AlertmanagerIntakeView, GenericIntakeView, GrafanaIntakeView, intake_view
 
 urlpatterns = [
-    path("alerts/alertmanager", AlertmanagerIntakeView.as_view(), name="api-alerts-alertmanager"),
-    path("alerts/grafana", GrafanaIntakeView.as_view(), name="api-alerts-grafana"),
-    path("alerts/generic", GenericIntakeView.as_view(), name="api-alerts-generic"),
+    path("alerts/alertmanager", intake_view(AlertmanagerIntakeView), name="api-alerts-alertmanager"),
+    path("alerts/grafana", intake_view(GrafanaIntakeView), name="api-alerts-grafana"),
+    path("alerts/generic", intake_view(GenericIntakeView), name="api-alerts-generic"),
 ]

@@ -244,7 +244,8 @@ def parse_payload(integration: str, body: str, content_type: str) -> list[Parsed
         ) from exc
     if not isinstance(data, dict):
         raise AlertParseError({"body": ["Expected a JSON object."]})
-    if _has_nul(data):
+    # JSON can only carry a NUL as the escape \u0000: look for it in the text before walking the data.
+    if "\\u0000" in body and _has_nul(data):
         raise AlertParseError({"body": ["A string contains the NUL character (\\u0000), which cannot be stored."]})
     if integration == AlertIntegration.ALERTMANAGER:
         return _alertmanager_like(_validated(AlertmanagerPayload, data))

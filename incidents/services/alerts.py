@@ -9,14 +9,17 @@ endpoint keep up with an alert storm.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.models import F
 from django.utils import timezone
 
@@ -97,14 +100,6 @@ def _new_payload(*, integration: str, body: bytes, content_type: str, token=None
         content_type=content_type[:200],
         token=token,
     )
-
-
-def alert_payload_store(*, integration: str, body: bytes, content_type: str, token=None) -> AlertPayload:
-    """Store a payload to be processed later by alert_payload_process."""
-    payload = _new_payload(integration=integration, body=body, content_type=content_type, token=token)
-    with transaction.atomic():
-        payload.save()
-    return payload
 
 
 def _store_failed(payload: AlertPayload, error: str) -> None:
@@ -197,118 +192,37 @@ def _serialize_on(keys: set[str]) -> None:
         )
 
 
-# PostgreSQL: bump the recent "fired again" line and the incident's counter in one round trip.
-REPEAT_SQL = r"""
-WITH recent AS (
-    SELECT id, text FROM incidents_timelineentry
-    WHERE incident_id = %(incident)s AND kind = %(kind)s AND occurred_at >= %(since)s
-      AND starts_with(text, %(prefix)s)
-    ORDER BY occurred_at DESC, id DESC
-    LIMIT 1
-    FOR UPDATE
-), bumped AS (
-    UPDATE incidents_timelineentry AS entry
-    SET text = %(prefix)s || ' (×'
-        || (COALESCE(substring(recent.text FROM '×([0-9]+)\)$')::bigint, 0) + %(count)s)::text || ')'
-    FROM recent
-    WHERE entry.id = recent.id
-    RETURNING entry.id
-), counted AS (
-    UPDATE incidents_incident SET alert_count = alert_count + %(total)s WHERE id = %(incident)s RETURNING id
-)
-SELECT (SELECT count(*) FROM bumped), (SELECT count(*) FROM counted)
+# PostgreSQL: the intake's two hot statements run prepared (see _run). Only the incident's id and state
+# are read: reading whole incidents costs more than the rest of a repeat.
+READ_KEYS_SQL = """
+SELECT k.key, k.incident_id, i.state, k.last_seen_at
+FROM incidents_alertdedupkey AS k JOIN incidents_incident AS i ON i.id = k.incident_id
+WHERE k.key = ANY(%(keys)s::text[])
 """
 
 
-def _repeat_prefix(name: str) -> str:
-    return f"Alert '{name}' fired again"
+def _run(sql: str, params: dict) -> list[tuple]:
+    """Run one of the intake's hot statements on PostgreSQL as a prepared statement.
 
-
-def _repeat_note(incident_id: int, name: str, count: int) -> None:
-    prefix = _repeat_prefix(name)
-    recent = (
-        TimelineEntry.objects.select_for_update()
-        .filter(
-            incident_id=incident_id,
-            kind=TimelineKind.ALERT,
-            text__startswith=prefix,
-            occurred_at__gte=timezone.now() - REPEAT_WINDOW,
-        )
-        .order_by("-occurred_at", "-id")
-        .first()
-    )
-    if recent is None:
-        _new_repeat_note(incident_id, prefix, count)
-    else:
-        total = int(recent.text.rsplit("×", 1)[1].rstrip(")")) + count
-        recent.text = f"{prefix} (×{total})"
-        recent.save(update_fields=["text"])
-
-
-def _new_repeat_note(incident_id: int, prefix: str, count: int) -> None:
-    TimelineEntry.objects.create(
-        incident_id=incident_id, kind=TimelineKind.ALERT, occurred_at=timezone.now(), text=f"{prefix} (×{count})"
-    )
-
-
-def _count_repeats(repeats: dict) -> None:
-    """Repeated firings: one timeline line per alert name (counted for REPEAT_WINDOW) and the incident's counter."""
-    per_incident = defaultdict(int)
-    for (incident_id, _), count in repeats.items():
-        per_incident[incident_id] += count
-    if connection.vendor != "postgresql":
-        for (incident_id, name), count in repeats.items():
-            _repeat_note(incident_id, name, count)
-        for incident_id, count in per_incident.items():
-            Incident.objects.filter(pk=incident_id).update(alert_count=F("alert_count") + count)
-        return
-    counted = set()
-    with connection.cursor() as cursor:
-        for (incident_id, name), count in repeats.items():
-            total = per_incident[incident_id] if incident_id not in counted else 0
-            counted.add(incident_id)
-            cursor.execute(
-                REPEAT_SQL,
-                {
-                    "incident": incident_id,
-                    "kind": TimelineKind.ALERT.value,
-                    "since": timezone.now() - REPEAT_WINDOW,
-                    "prefix": _repeat_prefix(name),
-                    "count": count,
-                    "total": total,
-                },
-            )
-            bumped, _ = cursor.fetchone()
-            if not bumped:
-                _new_repeat_note(incident_id, _repeat_prefix(name), count)
-
-
-def alert_payload_process(*, payload: AlertPayload) -> dict:
-    """Parse and route a stored payload. Raises AlertParseError (and marks the payload) on bad input."""
-    try:
-        parsed = parse_payload(payload.integration, payload.body, payload.content_type)
-    except AlertParseError as exc:
-        _mark_failed(payload.pk, str(exc))
-        raise
-    try:
-        return _route_all(payload, parsed)
-    except Exception as exc:
-        _mark_failed(payload.pk, f"{exc.__class__.__name__}: {exc}")
-        raise
-
-
-def _mark_failed(payload_id: int, error: str) -> None:
-    AlertPayload.objects.filter(pk=payload_id).update(
-        status=PayloadStatus.FAILED, error=error[:5000], processed_at=timezone.now()
-    )
+    An alert storm runs the same two statements thousands of times; preparing them once per connection
+    saves their planning on every request. Django leaves psycopg's automatic preparing off (it would
+    break transaction-mode connection poolers), so only these statements are prepared, by name.
+    """
+    with connection.cursor():  # connects (and health-checks) the way Django does
+        pass
+    with connection.wrap_database_errors, ServerBindingCursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        return cursor.fetchall()
 
 
 def _read_keys(keys: set[str]) -> tuple[dict[str, KnownIncident], set[str]]:
     """Which incident each known key points to, and which keys' "last seen" is due for an update."""
-    # Only the incident's id and state are needed here: reading whole incidents costs more than the rest.
-    rows = AlertDedupKey.objects.filter(key__in=keys).values_list(
-        "key", "incident_id", "incident__state", "last_seen_at"
-    )
+    if connection.vendor == "postgresql":
+        rows = _run(READ_KEYS_SQL, {"keys": sorted(keys)})
+    else:
+        rows = AlertDedupKey.objects.filter(key__in=keys).values_list(
+            "key", "incident_id", "incident__state", "last_seen_at"
+        )
     known, stale_seen = {}, set()
     due = timezone.now() - LAST_SEEN_GRANULARITY
     for key, incident_id, state, last_seen_at in rows:
@@ -319,108 +233,279 @@ def _read_keys(keys: set[str]) -> tuple[dict[str, KnownIncident], set[str]]:
     return known, stale_seen
 
 
-def _only_repeats(integration: str, parsed: list[ParsedAlert], known: dict[str, KnownIncident]) -> bool:
-    """True when every alert belongs to an incident that is open: nothing will be opened."""
-    return all(
-        any(k in known and known[k].state in OPEN_STATES for k in _keys_for(integration, alert)) for alert in parsed
-    )
+class _MustOpen(Exception):
+    """An alert of the payload opens an incident: route it again under the group lock."""
 
 
-@transaction.atomic
-def _route_all(payload: AlertPayload, parsed: list[ParsedAlert]) -> dict:
-    all_keys = {key for alert in parsed for key in _keys_for(payload.integration, alert)}
-    # Every key of the payload in one query; incidents opened below join this map as they are made.
-    known, stale_seen = _read_keys(all_keys)
-    if not _only_repeats(payload.integration, parsed, known):
-        # This payload may open an incident: wait for any other payload with one of its keys, then read
-        # the keys again, so two payloads of one group never open two incidents. A payload whose every
-        # alert repeats an open incident opens nothing, and its counters are single atomic updates, so
-        # an alert storm does not queue on the lock.
-        _serialize_on(all_keys)
-        known, stale_seen = _read_keys(all_keys)
+@dataclass
+class _Routed:
+    """What one payload does, worked out before anything of it is written."""
+
+    alerts: list[dict] = field(default_factory=list)  # Alert columns, in the payload's order
+    notes: list[tuple[int, datetime, str]] = field(default_factory=list)  # (incident id, occurred at, text)
+    repeats: dict[tuple[int, str], int] = field(default_factory=lambda: defaultdict(int))  # (incident, name)
+    seen_keys: set[str] = field(default_factory=set)
+    opened: list[int] = field(default_factory=list)
+    updated: set[int] = field(default_factory=set)
+    recurrences: list[int] = field(default_factory=list)
+    deduplicated: int = 0
+    inboxed: int = 0
+    resolved: int = 0
+
+    def result(self) -> dict:
+        return {
+            "alerts": len(self.alerts),
+            "incidents_opened": self.opened,
+            "incidents_updated": sorted(self.updated - set(self.opened)),
+            "recurrences": self.recurrences,
+            "deduplicated": self.deduplicated,
+            "inboxed": self.inboxed,
+            "resolved": self.resolved,
+        }
+
+    def counts(self) -> dict[int, int]:
+        """Alerts to add to each incident's counter: its repeated firings."""
+        per_incident = defaultdict(int)
+        for (incident_id, _), count in self.repeats.items():
+            per_incident[incident_id] += count
+        return per_incident
+
+
+def _plan(payload: AlertPayload, parsed: list[ParsedAlert], known: dict, stale_seen: set, may_open: bool) -> _Routed:
+    """Route every alert of a payload. Opens incidents only when `may_open` (under the lock); otherwise
+    an alert that would open one raises _MustOpen before anything is written."""
     rules, features = _routing()
-    opened, updated, recurrences = [], set(), []
-    counts = defaultdict(int)
-    repeats = defaultdict(int)  # (incident id, alert name) -> count
-    seen_keys = set()
-    rows = []
+    routed = _Routed()
     for alert in parsed:
         keys = _keys_for(payload.integration, alert)
         mine = [known[k] for k in keys if k in known]
         open_incident = next((i for i in mine if i.state in OPEN_STATES), None)
-        row = Alert(
-            payload=payload,
-            integration=payload.integration,
-            status=alert.status,
-            fingerprint=alert.fingerprint,
-            group_key=alert.group_key,
-            name=alert.name,
-            labels=alert.labels,
-            annotations=alert.annotations,
-            starts_at=alert.starts_at,
-            ends_at=alert.ends_at,
-            generator_url=alert.generator_url[:1000],
-            state=AlertState.ROUTED,
-        )
-        rows.append(row)
+        row = {
+            "status": alert.status,
+            "fingerprint": alert.fingerprint,
+            "group_key": alert.group_key,
+            "name": alert.name,
+            "labels": alert.labels,
+            "annotations": alert.annotations,
+            "starts_at": alert.starts_at,
+            "ends_at": alert.ends_at,
+            "generator_url": alert.generator_url[:1000],
+            "state": AlertState.ROUTED.value,
+            "is_duplicate": False,
+            "incident_id": None,
+            "rule_id": None,
+        }
+        routed.alerts.append(row)
         if alert.status == "resolved":
-            counts["resolved"] += 1
+            routed.resolved += 1
             if open_incident is None:
-                row.state = AlertState.DISMISSED  # resolved before anything was opened for it
+                row["state"] = AlertState.DISMISSED.value  # resolved before anything was opened for it
                 continue
-            row.incident_id = open_incident.pk
-            TimelineEntry.objects.create(
-                incident_id=open_incident.pk,
-                kind=TimelineKind.ALERT,
-                occurred_at=clamp_past(alert.ends_at) or timezone.now(),
-                text=f"Alert '{alert.name}' resolved (the incident stays open until closed)",
+            row["incident_id"] = open_incident.pk
+            routed.notes.append(
+                (
+                    open_incident.pk,
+                    clamp_past(alert.ends_at) or timezone.now(),
+                    f"Alert '{alert.name}' resolved (the incident stays open until closed)",
+                )
             )
-            updated.add(open_incident.pk)
+            routed.updated.add(open_incident.pk)
             continue
         if open_incident is not None:
-            row.incident_id, row.is_duplicate = open_incident.pk, True
-            repeats[(open_incident.pk, alert.name)] += 1
-            seen_keys.update(k for k in keys if k in stale_seen)
-            counts["deduplicated"] += 1
-            updated.add(open_incident.pk)
+            row["incident_id"], row["is_duplicate"] = open_incident.pk, True
+            routed.repeats[(open_incident.pk, alert.name)] += 1
+            routed.seen_keys.update(k for k in keys if k in stale_seen)
+            routed.deduplicated += 1
+            routed.updated.add(open_incident.pk)
             continue
         rule, feature, why_not = _route(alert, rules, features)
         if feature is None:
-            row.state, row.rule = AlertState.INBOX, rule
-            row.annotations = {**row.annotations, "fireline_inbox_reason": why_not}
-            counts["inboxed"] += 1
+            row["state"], row["rule_id"] = AlertState.INBOX.value, rule.pk if rule else None
+            row["annotations"] = {**alert.annotations, "fireline_inbox_reason": why_not}
+            routed.inboxed += 1
             continue
+        if not may_open:
+            raise _MustOpen
         previous = Incident.objects.get(pk=mine[0].pk) if mine else None  # a recurrence: rare
         incident = _open_from_alert(payload, alert, rule, feature, previous)
         if previous is not None:
-            recurrences.append(incident.pk)
+            routed.recurrences.append(incident.pk)
         _point_keys(keys, incident)
         known.update({k: KnownIncident(incident.pk, incident.state) for k in keys})
-        row.incident, row.rule = incident, rule
-        opened.append(incident.pk)
-    result = {
-        "alerts": len(parsed),
-        "incidents_opened": opened,
-        "incidents_updated": sorted(updated - set(opened)),
-        "recurrences": recurrences,
-        "deduplicated": counts["deduplicated"],
-        "inboxed": counts["inboxed"],
-        "resolved": counts["resolved"],
-    }
-    if payload.pk is None:  # stored here, with what it did, in this one transaction
-        payload.status, payload.result, payload.processed_at = PayloadStatus.PROCESSED, result, timezone.now()
-        payload.save()
+        row["incident_id"], row["rule_id"] = incident.pk, rule.pk
+        routed.opened.append(incident.pk)
+    return routed
+
+
+def _route_all(payload: AlertPayload, parsed: list[ParsedAlert]) -> dict:
+    all_keys = {key for alert in parsed for key in _keys_for(payload.integration, alert)}
+    # Every key of the payload in one query; incidents opened below join this map as they are made.
+    known, stale_seen = _read_keys(all_keys)
+    try:
+        # Most of a storm repeats incidents already open, or waits in the inbox: such a payload opens
+        # nothing, takes no lock and is written in one statement (see _record).
+        routed = _plan(payload, parsed, known, stale_seen, may_open=False)
+    except _MustOpen:
+        # This payload opens an incident: wait for any other payload with one of its keys, then read
+        # the keys again, so two payloads of one group never open two incidents.
+        with transaction.atomic():
+            _serialize_on(all_keys)
+            known, stale_seen = _read_keys(all_keys)
+            routed = _plan(payload, parsed, known, stale_seen, may_open=True)
+            _record(payload, routed)
     else:
-        AlertPayload.objects.filter(pk=payload.pk).update(
-            status=PayloadStatus.PROCESSED, result=result, processed_at=timezone.now()
+        _record(payload, routed)
+    return {"payload_id": payload.pk, **routed.result()}
+
+
+def _repeat_prefix(name: str) -> str:
+    return f"Alert '{name}' fired again"
+
+
+def _repeat_note(incident_id: int, name: str, count: int) -> None:
+    """SQLite: bump the recent "fired again" line of this alert, or write a new one."""
+    prefix = _repeat_prefix(name)
+    recent = (
+        TimelineEntry.objects.filter(
+            incident_id=incident_id,
+            kind=TimelineKind.ALERT,
+            text__startswith=prefix,
+            occurred_at__gte=timezone.now() - REPEAT_WINDOW,
         )
-    for row in rows:
-        row.payload = payload
-    Alert.objects.bulk_create(rows)
-    _count_repeats(repeats)
-    if seen_keys:
-        AlertDedupKey.objects.filter(key__in=seen_keys).update(last_seen_at=timezone.now())
-    return {"payload_id": payload.pk, **result}
+        .order_by("-occurred_at", "-id")
+        .first()
+    )
+    if recent is None:
+        TimelineEntry.objects.create(
+            incident_id=incident_id, kind=TimelineKind.ALERT, occurred_at=timezone.now(), text=f"{prefix} (×{count})"
+        )
+    else:
+        total = int(recent.text.rsplit("×", 1)[1].rstrip(")")) + count
+        recent.text = f"{prefix} (×{total})"
+        recent.save(update_fields=["text"])
+
+
+def _record(payload: AlertPayload, routed: _Routed) -> None:
+    """Write the payload, its alerts, the timeline lines and the counters: all of it or nothing."""
+    payload.status, payload.result, payload.processed_at = PayloadStatus.PROCESSED, routed.result(), timezone.now()
+    if connection.vendor == "postgresql":
+        if connection.in_atomic_block:
+            with transaction.atomic():  # a savepoint: a failure leaves the caller's transaction usable
+                _record_in_one_statement(payload, routed)
+        else:
+            _record_in_one_statement(payload, routed)  # one statement is a transaction of its own
+        return
+    with transaction.atomic():
+        payload.save()
+        Alert.objects.bulk_create(Alert(payload=payload, integration=payload.integration, **a) for a in routed.alerts)
+        for incident_id, occurred_at, text in routed.notes:
+            TimelineEntry.objects.create(
+                incident_id=incident_id, kind=TimelineKind.ALERT, occurred_at=occurred_at, text=text
+            )
+        for (incident_id, name), count in routed.repeats.items():
+            _repeat_note(incident_id, name, count)
+        for incident_id, count in routed.counts().items():
+            Incident.objects.filter(pk=incident_id).update(alert_count=F("alert_count") + count)
+        if routed.seen_keys:
+            AlertDedupKey.objects.filter(key__in=routed.seen_keys).update(last_seen_at=timezone.now())
+
+
+# PostgreSQL: the whole of a payload in one statement, so an alert storm costs one round trip and one
+# commit per request. Rows travel as JSON arrays; the "fired again" line of each (incident, alert name)
+# is bumped when one was written in the last REPEAT_WINDOW, else written new. The bump reads the line's
+# current text (not the snapshot's), so concurrent payloads add up instead of overwriting each other.
+RECORD_SQL = r"""
+WITH payload AS (
+    INSERT INTO incidents_alertpayload
+        (integration, received_at, content_type, body, token_id, status, error, result, processed_at)
+    VALUES (%(integration)s, %(now)s, %(content_type)s, %(body)s, %(token)s, %(status)s, '', %(result)s::jsonb, %(now)s)
+    RETURNING id
+), alerts AS (
+    INSERT INTO incidents_alert (payload_id, integration, received_at, status, fingerprint, group_key, name, labels,
+                         annotations, starts_at, ends_at, generator_url, state, is_duplicate, incident_id, rule_id)
+    SELECT payload.id, %(integration)s, %(now)s, a.status, a.fingerprint, a.group_key, a.name, a.labels,
+           a.annotations, a.starts_at, a.ends_at, a.generator_url, a.state, a.is_duplicate, a.incident_id, a.rule_id
+    FROM payload, jsonb_to_recordset(%(alerts)s::jsonb) AS a(
+        n int, status text, fingerprint text, group_key text, name text, labels jsonb, annotations jsonb,
+        starts_at timestamptz, ends_at timestamptz, generator_url text, state text, is_duplicate boolean,
+        incident_id bigint, rule_id bigint)
+    ORDER BY a.n
+    RETURNING 1
+), notes AS (
+    INSERT INTO incidents_timelineentry (incident_id, kind, occurred_at, recorded_at, text, is_automatic, is_key_event)
+    SELECT t.incident, %(kind)s, t.occurred_at, %(now)s, t.text, true, false
+    FROM jsonb_to_recordset(%(notes)s::jsonb) AS t(incident bigint, occurred_at timestamptz, text text)
+    RETURNING 1
+), repeats AS (
+    SELECT r.incident, r.prefix, r.count, recent.id AS entry
+    FROM jsonb_to_recordset(%(repeats)s::jsonb) AS r(incident bigint, prefix text, count bigint)
+    LEFT JOIN LATERAL (
+        SELECT e.id FROM incidents_timelineentry AS e
+        WHERE e.incident_id = r.incident AND e.kind = %(kind)s AND e.occurred_at >= %(since)s
+          AND starts_with(e.text, r.prefix)
+        ORDER BY e.occurred_at DESC, e.id DESC
+        LIMIT 1
+    ) AS recent ON true
+), bumped AS (
+    UPDATE incidents_timelineentry AS e
+    SET text = r.prefix || ' (×'
+        || (COALESCE(substring(e.text FROM '×([0-9]+)\)$')::bigint, 0) + r.count)::text || ')'
+    FROM repeats AS r
+    WHERE e.id = r.entry
+    RETURNING 1
+), fresh AS (
+    INSERT INTO incidents_timelineentry (incident_id, kind, occurred_at, recorded_at, text, is_automatic, is_key_event)
+    SELECT r.incident, %(kind)s, %(now)s, %(now)s, r.prefix || ' (×' || r.count::text || ')', true, false
+    FROM repeats AS r
+    WHERE r.entry IS NULL
+    RETURNING 1
+), counted AS (
+    UPDATE incidents_incident AS i SET alert_count = i.alert_count + c.count
+    FROM jsonb_to_recordset(%(counts)s::jsonb) AS c(incident bigint, count bigint)
+    WHERE i.id = c.incident
+    RETURNING 1
+), seen AS (
+    UPDATE incidents_alertdedupkey SET last_seen_at = %(now)s WHERE key = ANY(%(seen)s::text[])
+    RETURNING 1
+)
+SELECT id FROM payload
+"""
+
+
+def _json(value) -> str:
+    return json.dumps(value, default=lambda v: v.isoformat(), ensure_ascii=False)
+
+
+def _record_in_one_statement(payload: AlertPayload, routed: _Routed) -> None:
+    now = payload.processed_at
+    rows = _run(
+        RECORD_SQL,
+        {
+            "integration": payload.integration,
+            "now": now,
+            "content_type": payload.content_type,
+            "body": payload.body,
+            "token": payload.token_id,
+            "status": payload.status,
+            "result": _json(payload.result),
+            "alerts": _json([{"n": n, **row} for n, row in enumerate(routed.alerts)]),
+            "kind": TimelineKind.ALERT.value,
+            "notes": _json([{"incident": i, "occurred_at": at, "text": text} for i, at, text in routed.notes]),
+            "repeats": _json(
+                [
+                    {"incident": incident_id, "prefix": _repeat_prefix(name), "count": count}
+                    for (incident_id, name), count in routed.repeats.items()
+                ]
+            ),
+            "since": now - REPEAT_WINDOW,
+            "counts": _json([{"incident": i, "count": count} for i, count in routed.counts().items()]),
+            "seen": sorted(routed.seen_keys),
+        },
+    )
+    payload.pk = rows[0][0]
+    payload.received_at = now
+    payload._state.adding = False
+    payload._state.db = connection.alias
 
 
 def _open_from_alert(payload, alert: ParsedAlert, rule, feature, previous: Incident | None) -> Incident:

@@ -221,6 +221,16 @@ def test_wrong_content_type_is_415_and_kept(client, token, bot):
     assert AlertPayload.objects.get().status == PayloadStatus.FAILED
 
 
+def test_a_nul_character_is_refused_by_name_and_the_payload_kept(client, token, bot):
+    body = json.dumps(ALERTMANAGER).replace("Support bot refuses", "Support\\u0000bot refuses", 1)
+    response = post(client, token, "alertmanager", body)
+    assert response.status_code == 400 and "NUL" in response.json()["errors"]["body"][0]
+    assert AlertPayload.objects.get().status == PayloadStatus.FAILED
+    # an escaped backslash before u0000 is ordinary text
+    text = json.dumps(ALERTMANAGER).replace("Support bot refuses", "Support\\\\u0000bot refuses", 1)
+    assert post(client, token, "alertmanager", text).status_code == 202
+
+
 def test_oversized_body_is_413(client, token, bot, settings):
     settings.FIRELINE_ALERT_MAX_BYTES = 2000
     big = copy.deepcopy(ALERTMANAGER)
@@ -231,12 +241,24 @@ def test_oversized_body_is_413(client, token, bot, settings):
 
 
 def test_missing_token_and_wrong_scope(client, bot):
-    assert (
-        client.post("/api/v1/alerts/alertmanager", data=ALERTMANAGER, content_type="application/json").status_code
-        == 401
+    missing = client.post("/api/v1/alerts/alertmanager", data=ALERTMANAGER, content_type="application/json")
+    assert missing.status_code == 401 and missing["WWW-Authenticate"].lower().startswith("bearer")
+    assert "Authorization: Bearer" in missing.json()["detail"]
+    unknown = post(client, "not-a-token", "grafana", GRAFANA)
+    assert unknown.status_code == 401 and "Invalid or revoked token" in unknown.json()["detail"]
+    malformed = client.post(
+        "/api/v1/alerts/generic", data="{}", content_type="application/json", HTTP_AUTHORIZATION="Bearer two parts"
     )
+    assert malformed.status_code == 401 and "Malformed Authorization header" in malformed.json()["detail"]
     _, reports_only = api_token_create(name="r", scopes=["reports"])
-    assert post(client, reports_only, "alertmanager", ALERTMANAGER).status_code == 403
+    wrong_scope = post(client, reports_only, "alertmanager", ALERTMANAGER)
+    assert wrong_scope.status_code == 403 and "'alerts' scope" in wrong_scope.json()["detail"]
+    assert not AlertPayload.objects.exists()
+
+
+def test_only_post_is_answered(client, token):
+    response = client.get("/api/v1/alerts/alertmanager", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 405 and response["Allow"] == "POST"
     assert not AlertPayload.objects.exists()
 
 
@@ -303,10 +325,13 @@ def test_schema_documents_the_intake_endpoints(client):
 def test_a_payload_whose_processing_fails_is_kept_with_its_error_and_leaves_nothing_half_done(bot, monkeypatch):
     from incidents.services import alerts as intake
 
-    def broken(*args, **kwargs):
-        raise RuntimeError("disk full")
+    real_record = intake._record
 
-    monkeypatch.setattr(intake.Alert.objects, "bulk_create", broken)  # after the incident is opened
+    def record_then_fail(payload, routed):
+        real_record(payload, routed)  # the incident is opened and the alerts written...
+        raise RuntimeError("disk full")  # ...then the transaction fails
+
+    monkeypatch.setattr(intake, "_record", record_then_fail)
     body = json.dumps(firing("half-1", group="half")).encode()
     with pytest.raises(RuntimeError) as failure:
         intake.alert_intake(integration="alertmanager", body=body, content_type="application/json")
@@ -315,6 +340,36 @@ def test_a_payload_whose_processing_fails_is_kept_with_its_error_and_leaves_noth
     assert stored.status == PayloadStatus.FAILED and stored.error == "RuntimeError: disk full"
     assert stored.body == body.decode()
     assert not Incident.objects.exists() and not Alert.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_repeat_whose_write_fails_changes_nothing_of_the_open_incident(bot, monkeypatch):
+    """The lock-free path writes a repeat in one statement: when the database refuses it, none of it stays."""
+    from django.db import IntegrityError
+
+    from incidents.services import alerts as intake
+
+    body = json.dumps(firing("once-1", group="once")).encode()
+    _, first = intake.alert_intake(integration="alertmanager", body=body, content_type="application/json")
+    incident = Incident.objects.get(pk=first["incidents_opened"][0])
+    timeline = list(incident.timeline.values_list("pk", "text"))
+    real_plan = intake._plan
+
+    def plan_with_a_dangling_incident(*args, **kwargs):
+        routed = real_plan(*args, **kwargs)
+        routed.alerts[-1]["incident_id"] = incident.pk + 10_000  # no such incident: the write fails
+        return routed
+
+    monkeypatch.setattr(intake, "_plan", plan_with_a_dangling_incident)
+    again = json.dumps(firing("once-1", group="once")).encode()
+    with pytest.raises(IntegrityError) as failure:
+        intake.alert_intake(integration="alertmanager", body=again, content_type="application/json")
+    assert AlertPayload.objects.get(pk=failure.value.payload.pk).status == PayloadStatus.FAILED
+    assert AlertPayload.objects.filter(status=PayloadStatus.PROCESSED).count() == 1
+    assert Alert.objects.count() == 1
+    incident.refresh_from_db()
+    assert incident.alert_count == 1
+    assert list(incident.timeline.values_list("pk", "text")) == timeline
 
 
 def test_a_routing_rule_edited_in_the_admin_applies_to_the_next_alert(client, token, bot, commander):

@@ -265,7 +265,7 @@ class Command(BaseCommand):
     def _detection(self):
         """User reports in the inbox (three of them one problem), and an alert no rule could route."""
         from incidents.models import ReportSource
-        from incidents.services.alerts import alert_payload_process, alert_payload_store
+        from incidents.services.alerts import alert_intake
         from incidents.services.reports import report_submit
 
         for n, saw in enumerate(
@@ -294,8 +294,7 @@ class Command(BaseCommand):
             b'{"name": "GPUQueueDepthHigh", "labels": {"team": "ml-infra", "cluster": "eu-1"}, '
             b'"summary": "Inference queue depth above 500 for 10 minutes"}'
         )
-        payload = alert_payload_store(integration="generic", body=body, content_type="application/json")
-        alert_payload_process(payload=payload)
+        alert_intake(integration="generic", body=body, content_type="application/json")
 
     def _incidents(self, users, features):
         cmd, resp = users["commander"], users["responder"]
