@@ -8,10 +8,15 @@ from tests.factories import AIFeatureFactory, UserFactory
 
 @pytest.fixture(autouse=True)
 def _forget_cached_alert_routing():
-    """Rows of a rolled-back test never send the signal that drops the cached routing: start each test clean."""
-    from incidents.services.alerts import routing_cache_clear
+    """Rows of a rolled-back test never send the signal that drops the cached routing: start each test clean.
+
+    The dedup keys the intake remembers would be caught by its guard; forgetting them keeps each test's
+    path through the intake the same whatever ran before it.
+    """
+    from incidents.services.alerts import forget_remembered_keys, routing_cache_clear
 
     routing_cache_clear()
+    forget_remembered_keys()
 
 
 def fresh(user):

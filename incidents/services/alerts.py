@@ -9,6 +9,7 @@ endpoint keep up with an alert storm.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -215,10 +216,42 @@ def _run(sql: str, params: dict) -> list[tuple]:
         return cursor.fetchall()
 
 
+# What this process last read of each dedup key: key -> (incident or None, its "last seen" time). Used
+# only to plan a payload without reading first; the statement that writes the plan checks, in the same
+# snapshot, that every key still points where the plan assumed (see RECORD_GUARD), so a stale entry
+# costs one extra read and never a wrong route. Bounded: emptied when it grows past REMEMBERED_KEYS.
+_remembered: dict[str, tuple[KnownIncident | None, datetime | None]] = {}
+REMEMBERED_KEYS = 20_000
+
+
+def forget_remembered_keys() -> None:
+    _remembered.clear()
+
+
+def _recall(keys: set[str]) -> tuple[dict[str, KnownIncident], set[str]] | None:
+    """What this process last read of these keys, as _read_keys answers; None when one was never read."""
+    known, stale_seen = {}, set()
+    due = timezone.now() - LAST_SEEN_GRANULARITY
+    for key in keys:
+        entry = _remembered.get(key)
+        if entry is None:
+            return None
+        incident, last_seen_at = entry
+        if incident is not None:
+            known[key] = incident
+            if last_seen_at < due:
+                stale_seen.add(key)
+    return known, stale_seen
+
+
 def _read_keys(keys: set[str]) -> tuple[dict[str, KnownIncident], set[str]]:
     """Which incident each known key points to, and which keys' "last seen" is due for an update."""
     if connection.vendor == "postgresql":
         rows = _run(READ_KEYS_SQL, {"keys": sorted(keys)})
+        if len(_remembered) > REMEMBERED_KEYS:
+            _remembered.clear()
+        _remembered.update(dict.fromkeys(keys, (None, None)))
+        _remembered.update({key: (KnownIncident(incident_id, state), seen) for key, incident_id, state, seen in rows})
     else:
         rows = AlertDedupKey.objects.filter(key__in=keys).values_list(
             "key", "incident_id", "incident__state", "last_seen_at"
@@ -339,6 +372,19 @@ def _plan(payload: AlertPayload, parsed: list[ParsedAlert], known: dict, stale_s
 
 def _route_all(payload: AlertPayload, parsed: list[ParsedAlert]) -> dict:
     all_keys = {key for alert in parsed for key in _keys_for(payload.integration, alert)}
+    if connection.vendor == "postgresql":
+        # A storm's payloads repeat keys this process has just read: plan from memory and let the write
+        # check the plan (one round trip); when a key moved meanwhile, nothing is written and the keys
+        # are read afresh below.
+        recalled = _recall(all_keys)
+        if recalled is not None:
+            try:
+                routed = _plan(payload, parsed, *recalled, may_open=False)
+            except _MustOpen:
+                pass
+            else:
+                if _record(payload, routed, assumed=recalled[0], keys=all_keys):
+                    return {"payload_id": payload.pk, **routed.result()}
     # Every key of the payload in one query; incidents opened below join this map as they are made.
     known, stale_seen = _read_keys(all_keys)
     try:
@@ -385,16 +431,18 @@ def _repeat_note(incident_id: int, name: str, count: int) -> None:
         recent.save(update_fields=["text"])
 
 
-def _record(payload: AlertPayload, routed: _Routed) -> None:
-    """Write the payload, its alerts, the timeline lines and the counters: all of it or nothing."""
+def _record(payload: AlertPayload, routed: _Routed, assumed: dict | None = None, keys: set[str] = frozenset()) -> bool:
+    """Write the payload, its alerts, the timeline lines and the counters: all of it or nothing.
+
+    With `assumed` (PostgreSQL: a plan made from remembered keys), writes only if every one of `keys`
+    still points to the incident it was assumed to, open or not as assumed; False when it wrote nothing.
+    """
     payload.status, payload.result, payload.processed_at = PayloadStatus.PROCESSED, routed.result(), timezone.now()
     if connection.vendor == "postgresql":
         if connection.in_atomic_block:
             with transaction.atomic():  # a savepoint: a failure leaves the caller's transaction usable
-                _record_in_one_statement(payload, routed)
-        else:
-            _record_in_one_statement(payload, routed)  # one statement is a transaction of its own
-        return
+                return _record_in_one_statement(payload, routed, assumed, keys)
+        return _record_in_one_statement(payload, routed, assumed, keys)  # one statement, one transaction
     with transaction.atomic():
         payload.save()
         Alert.objects.bulk_create(Alert(payload=payload, integration=payload.integration, **a) for a in routed.alerts)
@@ -408,21 +456,35 @@ def _record(payload: AlertPayload, routed: _Routed) -> None:
             Incident.objects.filter(pk=incident_id).update(alert_count=F("alert_count") + count)
         if routed.seen_keys:
             AlertDedupKey.objects.filter(key__in=routed.seen_keys).update(last_seen_at=timezone.now())
+    return True
 
 
 # PostgreSQL: the whole of a payload in one statement, so an alert storm costs one round trip and one
-# commit per request. Rows travel as JSON arrays; the "fired again" line of each (incident, alert name)
-# is bumped when one was written in the last REPEAT_WINDOW, else written new. The bump reads the line's
-# current text (not the snapshot's), so concurrent payloads add up instead of overwriting each other.
-RECORD_SQL = r"""
-WITH payload AS (
+# commit per request. Rows travel as JSON arrays. Each part is a CTE, and a payload's statement holds
+# only the parts it needs (a part with nothing to do still costs the server time), so there are a few
+# variants, each prepared once per connection. Every part hangs off the payload row: when the guard
+# refuses, no payload row is made and nothing else is written.
+RECORD_GUARD = """guard AS (
+    SELECT coalesce(bool_and(
+        k.incident_id IS NOT DISTINCT FROM a.incident
+        AND (i.state = ANY(%(open_states)s::text[])) IS NOT DISTINCT FROM a.open
+    ), true) AS holds
+    FROM jsonb_to_recordset(%(assumed)s::jsonb) AS a(key text, incident bigint, open boolean)
+    LEFT JOIN incidents_alertdedupkey AS k ON k.key = a.key
+    LEFT JOIN incidents_incident AS i ON i.id = k.incident_id
+)"""
+RECORD_PAYLOAD = """payload AS (
     INSERT INTO incidents_alertpayload
         (integration, received_at, content_type, body, token_id, status, error, result, processed_at)
-    VALUES (%(integration)s, %(now)s, %(content_type)s, %(body)s, %(token)s, %(status)s, '', %(result)s::jsonb, %(now)s)
+    SELECT %(integration)s, %(now)s, %(content_type)s, %(body)s, %(token)s, %(status)s, '', %(result)s::jsonb, %(now)s
+    {guarded}
     RETURNING id
-), alerts AS (
+)"""
+RECORD_PARTS = {
+    "alerts": """alerts AS (
     INSERT INTO incidents_alert (payload_id, integration, received_at, status, fingerprint, group_key, name, labels,
-                         annotations, starts_at, ends_at, generator_url, state, is_duplicate, incident_id, rule_id)
+                                 annotations, starts_at, ends_at, generator_url, state, is_duplicate, incident_id,
+                                 rule_id)
     SELECT payload.id, %(integration)s, %(now)s, a.status, a.fingerprint, a.group_key, a.name, a.labels,
            a.annotations, a.starts_at, a.ends_at, a.generator_url, a.state, a.is_duplicate, a.incident_id, a.rule_id
     FROM payload, jsonb_to_recordset(%(alerts)s::jsonb) AS a(
@@ -430,15 +492,18 @@ WITH payload AS (
         starts_at timestamptz, ends_at timestamptz, generator_url text, state text, is_duplicate boolean,
         incident_id bigint, rule_id bigint)
     ORDER BY a.n
-    RETURNING 1
-), notes AS (
+)""",
+    "notes": """notes AS (
     INSERT INTO incidents_timelineentry (incident_id, kind, occurred_at, recorded_at, text, is_automatic, is_key_event)
     SELECT t.incident, %(kind)s, t.occurred_at, %(now)s, t.text, true, false
-    FROM jsonb_to_recordset(%(notes)s::jsonb) AS t(incident bigint, occurred_at timestamptz, text text)
-    RETURNING 1
-), repeats AS (
+    FROM payload, jsonb_to_recordset(%(notes)s::jsonb) AS t(incident bigint, occurred_at timestamptz, text text)
+)""",
+    # The "fired again" line of each (incident, alert name) is bumped when one was written in the last
+    # REPEAT_WINDOW, else written new. The bump reads the line's current text (not the snapshot's), so
+    # concurrent payloads add up instead of overwriting each other.
+    "repeats": r"""repeats AS (
     SELECT r.incident, r.prefix, r.count, recent.id AS entry
-    FROM jsonb_to_recordset(%(repeats)s::jsonb) AS r(incident bigint, prefix text, count bigint)
+    FROM payload, jsonb_to_recordset(%(repeats)s::jsonb) AS r(incident bigint, prefix text, count bigint)
     LEFT JOIN LATERAL (
         SELECT e.id FROM incidents_timelineentry AS e
         WHERE e.incident_id = r.incident AND e.kind = %(kind)s AND e.occurred_at >= %(since)s
@@ -449,63 +514,100 @@ WITH payload AS (
 ), bumped AS (
     UPDATE incidents_timelineentry AS e
     SET text = r.prefix || ' (×'
-        || (COALESCE(substring(e.text FROM '×([0-9]+)\)$')::bigint, 0) + r.count)::text || ')'
+        || (coalesce(substring(e.text FROM '×([0-9]+)\)$')::bigint, 0) + r.count)::text || ')'
     FROM repeats AS r
     WHERE e.id = r.entry
-    RETURNING 1
 ), fresh AS (
     INSERT INTO incidents_timelineentry (incident_id, kind, occurred_at, recorded_at, text, is_automatic, is_key_event)
     SELECT r.incident, %(kind)s, %(now)s, %(now)s, r.prefix || ' (×' || r.count::text || ')', true, false
     FROM repeats AS r
     WHERE r.entry IS NULL
-    RETURNING 1
 ), counted AS (
     UPDATE incidents_incident AS i SET alert_count = i.alert_count + c.count
-    FROM jsonb_to_recordset(%(counts)s::jsonb) AS c(incident bigint, count bigint)
+    FROM payload, jsonb_to_recordset(%(counts)s::jsonb) AS c(incident bigint, count bigint)
     WHERE i.id = c.incident
-    RETURNING 1
-), seen AS (
-    UPDATE incidents_alertdedupkey SET last_seen_at = %(now)s WHERE key = ANY(%(seen)s::text[])
-    RETURNING 1
-)
-SELECT id FROM payload
-"""
+)""",
+    "seen": """seen AS (
+    UPDATE incidents_alertdedupkey AS k SET last_seen_at = %(now)s
+    FROM payload
+    WHERE k.key = ANY(%(seen)s::text[])
+)""",
+}
+
+
+@functools.cache
+def _record_sql(guarded: bool, parts: tuple[str, ...]) -> str:
+    ctes = [RECORD_GUARD] if guarded else []
+    ctes.append(RECORD_PAYLOAD.format(guarded="WHERE (SELECT holds FROM guard)" if guarded else ""))
+    ctes += [RECORD_PARTS[part] for part in parts]
+    return "WITH " + ",\n".join(ctes) + "\nSELECT id FROM payload"
 
 
 def _json(value) -> str:
     return json.dumps(value, default=lambda v: v.isoformat(), ensure_ascii=False)
 
 
-def _record_in_one_statement(payload: AlertPayload, routed: _Routed) -> None:
+def _record_in_one_statement(payload: AlertPayload, routed: _Routed, assumed: dict | None, keys: set[str]) -> bool:
     now = payload.processed_at
-    rows = _run(
-        RECORD_SQL,
-        {
-            "integration": payload.integration,
-            "now": now,
-            "content_type": payload.content_type,
-            "body": payload.body,
-            "token": payload.token_id,
-            "status": payload.status,
-            "result": _json(payload.result),
-            "alerts": _json([{"n": n, **row} for n, row in enumerate(routed.alerts)]),
-            "kind": TimelineKind.ALERT.value,
-            "notes": _json([{"incident": i, "occurred_at": at, "text": text} for i, at, text in routed.notes]),
-            "repeats": _json(
-                [
-                    {"incident": incident_id, "prefix": _repeat_prefix(name), "count": count}
-                    for (incident_id, name), count in routed.repeats.items()
-                ]
-            ),
-            "since": now - REPEAT_WINDOW,
-            "counts": _json([{"incident": i, "count": count} for i, count in routed.counts().items()]),
-            "seen": sorted(routed.seen_keys),
-        },
+    parts = tuple(
+        part
+        for part, needed in (
+            ("alerts", routed.alerts),
+            ("notes", routed.notes),
+            ("repeats", routed.repeats),
+            ("seen", routed.seen_keys),
+        )
+        if needed
     )
+    params = {
+        "integration": payload.integration,
+        "now": now,
+        "content_type": payload.content_type,
+        "body": payload.body,
+        "token": payload.token_id,
+        "status": payload.status,
+        "result": _json(payload.result),
+    }
+    if assumed is not None:
+        params["open_states"] = sorted(OPEN_STATES)
+        params["assumed"] = _json(
+            [
+                {"key": key, "incident": assumed[key].pk, "open": assumed[key].state in OPEN_STATES}
+                if key in assumed
+                else {"key": key, "incident": None, "open": None}
+                for key in sorted(keys)
+            ]
+        )
+    if routed.alerts:
+        params["alerts"] = _json([{"n": n, **row} for n, row in enumerate(routed.alerts)])
+    if routed.notes or routed.repeats:
+        params["kind"] = TimelineKind.ALERT.value
+    if routed.notes:
+        params["notes"] = _json([{"incident": i, "occurred_at": at, "text": text} for i, at, text in routed.notes])
+    if routed.repeats:
+        params["repeats"] = _json(
+            [
+                {"incident": incident_id, "prefix": _repeat_prefix(name), "count": count}
+                for (incident_id, name), count in routed.repeats.items()
+            ]
+        )
+        params["since"] = now - REPEAT_WINDOW
+        params["counts"] = _json([{"incident": i, "count": count} for i, count in routed.counts().items()])
+    if routed.seen_keys:
+        params["seen"] = sorted(routed.seen_keys)
+    rows = _run(_record_sql(assumed is not None, parts), params)
+    if not rows:  # the guard refused: a key moved since this process last read it
+        for key in keys:
+            _remembered.pop(key, None)
+        return False
     payload.pk = rows[0][0]
     payload.received_at = now
     payload._state.adding = False
     payload._state.db = connection.alias
+    for key in routed.seen_keys:
+        if key in _remembered:
+            _remembered[key] = (_remembered[key][0], now)
+    return True
 
 
 def _open_from_alert(payload, alert: ParsedAlert, rule, feature, previous: Incident | None) -> Incident:

@@ -183,6 +183,20 @@ def test_refire_after_close_opens_a_linked_recurrence(client, token, bot, comman
     assert new.timeline.filter(text__startswith=f"Recurrence of INC-{incident_id}").exists()
 
 
+def test_a_refire_right_after_repeats_and_a_close_is_still_a_recurrence(client, token, bot, commander):
+    """A storm's repeats may be planned from the keys the intake read a moment ago; a close in between counts."""
+    incident_id = post(client, token, "alertmanager", firing()).json()["incidents_opened"][0]
+    repeat = post(client, token, "alertmanager", firing()).json()
+    assert repeat["deduplicated"] == 1 and repeat["incidents_updated"] == [incident_id]
+    services.incident_dismiss(incident_id=incident_id, reason="false_alarm", actor=commander)
+    again = post(client, token, "alertmanager", firing()).json()
+    assert len(again["incidents_opened"]) == 1 and again["recurrences"] == again["incidents_opened"]
+    assert again["deduplicated"] == 0 and again["incidents_updated"] == []
+    closed = Incident.objects.get(pk=incident_id)
+    assert closed.alert_count == 2 and Alert.objects.filter(incident=closed).count() == 2
+    assert AlertPayload.objects.filter(status=PayloadStatus.PROCESSED).count() == 3  # each payload once
+
+
 def test_unknown_feature_label_goes_to_the_inbox(client, token, bot):
     body = post(client, token, "alertmanager", firing(ai_feature="no-such-bot")).json()
     assert body["inboxed"] == 1 and body["incidents_opened"] == []
