@@ -19,7 +19,7 @@ from typing import NamedTuple
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.models import F
 from django.utils import timezone
@@ -205,12 +205,26 @@ WHERE k.key = ANY(%(keys)s::text[])
 def _run(sql: str, params: dict) -> list[tuple]:
     """Run one of the intake's hot statements on PostgreSQL as a prepared statement.
 
-    An alert storm runs the same two statements thousands of times; preparing them once per connection
+    An alert storm runs the same few statements thousands of times; preparing them once per connection
     saves their planning on every request. Django leaves psycopg's automatic preparing off (it would
     break transaction-mode connection poolers), so only these statements are prepared, by name.
+
+    The statement is also the connection's health check: instead of Django's SELECT 1 before each
+    request's first query (a round trip per alert payload), a statement outside a transaction that
+    finds the connection dead (the server restarted, say) is run once more on a new connection. A
+    monitor retries a webhook that fails, so the second try is no weaker a promise than the first.
     """
-    with connection.cursor():  # connects (and health-checks) the way Django does
-        pass
+    try:
+        return _execute_prepared(sql, params)
+    except (OperationalError, InterfaceError):
+        if connection.in_atomic_block or connection.is_usable():
+            raise
+        connection.close()
+    return _execute_prepared(sql, params)
+
+
+def _execute_prepared(sql: str, params: dict) -> list[tuple]:
+    connection.ensure_connection()
     with connection.wrap_database_errors, ServerBindingCursor(connection.connection) as cursor:
         cursor.execute(sql, params, prepare=True)
         return cursor.fetchall()
