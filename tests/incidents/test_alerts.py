@@ -158,6 +158,28 @@ def test_repeated_firing_deduplicates_onto_the_open_incident(client, token, bot)
     assert [e.text for e in repeats] == ["Alert 'RefusalRateHigh' fired again (×5)"]
 
 
+def test_two_alert_names_repeating_in_one_payload_keep_a_line_each(client, token, bot):
+    def both():
+        payload = firing("two-1", group="two")
+        latency = copy.deepcopy(payload["alerts"][0])
+        latency["fingerprint"] = "two-2"
+        latency["labels"]["alertname"] = "LatencyHigh"
+        payload["alerts"].append(latency)
+        return payload
+
+    incident_id = post(client, token, "alertmanager", both()).json()["incidents_opened"][0]
+    for _ in range(2):
+        again = post(client, token, "alertmanager", both()).json()
+        assert again["deduplicated"] == 2 and again["incidents_updated"] == [incident_id]
+    incident = Incident.objects.get(pk=incident_id)
+    assert incident.alert_count == 6
+    repeats = incident.timeline.filter(kind=TimelineKind.ALERT, text__contains="fired again").order_by("text")
+    assert [e.text for e in repeats] == [
+        "Alert 'LatencyHigh' fired again (×3)",
+        "Alert 'RefusalRateHigh' fired again (×2)",
+    ]
+
+
 def test_alerts_of_one_group_go_to_one_incident(client, token, bot):
     a = post(client, token, "alertmanager", firing("fp-a", group="grp")).json()
     b = post(client, token, "alertmanager", firing("fp-b", group="grp")).json()
