@@ -13,7 +13,8 @@ def _forget_cached_alert_routing():
     The dedup keys the intake remembers would be caught by its guard; forgetting them keeps each test's
     path through the intake the same whatever ran before it.
     """
-    from incidents.services.alerts import forget_remembered_keys, routing_cache_clear
+    from incidents.services.alert_statements import forget_remembered_keys
+    from incidents.services.alerts import routing_cache_clear
 
     routing_cache_clear()
     forget_remembered_keys()

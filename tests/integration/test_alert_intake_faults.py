@@ -42,7 +42,7 @@ def test_a_repeat_after_the_connection_dropped_is_stored_once(feature, remembere
     opened = take("restart-1")["incidents_opened"]
     take("restart-1")  # the keys are read and remembered: the next repeat goes straight to the write
     if not remembered:
-        from incidents.services.alerts import forget_remembered_keys
+        from incidents.services.alert_statements import forget_remembered_keys
 
         forget_remembered_keys()
     drop_the_intake_connection()
