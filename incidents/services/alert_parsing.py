@@ -244,9 +244,12 @@ def parse_payload(integration: str, body: str, content_type: str) -> list[Parsed
         ) from exc
     if not isinstance(data, dict):
         raise AlertParseError({"body": ["Expected a JSON object."]})
-    # JSON can only carry a NUL as the escape \u0000: look for it in the text before walking the data.
-    if "\\u0000" in body and _has_nul(data):
-        raise AlertParseError({"body": ["A string contains the NUL character (\\u0000), which cannot be stored."]})
+    # JSON can only carry a NUL or a lone UTF-16 surrogate as an escape (\u0000, \ud800): look for one in
+    # the text before walking the data. Neither can be stored (PostgreSQL text and UTF-8 refuse them).
+    if "\\u0000" in body or "\\ud" in body or "\\uD" in body:
+        problem = _unstorable(data)
+        if problem:
+            raise AlertParseError({"body": [problem]})
     if integration == AlertIntegration.ALERTMANAGER:
         return _alertmanager_like(_validated(AlertmanagerPayload, data))
     if integration == AlertIntegration.GRAFANA:
@@ -273,14 +276,23 @@ def parse_payload(integration: str, body: str, content_type: str) -> list[Parsed
     return alerts
 
 
-def _has_nul(value) -> bool:
+def _unstorable(value) -> str:
+    """Why a string somewhere in the data (a key or a value) cannot be stored, or ""."""
     if isinstance(value, str):
-        return "\x00" in value
+        if "\x00" in value:
+            return "A string contains the NUL character (\\u0000), which cannot be stored."
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "A string contains a lone UTF-16 surrogate (\\ud800 to \\udfff), which is not valid Unicode."
+        return ""
     if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+        items = (part for pair in value.items() for part in pair)
+    elif isinstance(value, list):
+        items = iter(value)
+    else:
+        return ""
+    return next((problem for item in items if (problem := _unstorable(item))), "")
 
 
 def clamp_past(moment: datetime | None) -> datetime | None:

@@ -257,14 +257,28 @@ def test_wrong_content_type_is_415_and_kept(client, token, bot):
     assert AlertPayload.objects.get().status == PayloadStatus.FAILED
 
 
-def test_a_nul_character_is_refused_by_name_and_the_payload_kept(client, token, bot):
-    body = json.dumps(ALERTMANAGER).replace("Support bot refuses", "Support\\u0000bot refuses", 1)
-    response = post(client, token, "alertmanager", body)
-    assert response.status_code == 400 and "NUL" in response.json()["errors"]["body"][0]
+@pytest.mark.parametrize(
+    "escape, reason",
+    [("\\u0000", "NUL character"), ("\\ud800", "lone UTF-16 surrogate"), ("\\uDFFF", "lone UTF-16 surrogate")],
+)
+@pytest.mark.parametrize("where", ["a label's value", "a label's name"])
+def test_text_that_cannot_be_stored_is_refused_by_name_and_the_payload_kept(client, token, bot, escape, reason, where):
+    payload = copy.deepcopy(ALERTMANAGER)
+    payload["alerts"][0]["labels"]["region"] = "MARK" if where == "a label's value" else "eu"
+    if where == "a label's name":
+        payload["alerts"][0]["labels"]["MARK"] = "x"
+    response = post(client, token, "alertmanager", json.dumps(payload).replace("MARK", f"r{escape}x"))
+    assert response.status_code == 400 and reason in response.json()["errors"]["body"][0]
     assert AlertPayload.objects.get().status == PayloadStatus.FAILED
-    # an escaped backslash before u0000 is ordinary text
-    text = json.dumps(ALERTMANAGER).replace("Support bot refuses", "Support\\\\u0000bot refuses", 1)
-    assert post(client, token, "alertmanager", text).status_code == 202
+    assert not Alert.objects.exists()
+
+
+def test_escapes_that_are_only_text_are_stored(client, token, bot):
+    payload = copy.deepcopy(ALERTMANAGER)
+    payload["alerts"][0]["annotations"]["summary"] = "a backslash: \\u0000, and a face: \U0001f600"
+    assert post(client, token, "alertmanager", payload).status_code == 202
+    stored = Alert.objects.get()
+    assert stored.annotations["summary"] == "a backslash: \\u0000, and a face: \U0001f600"
 
 
 def test_oversized_body_is_413(client, token, bot, settings):

@@ -8,8 +8,10 @@ from hypothesis import strategies as st
 
 from incidents.services import api_token_create
 
+# Any text, lone UTF-16 surrogates included: JSON escapes them (\ud800) and a monitor may send one.
+any_text = st.text(alphabet=st.characters(exclude_categories=[]), max_size=12)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40) | any_text,
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5),
     max_leaves=25,
 )
@@ -19,7 +21,9 @@ alert_like = st.fixed_dictionaries(
     optional={
         "status": st.sampled_from(["firing", "resolved", "bogus", 3]) | json_values,
         "labels": st.dictionaries(
-            st.sampled_from(["alertname", "ai_feature", "signal", "x"]), st.text(max_size=20) | json_values, max_size=4
+            st.sampled_from(["alertname", "ai_feature", "signal", "x", "lone \ud800", "\udfff"]) | any_text,
+            st.text(max_size=20) | json_values,
+            max_size=4,
         ),
         "annotations": st.dictionaries(st.text(max_size=10), st.text(max_size=30), max_size=3) | json_values,
         "startsAt": st.sampled_from(["2026-11-29T22:00:00Z", "0001-01-01T00:00:00Z", "yesterday", ""]) | json_values,
