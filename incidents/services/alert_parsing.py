@@ -249,7 +249,7 @@ def parse_payload(integration: str, body: str, content_type: str) -> list[Parsed
     if "\\u0000" in body or "\\ud" in body or "\\uD" in body:
         problem = _unstorable(data)
         if problem:
-            raise AlertParseError({"body": [problem]})
+            raise AlertParseError(problem)
     if integration == AlertIntegration.ALERTMANAGER:
         return _alertmanager_like(_validated(AlertmanagerPayload, data))
     if integration == AlertIntegration.GRAFANA:
@@ -276,23 +276,47 @@ def parse_payload(integration: str, body: str, content_type: str) -> list[Parsed
     return alerts
 
 
-def _unstorable(value) -> str:
-    """Why a string somewhere in the data (a key or a value) cannot be stored, or ""."""
+NUL = "contains the NUL character (\\u0000), which cannot be stored."
+SURROGATE = "contains a lone UTF-16 surrogate (\\ud800 to \\udfff), which is not valid Unicode."
+
+
+def _why_unstorable(text: str) -> str:
+    if "\x00" in text:
+        return NUL
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return SURROGATE
+    return ""
+
+
+def _unstorable(value, path: tuple = ()) -> dict:
+    """Where in the data a string (a name or a value) cannot be stored, as nested field errors; {} if nowhere."""
     if isinstance(value, str):
-        if "\x00" in value:
-            return "A string contains the NUL character (\\u0000), which cannot be stored."
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return "A string contains a lone UTF-16 surrogate (\\ud800 to \\udfff), which is not valid Unicode."
-        return ""
+        reason = _why_unstorable(value)
+        return _at(path, f"The text {reason}") if reason else {}
     if isinstance(value, dict):
-        items = (part for pair in value.items() for part in pair)
-    elif isinstance(value, list):
-        items = iter(value)
-    else:
-        return ""
-    return next((problem for item in items if (problem := _unstorable(item))), "")
+        for key, item in value.items():
+            reason = _why_unstorable(key)
+            if reason:
+                return _at(path, f"A name {reason}")
+            found = _unstorable(item, (*path, key))
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _unstorable(item, (*path, str(index)))
+            if found:
+                return found
+    return {}
+
+
+def _at(path: tuple, message: str) -> dict:
+    """{"alerts": {"0": {"labels": [message]}}} for the path ("alerts", "0", "labels")."""
+    errors: dict | list = [message]
+    for part in reversed(path or ("body",)):
+        errors = {part: errors}
+    return errors
 
 
 def clamp_past(moment: datetime | None) -> datetime | None:

@@ -264,12 +264,19 @@ def test_wrong_content_type_is_415_and_kept(client, token, bot):
 @pytest.mark.parametrize("where", ["a label's value", "a label's name"])
 def test_text_that_cannot_be_stored_is_refused_by_name_and_the_payload_kept(client, token, bot, escape, reason, where):
     payload = copy.deepcopy(ALERTMANAGER)
-    payload["alerts"][0]["labels"]["region"] = "MARK" if where == "a label's value" else "eu"
-    if where == "a label's name":
+    if where == "a label's value":
+        payload["alerts"][0]["labels"]["region"] = "MARK"
+    else:
         payload["alerts"][0]["labels"]["MARK"] = "x"
     response = post(client, token, "alertmanager", json.dumps(payload).replace("MARK", f"r{escape}x"))
-    assert response.status_code == 400 and reason in response.json()["errors"]["body"][0]
-    assert AlertPayload.objects.get().status == PayloadStatus.FAILED
+    assert response.status_code == 400
+    labels = response.json()["errors"]["alerts"]["0"]["labels"]
+    if where == "a label's value":
+        assert labels["region"][0].startswith("The text contains") and reason in labels["region"][0]
+    else:
+        assert labels[0].startswith("A name contains") and reason in labels[0]
+    stored = AlertPayload.objects.get()
+    assert stored.status == PayloadStatus.FAILED and stored.error.startswith("alerts[0].labels")
     assert not Alert.objects.exists()
 
 
