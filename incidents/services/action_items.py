@@ -33,7 +33,7 @@ from incidents.models import (
     TimelineEntry,
 )
 
-from .notifications import notification_enqueue
+from .notifications import reminder_point_send
 from .workflow import actor_user as _user
 from .workflow import finish_transition, run_transition, timeline_change
 from .workflow import require_visible as _require_visible
@@ -257,31 +257,13 @@ def action_item_remind(*, item_id: int, now: datetime.datetime | None = None) ->
             reminder.outcome, reminder.handled_at = Outcome.CANCELLED, now
             reminder.save(update_fields=["outcome", "handled_at"])
         return 0
-    *earlier, reminder = due
-    for old in earlier:
-        old.outcome, old.handled_at = Outcome.SKIPPED, now
-        old.save(update_fields=["outcome", "handled_at"])
-    subject, body = _reminder_message(item, reminder)
     recipients = owner_recipients(item.owner)
-    sent = 0
-    for channel, address, contact, key in recipients:
-        created = notification_enqueue(
-            channel=channel,
-            recipient=address,
-            subject=subject,
-            body=body,
-            dedup_key=f"ai:{item.pk}:{reminder.key}:{key}",
-            incident=item.incident,
-            contact=contact,
-        )
-        sent += created is not None
-    reminder.outcome, reminder.handled_at = Outcome.SENT, now
-    reminder.save(update_fields=["outcome", "handled_at"])
-    audit.log_changed(
-        actor=None,
-        target=reminder,
-        before={"outcome": ""},
-        after={"outcome": reminder.outcome, "recipients": len(recipients)},
+    reminder, sent = reminder_point_send(
+        due=due,
+        now=now,
+        message=lambda point: _reminder_message(item, point),
+        recipients=recipients,
+        dedup_prefix=f"ai:{item.pk}",
         incident=item.incident,
     )
     if not recipients:

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from audit import services as audit
 from incidents import channels
 from incidents.constants import NotificationState, PageState, TimelineKind
 from incidents.models import Notification, TimelineEntry
@@ -182,3 +183,40 @@ def notification_retry(*, notification_id: int, actor) -> Notification:
         page=None,
         contact=old.contact,
     )
+
+
+def reminder_point_send(*, due: list, now, message, recipients: list, dedup_prefix: str, incident) -> tuple:
+    """Send the latest of the reminder points due at once, to each recipient once: (the point, messages queued).
+
+    `due` are reminder rows (an `outcome`, `handled_at` and `key`, with SKIPPED and SENT outcomes), oldest
+    first: the earlier ones are skipped, so a beat that was down sends one message and not a burst.
+    `message(point)` gives (subject, body); `recipients` are (channel, address, contact, key) tuples.
+    The caller holds the row locks, in its transaction.
+    """
+    *earlier, point = due
+    for old in earlier:
+        old.outcome, old.handled_at = type(old).Outcome.SKIPPED, now
+        old.save(update_fields=["outcome", "handled_at"])
+    subject, body = message(point)
+    queued = 0
+    for channel, address, contact, key in recipients:
+        created = notification_enqueue(
+            channel=channel,
+            recipient=address,
+            subject=subject,
+            body=body,
+            dedup_key=f"{dedup_prefix}:{point.key}:{key}",
+            incident=incident,
+            contact=contact,
+        )
+        queued += created is not None
+    point.outcome, point.handled_at = type(point).Outcome.SENT, now
+    point.save(update_fields=["outcome", "handled_at"])
+    audit.log_changed(
+        actor=None,
+        target=point,
+        before={"outcome": ""},
+        after={"outcome": point.outcome, "recipients": len(recipients)},
+        incident=incident,
+    )
+    return point, queued

@@ -41,7 +41,7 @@ from incidents.models import (
     TimelineEntry,
 )
 
-from .notifications import notification_enqueue
+from .notifications import reminder_point_send
 from .workflow import require_permission as _require
 from .workflow import require_visible as _require_visible
 
@@ -477,31 +477,13 @@ def obligation_remind(*, obligation_id: int, now: datetime | None = None) -> int
     due = list(obligation.reminders.select_for_update().filter(outcome="", due_at__lte=now).order_by("due_at", "pk"))
     if not due or obligation.state != ObligationState.OPEN:
         return 0
-    *earlier, reminder = due
-    for old in earlier:
-        old.outcome, old.handled_at = RegulatoryReminder.Outcome.SKIPPED, now
-        old.save(update_fields=["outcome", "handled_at"])
-    subject, body = _reminder_message(obligation, reminder, now)
     recipients = _recipients(obligation.incident)
-    sent = 0
-    for channel, address, contact, key in recipients:
-        created = notification_enqueue(
-            channel=channel,
-            recipient=address,
-            subject=subject,
-            body=body,
-            dedup_key=f"reg:{obligation.pk}:{reminder.key}:{key}",
-            incident=obligation.incident,
-            contact=contact,
-        )
-        sent += created is not None
-    reminder.outcome, reminder.handled_at = RegulatoryReminder.Outcome.SENT, now
-    reminder.save(update_fields=["outcome", "handled_at"])
-    audit.log_changed(
-        actor=None,
-        target=reminder,
-        before={"outcome": ""},
-        after={"outcome": reminder.outcome, "recipients": len(recipients)},
+    reminder, sent = reminder_point_send(
+        due=due,
+        now=now,
+        message=lambda point: _reminder_message(obligation, point, now),
+        recipients=recipients,
+        dedup_prefix=f"reg:{obligation.pk}",
         incident=obligation.incident,
     )
     if recipients:
