@@ -107,14 +107,14 @@ def recall(keys: set[str]) -> tuple[dict[str, KnownIncident], set[str]] | None:
     return known, stale_seen
 
 
-def read_keys(keys: set[str]) -> list[tuple]:
-    """(key, incident id, incident state, last seen) of the keys that exist; all of `keys` are remembered."""
+def read_keys(keys: set[str]) -> tuple[dict[str, KnownIncident], set[str]]:
+    """Read the keys and remember them all (those that exist and those that do not); answers as recall."""
     rows = _run(READ_KEYS_SQL, {"keys": sorted(keys)})
     if len(_remembered) > REMEMBERED_KEYS:
         _remembered.clear()
     _remembered.update(dict.fromkeys(keys, (None, None)))
     _remembered.update({key: (KnownIncident(incident_id, state), seen) for key, incident_id, state, seen in rows})
-    return rows
+    return recall(keys)
 
 
 # The whole of a payload in one statement, so an alert storm costs one round trip and one commit per

@@ -183,11 +183,10 @@ def _serialize_on(keys: set[str]) -> None:
 def _read_keys(keys: set[str]) -> tuple[dict[str, KnownIncident], set[str]]:
     """Which incident each known key points to, and which keys' "last seen" is due for an update."""
     if connection.vendor == "postgresql":
-        rows = statements.read_keys(keys)
-    else:
-        rows = AlertDedupKey.objects.filter(key__in=keys).values_list(
-            "key", "incident_id", "incident__state", "last_seen_at"
-        )
+        return statements.read_keys(keys)
+    rows = AlertDedupKey.objects.filter(key__in=keys).values_list(
+        "key", "incident_id", "incident__state", "last_seen_at"
+    )
     known, stale_seen = {}, set()
     due = timezone.now() - LAST_SEEN_GRANULARITY
     for key, incident_id, state, last_seen_at in rows:
