@@ -2,6 +2,12 @@
 
 Nothing is logged when nothing changed. Callers run inside their own transaction, so a failed
 change leaves no log entry behind.
+
+Entries are chained with an HMAC keyed outside the database (FIRELINE_AUDIT_LOG_KEY), so without the
+key no entry can be altered, inserted or re-ordered unnoticed; a cut at the end of the chain (the tail
+or everything deleted, the head rewound) shows only against a signed checkpoint kept outside the
+database (audit/checkpoints.py). Someone holding the key and able to rewrite the checkpoints can
+rewrite history: see audit/models.py.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.utils import timezone
 
-from .models import ActionLogEntry, ActionLogHead
+from .models import HASH_VERSION_KEYED, HASH_VERSION_UNKEYED, ActionLogEntry, ActionLogHead
 
 GENESIS_HASH = "0" * 64
 
@@ -62,6 +68,7 @@ def _append(
         before=_plain(before or {}),
         after=_plain(after or {}),
         prev_hash=head.last_hash,
+        hash_version=HASH_VERSION_KEYED,
     )
     entry.entry_hash = entry.compute_hash()
     entry.save()
@@ -255,30 +262,84 @@ class ChainBreak:
         return f"{where}: {self.reason}"
 
 
-def action_log_verify() -> ChainBreak | None:
-    """Walk the chain from the first entry; return the first break, or None when intact."""
+@dataclass(frozen=True)
+class ChainTip:
+    """Where a walk of the chain ended: what a checkpoint records."""
+
+    entry_count: int
+    last_entry_id: int | None
+    last_hash: str
+
+
+def action_log_walk() -> tuple[ChainBreak | None, ChainTip]:
+    """Walk the chain from the first entry: (the first break or None, the last entry verified).
+
+    Unkeyed (version 1) entries are accepted only before the first keyed one: the first keyed entry
+    chains onto the last unkeyed hash and so seals everything before it. An unkeyed entry after a keyed
+    one can only have been written by someone without the key.
+
+    The head is read before the walk and compared with the chain at the head's own entry, so an entry
+    appended while the walk runs is not mistaken for a cut (it is verified like the others).
+    """
+    head = ActionLogHead.objects.filter(pk=1).first()
+    head_position = (head.last_entry_id, head.last_hash, head.entry_count) if head is not None else None
+    seen_head = head_position is None or head_position[0] is None
     prev = GENESIS_HASH
     last_id = None
     count = 0
+    keyed_seen = False
+
+    def tip() -> ChainTip:
+        return ChainTip(entry_count=count, last_entry_id=last_id, last_hash=prev)
+
+    if head_position is not None and head_position[0] is None and head_position[1:] != (GENESIS_HASH, 0):
+        return ChainBreak(None, "the head is inconsistent with an empty chain"), tip()
     for entry in ActionLogEntry.objects.order_by("id").iterator(chunk_size=2000):
         if entry.prev_hash != prev:
-            return ChainBreak(entry.pk, "does not follow the entry before it (an entry was removed or reordered)")
+            return ChainBreak(
+                entry.pk, "does not follow the entry before it (an entry was removed or reordered)"
+            ), tip()
+        if entry.hash_version == HASH_VERSION_UNKEYED and keyed_seen:
+            return ChainBreak(
+                entry.pk, "an unkeyed entry after keyed ones (rewritten by someone without the key)"
+            ), tip()
+        if entry.hash_version not in (HASH_VERSION_UNKEYED, HASH_VERSION_KEYED):
+            return ChainBreak(entry.pk, f"unknown hash version {entry.hash_version} (the row was altered)"), tip()
         if entry.compute_hash() != entry.entry_hash:
-            return ChainBreak(entry.pk, "its content does not match its hash (the row was altered)")
+            return ChainBreak(
+                entry.pk,
+                "its content does not match its hash (the row was altered, "
+                "or FIRELINE_AUDIT_LOG_KEY is not the key it was written with)",
+            ), tip()
+        keyed_seen = keyed_seen or entry.hash_version == HASH_VERSION_KEYED
         prev = entry.entry_hash
         last_id = entry.pk
         count += 1
-    head = ActionLogHead.objects.filter(pk=1).first()
-    if head is not None and (head.last_hash != prev or head.entry_count != count):
-        return ChainBreak(last_id, f"the chain ends early: {head.entry_count - count} entries after it are missing")
-    return None
+        if head_position is not None and entry.pk == head_position[0]:
+            seen_head = True
+            if (prev, count) != head_position[1:]:
+                return ChainBreak(entry.pk, "the head does not match the chain at this entry"), tip()
+    if not seen_head:
+        missing = head_position[2] - count
+        return ChainBreak(last_id, f"the chain ends early: {missing} entries after it are missing"), tip()
+    return None, tip()
+
+
+def action_log_verify() -> ChainBreak | None:
+    """Walk the chain from the first entry; return the first break, or None when intact."""
+    return action_log_walk()[0]
+
+
+def action_log_record_outcome(broken: ChainBreak | None) -> None:
+    """Remember what a check found, so the admin can show when the chain was last checked and how it was."""
+    ActionLogHead.objects.get_or_create(pk=1)
+    ActionLogHead.objects.filter(pk=1).update(
+        verified_at=timezone.now(), is_intact=broken is None, first_break=str(broken)[:300] if broken else ""
+    )
 
 
 def action_log_check_and_record() -> ChainBreak | None:
-    """Verify the chain and remember the outcome, so the admin can show when it was last checked."""
+    """Verify the chain and remember the outcome."""
     broken = action_log_verify()
-    ActionLogHead.objects.get_or_create(pk=1)
-    ActionLogHead.objects.filter(pk=1).update(
-        verified_at=timezone.now(), is_intact=broken is None, first_break=str(broken) if broken else ""
-    )
+    action_log_record_outcome(broken)
     return broken

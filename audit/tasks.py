@@ -4,20 +4,24 @@ from celery import shared_task
 
 from config.celery import FirelineTask
 
+from .checkpoints import action_log_check_and_checkpoint
 from .retention import audit_records_expire, deletion_order_carry_out, deletion_orders_pending
-from .services import action_log_check_and_record
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(base=FirelineTask)
 def verify_action_log() -> str:
-    """Hourly tamper check, so a broken chain is noticed without anyone running audit_verify."""
-    broken = action_log_check_and_record()
+    """Hourly tamper check, so a broken chain is noticed without anyone running audit_verify.
+
+    Checks the keyed chain and the newest signed checkpoint; when both hold, writes and sends the next
+    checkpoint (audit/checkpoints.py).
+    """
+    broken, checkpoint = action_log_check_and_checkpoint()
     if broken is not None:
         logger.critical("Fireline action log chain broken at %s", broken)
         return f"broken: {broken}"
-    return "intact"
+    return f"intact: checkpoint at {checkpoint.entry_count} entries"
 
 
 # Leave room under the task's soft time limit (60 s) to finish the batch in flight.

@@ -148,6 +148,10 @@ else:
     EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="fireline@localhost")
 
+# Where a login lands when it has no `next`, or a `next` that was refused (another host): the command
+# centre, which is the admin index. Django's default, /accounts/profile/, does not exist here.
+LOGIN_REDIRECT_URL = "/admin/"
+
 # Security: production (DEBUG off) gets HTTPS-only cookies and HSTS so `check --deploy` is clean.
 SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -261,8 +265,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 FIRELINE_NOTIFY_MAX_ATTEMPTS = env.int("FIRELINE_NOTIFY_MAX_ATTEMPTS", default=6)
 FIRELINE_NOTIFY_BACKOFF_SECONDS = env.float("FIRELINE_NOTIFY_BACKOFF_SECONDS", default=5.0)
 FIRELINE_NOTIFY_BACKOFF_MAX_SECONDS = env.float("FIRELINE_NOTIFY_BACKOFF_MAX_SECONDS", default=300.0)
-# How long a worker owns a notification it is sending; a crashed worker's claim lapses after this.
-FIRELINE_NOTIFY_CLAIM_SECONDS = env.int("FIRELINE_NOTIFY_CLAIM_SECONDS", default=120)
+# How long a worker owns a notification it is sending; a crashed worker's claim lapses after this and
+# the row is sent again. A little above the longest send timeout (EMAIL_TIMEOUT, the webhooks' 10 s),
+# so a live send is not duplicated and a killed one is retried within half a minute.
+FIRELINE_NOTIFY_CLAIM_SECONDS = env.int("FIRELINE_NOTIFY_CLAIM_SECONDS", default=30)
 # A pending notification not delivered this long after it was queued is queued again by the sweep.
 FIRELINE_NOTIFY_REQUEUE_AFTER_SECONDS = env.int("FIRELINE_NOTIFY_REQUEUE_AFTER_SECONDS", default=60)
 # Action items: remind the owner this many days before the due date (and once the morning after it,
@@ -281,6 +287,16 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 FIRELINE_AUDIT_USER_SECRET = env.str("FIRELINE_AUDIT_USER_SECRET", default="") or _local_secret_key(
     VAR_DIR / "audit_user_secret"
 )
+# The action log's HMAC key, kept outside the database (generated under var/ when not set; back it up:
+# without it keyed entries cannot be verified). Checkpoints of the chain, signed with a key derived from
+# it, are appended hourly to a file in FIRELINE_AUDIT_CHECKPOINT_DIR (make it append-only, e.g.
+# `chattr +a`, or a WORM mount) and sent to the addresses Legal chose.
+FIRELINE_AUDIT_LOG_KEY = env.str("FIRELINE_AUDIT_LOG_KEY", default="") or _local_secret_key(VAR_DIR / "audit_log_key")
+FIRELINE_AUDIT_CHECKPOINT_DIR = Path(
+    env.str("FIRELINE_AUDIT_CHECKPOINT_DIR", default=str(VAR_DIR / "audit-checkpoints"))
+)
+FIRELINE_AUDIT_CHECKPOINT_EMAIL = env.list("FIRELINE_AUDIT_CHECKPOINT_EMAIL", default=[])
+FIRELINE_AUDIT_CHECKPOINT_WEBHOOK_URL = env.str("FIRELINE_AUDIT_CHECKPOINT_WEBHOOK_URL", default="")
 FIRELINE_AUDIT_MAX_LINES = env.int("FIRELINE_AUDIT_MAX_LINES", default=10000)
 FIRELINE_AUDIT_MAX_BYTES = env.int("FIRELINE_AUDIT_MAX_BYTES", default=50 * 1024 * 1024)
 

@@ -1,6 +1,13 @@
 """Test settings: Fireline's settings with what only a test run needs on top."""
 
+import tempfile
+from pathlib import Path
+
 from config.settings import *  # noqa: F403
+
+# Checkpoints of the action log describe one database: a test run's go to a directory of its own, never
+# to var/, where the next run (a fresh test database) would read them as a log cut back.
+FIRELINE_AUDIT_CHECKPOINT_DIR = Path(tempfile.mkdtemp(prefix="fireline-test-checkpoints-"))
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; tests only
 SECURE_SSL_REDIRECT = False
