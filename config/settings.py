@@ -195,17 +195,35 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
 }
 
-# Cache (rate limits): Redis where REDIS_URL is set, shared by every process; per process otherwise.
+# Cache (kill switches, tokens, rate limits): Redis where REDIS_URL is set, shared by every process; per
+# process otherwise. Redis is reached through config.cache.FailSafeRedisCache: a lost Redis is a miss (the
+# database answers), never an error; the kill-switch and token entries are cleared when it is back, and
+# the rate limits count per process meanwhile.
 if env.str("REDIS_URL", default=""):
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env.str("REDIS_URL")}}
+    CACHES = {
+        "default": {
+            "BACKEND": "config.cache.FailSafeRedisCache",
+            "LOCATION": env.str("REDIS_URL"),
+            "OPTIONS": {"clear_on_recovery": ["fireline:ofrep:", "fireline:token:", "fireline:apitoken:"]},
+        },
+        "ratelimit": {
+            "BACKEND": "config.cache.FailSafeRedisCache",
+            "LOCATION": env.str("REDIS_URL"),
+            "OPTIONS": {"local_fallback": True},
+        },
+    }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "fireline"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "fireline"},
+        "ratelimit": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "fireline"},
+    }
+RATELIMIT_USE_CACHE = "ratelimit"
 # django-ratelimit vets the cache it counts in. W001 only says a backend is missing from its list, which
 # predates Django's own Redis backend (atomic INCR, shared): fine for both of ours. E003 says LocMem is
 # not shared between processes: true, and accepted only for the embedded default (one web process, see
 # above); every other cache it calls broken (dummy, file, database) still fails the check.
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
-if CACHES["default"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache":
+if CACHES["ratelimit"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache":
     SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
 
 # Celery: Redis where REDIS_URL is set, otherwise kombu's filesystem transport under var/.

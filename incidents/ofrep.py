@@ -3,11 +3,21 @@
 POST /ofrep/v1/evaluate/flags/{key} and POST /ofrep/v1/evaluate/flags, with the request and response
 shapes of the OFREP OpenAPI specification, so any OpenFeature SDK with the OFREP provider reads them.
 Plain Django views: this is the hottest path Fireline serves, so it skips the REST framework.
+
+Fail safe, never open: with Redis lost the cache answers misses and the database answers (see
+config.cache). With the database lost too, each process answers from the last state it knew, with the
+reason STALE: a switch held off stays off. What it never knew is an OFREP error (503), never the SDK's
+default read as an answer.
 """
 
 import json
+import logging
+import threading
+import time
+from collections import OrderedDict
 
 from django.core.cache import cache
+from django.db import DatabaseError, InterfaceError
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -16,7 +26,61 @@ from incidents.models import ApiToken, hash_token
 from incidents.services import hotcache
 from incidents.services.flags import flag_cache_key, flag_evaluate, flags_evaluate_all, killswitch_mark_read
 
+logger = logging.getLogger(__name__)
+
 TOKEN_CACHE_SECONDS = 30
+DATABASE_ERRORS = (DatabaseError, InterfaceError)
+MEMORY_SIZE = 10_000  # per memory below: answers for a database outage, not a second cache
+
+
+class _Memory:
+    """The last answers this process gave, newest kept, for when the database cannot be asked."""
+
+    def __init__(self, size: int = MEMORY_SIZE):
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._items[key] = (time.monotonic(), value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def get(self, key):
+        """(when remembered, value), or None."""
+        return self._items.get(key)
+
+    def pop(self, key) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+
+    def keys(self) -> list:
+        with self._lock:
+            return list(self._items)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_known_scopes = _Memory()  # token hash -> scopes of a live token
+_known_states = _Memory()  # flag key -> the switch's state, as the shared cache held it
+_known_results = _Memory()  # (flag key, context) -> the evaluation answered
+_latest_results = _Memory()  # flag key -> the latest evaluation answered, whatever its context
+
+
+def forget_known_tokens(key_hashes) -> None:
+    """A revoked token, or one of a deactivated user, is not honoured from memory during a database outage."""
+    for key_hash in key_hashes:
+        _known_scopes.pop(key_hash)
+
+
+def forget_known_state() -> None:
+    """Empty this process's memory of tokens and flags (tests)."""
+    for memory in (_known_scopes, _known_states, _known_results, _latest_results):
+        memory.clear()
 
 
 def token_cache_key(raw: str) -> str:
@@ -24,18 +88,36 @@ def token_cache_key(raw: str) -> str:
 
 
 def token_scopes(raw: str, cached=None) -> list[str] | None:
-    """Scopes of a live token, cached briefly (revoking a token deletes the cached entries)."""
-    key = token_cache_key(raw)
+    """Scopes of a live token, cached briefly (revoking a token deletes the cached entries).
+
+    Raises DatabaseError when the token is neither cached nor readable; `_authorise` answers that.
+    """
+    key_hash = hash_token(raw)
+    key = "fireline:token:" + key_hash
     scopes = cached if cached is not None else hotcache.get(key)
     if scopes is None:
         token = (
-            ApiToken.objects.filter(key_hash=hash_token(raw), revoked_at__isnull=True)
+            ApiToken.objects.filter(key_hash=key_hash, revoked_at__isnull=True)
             .values("scopes", "user__is_active")
             .first()
         )
         scopes = [] if token is None or token["user__is_active"] is False else token["scopes"] or ["-"]
         cache.set(key, scopes, TOKEN_CACHE_SECONDS)
+    if scopes:
+        _known_scopes.put(key_hash, scopes)
+    else:
+        _known_scopes.pop(key_hash)
     return scopes or None
+
+
+def _unavailable(details: str, key=None) -> JsonResponse:
+    """An OFREP error the SDK reports as an error (not a value): nothing is known to answer with."""
+    body = {"errorCode": "GENERAL", "errorDetails": details}
+    if key is not None:
+        body = {"key": key, **body}
+    response = JsonResponse(body, status=503)
+    response["Retry-After"] = "5"
+    return response
 
 
 def _authorise(request, cached=None):
@@ -45,7 +127,14 @@ def _authorise(request, cached=None):
         response = JsonResponse({"errorDetails": "Send 'Authorization: Bearer <token>'."}, status=401)
         response["WWW-Authenticate"] = 'Bearer realm="fireline"'
         return response
-    scopes = token_scopes(raw.strip(), (cached or {}).get(token_cache_key(raw.strip())))
+    try:
+        scopes = token_scopes(raw.strip(), (cached or {}).get(token_cache_key(raw.strip())))
+    except DATABASE_ERRORS:
+        logger.warning("OFREP: the database is unreachable; checking the token against this process's memory")
+        known = _known_scopes.get(hash_token(raw.strip()))
+        if known is None:
+            return _unavailable("The token cannot be checked now (the database is unreachable); retry shortly.")
+        scopes = known[1]
     if scopes is None:
         response = JsonResponse({"errorDetails": "Invalid or revoked token."}, status=401)
         response["WWW-Authenticate"] = 'Bearer realm="fireline"'
@@ -80,6 +169,67 @@ def _context(request, key=None):
     return context, None
 
 
+def _context_key(context: dict) -> str:
+    return json.dumps(context, sort_keys=True, default=str)
+
+
+def _remember(flag_key: str, context: dict, result: dict | None, state=None) -> None:
+    if state is not None:
+        _known_states.put(flag_key, state)
+    if result is not None:
+        _known_results.put((flag_key, _context_key(context)), result)
+        _latest_results.put(flag_key, result)
+
+
+def _stale_result(flag_key: str, context: dict) -> dict | None:
+    """The newest thing this process knows that answers flag_key for context, marked STALE; or None.
+
+    A remembered state evaluates any context. A remembered answer serves its own context, and a switch
+    last seen off for everyone (DISABLED) is off for every context: off is the safe side.
+    """
+    found = []
+    state = _known_states.get(flag_key)
+    if state is not None and state[1]:
+        try:
+            found.append((state[0], flag_evaluate(flag_key=flag_key, context=context, cached=state[1])))
+        except Exception:  # noqa: BLE001 - a state this code no longer reads is no answer, not an error
+            logger.warning("OFREP: could not evaluate the remembered state of %s", flag_key, exc_info=True)
+    exact = _known_results.get((flag_key, _context_key(context)))
+    if exact is not None:
+        found.append(exact)
+    latest = _latest_results.get(flag_key)
+    if latest is not None and latest[1].get("reason") == "DISABLED" and latest[1].get("value") is False:
+        found.append(latest)
+    found = [item for item in found if item[1] is not None]
+    if not found:
+        return None
+    when, result = max(found, key=lambda item: item[0])
+    version = result.get("metadata", {}).get("version")
+    if latest is not None and latest[0] > when and latest[1].get("metadata", {}).get("version") != version:
+        return None  # the switch changed since what is known for this context: do not answer older news
+    return {
+        **result,
+        "key": flag_key,
+        "reason": "STALE",
+        "metadata": {**result.get("metadata", {}), "staleSeconds": round(time.monotonic() - when)},
+    }
+
+
+def _stale_flag(flag_key: str, context: dict) -> JsonResponse:
+    logger.warning("OFREP: the database is unreachable; answering %s from this process's memory", flag_key)
+    result = _stale_result(flag_key, context)
+    if result is None:
+        return _unavailable("The kill switch cannot be read now (the database is unreachable).", key=flag_key)
+    return JsonResponse(result)
+
+
+def _mark_read(flag_keys: list[str]) -> None:
+    try:
+        killswitch_mark_read(flag_keys)
+    except DATABASE_ERRORS:
+        pass  # readiness bookkeeping only: the answer matters more
+
+
 @csrf_exempt
 @require_POST
 def evaluate_flag(request, key):
@@ -93,13 +243,18 @@ def evaluate_flag(request, key):
     context, error = _context(request, key)
     if error:
         return error
-    result = flag_evaluate(flag_key=key, context=context, cached=cached.get(flag_cache_key(key)))
+    state = cached.get(flag_cache_key(key))
+    try:
+        result = flag_evaluate(flag_key=key, context=context, cached=state)
+    except DATABASE_ERRORS:
+        return _stale_flag(key, context)
+    _remember(key, context, result, state)
     if result is None:
         return JsonResponse(
             {"key": key, "errorCode": "FLAG_NOT_FOUND", "errorDetails": f"No kill switch has the key {key!r}."},
             status=404,
         )
-    killswitch_mark_read([key])
+    _mark_read([key])
     return JsonResponse(result)
 
 
@@ -112,8 +267,13 @@ def evaluate_flags(request):
     context, error = _context(request)
     if error:
         return error
-    flags, etag = flags_evaluate_all(context=context)
-    killswitch_mark_read([f["key"] for f in flags])
+    try:
+        flags, etag = flags_evaluate_all(context=context)
+    except DATABASE_ERRORS:
+        return _stale_flags(context)
+    for flag in flags:
+        _remember(flag["key"], context, flag)
+    _mark_read([f["key"] for f in flags])
     wanted = [tag.strip() for tag in request.META.get("HTTP_IF_NONE_MATCH", "").split(",") if tag.strip()]
     if etag in wanted or "*" in wanted:
         response = HttpResponse(status=304)
@@ -121,3 +281,22 @@ def evaluate_flags(request):
         response = JsonResponse({"flags": flags})
     response["ETag"] = etag
     return response
+
+
+def _stale_flags(context: dict) -> JsonResponse:
+    """Every switch this process knows, from memory (no ETag: a stale answer is not one to keep)."""
+    logger.warning("OFREP: the database is unreachable; answering the bulk evaluation from this process's memory")
+    keys = sorted(set(_latest_results.keys()) | set(_known_states.keys()))
+    if not keys:
+        return _unavailable("The kill switches cannot be read now (the database is unreachable).")
+    flags = []
+    for key in keys:
+        result = _stale_result(key, context)
+        if result is None:
+            result = {
+                "key": key,
+                "errorCode": "GENERAL",
+                "errorDetails": "Not known while the database is unreachable.",
+            }
+        flags.append(result)
+    return JsonResponse({"flags": flags})

@@ -2,8 +2,11 @@
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import post_save
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -26,14 +29,34 @@ def api_token_cache_key(key_hash: str) -> str:
 
 
 def forget_cached_tokens(key_hashes) -> None:
+    from incidents.ofrep import forget_known_tokens
+
+    key_hashes = list(key_hashes)
     keys = [api_token_cache_key(h) for h in key_hashes] + [f"fireline:token:{h}" for h in key_hashes]
-    cache.delete_many(keys)
+    cache.delete_many(keys)  # with Redis lost this fails and is retried when Redis is back (config.cache)
     hotcache.invalidate(keys)
+    forget_known_tokens(key_hashes)
 
 
 def token_changed(sender, instance, **kwargs) -> None:
     """Signal receiver: forget the cached copies of a token that was saved or deleted."""
     forget_cached_tokens([instance.key_hash])
+
+
+def user_changed(sender, instance, **kwargs) -> None:
+    """Signal receiver: a deactivated user's tokens stop now, not when OFREP's cached scopes expire."""
+    if instance.is_active:
+        return
+    hashes = list(ApiToken.objects.filter(user=instance).values_list("key_hash", flat=True))
+    if hashes:
+        # now, and again once the change commits: a request may cache the old answer in between
+        forget_cached_tokens(hashes)
+        transaction.on_commit(lambda: forget_cached_tokens(hashes))
+
+
+# Connected here rather than in IncidentsConfig.ready(): ready() imports this module, and the receiver
+# belongs next to the caches it clears. Any save counts (the admin, a shell, a script).
+post_save.connect(user_changed, sender=settings.AUTH_USER_MODEL, dispatch_uid="api-token-user-saved")
 
 
 def _from_cache(entry: dict, key_hash: str) -> ApiToken:

@@ -13,6 +13,12 @@ message missed while disconnected cannot leave a stale entry behind.
 
 Without REDIS_URL there is one web process with a per-process cache, and invalidate() drops the local
 entries directly.
+
+Losing Redis (see config.cache): while the shared cache is lost or the subscriber is not subscribed, the
+local layer is bypassed and emptied, so every read goes to the database. An invalidation that could not be
+published is kept and published once the subscriber is subscribed again; the subscriber losing Redis also
+tells the cache adapter, which clears the kill-switch and token entries before its next call, so an entry
+from before a flip made during the outage is not served once Redis is back.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
+from config.cache import redis_is_lost, redis_lost
+
 logger = logging.getLogger(__name__)
 
 CHANNEL = "fireline:ofrep:invalidate"
@@ -39,7 +47,10 @@ _lock = threading.Lock()
 _live = threading.Event()  # set while local entries may be served
 _generation = 0  # bumped by every invalidation: a fill racing with one is not kept
 _started_pid: int | None = None
+_stop: threading.Event | None = None  # set to end the current subscriber (reset())
 _publisher = None
+_publisher_url = ""
+_unpublished: set[str] = set()  # invalidations not published yet (Redis lost): sent on re-subscribe
 
 
 def _redis_url() -> str:
@@ -47,7 +58,7 @@ def _redis_url() -> str:
 
 
 def _ensure_listener() -> None:
-    global _started_pid
+    global _started_pid, _stop
     pid = os.getpid()
     if _started_pid == pid:
         return
@@ -61,29 +72,52 @@ def _ensure_listener() -> None:
         if not url:
             _live.set()
             return
-        threading.Thread(target=_listen, args=(url,), name="fireline-hotcache", daemon=True).start()
+        _stop = threading.Event()
+        threading.Thread(target=_listen, args=(url, _stop), name="fireline-hotcache", daemon=True).start()
 
 
-def _listen(url: str) -> None:
+def reset() -> None:
+    """Forget the subscriber and every local entry, so the next use starts afresh on the current settings
+    (tests that point REDIS_URL at a Redis of their own)."""
+    global _started_pid, _publisher, _publisher_url
+    with _lock:
+        if _stop is not None:
+            _stop.set()
+        _started_pid = None
+        _publisher = None
+        _publisher_url = ""
+        _unpublished.clear()
+        _live.clear()
+    _drop_all()
+
+
+def _listen(url: str, stop: threading.Event) -> None:
     import redis
 
     backoff = 0.1
-    while True:
+    lost_since = None  # when the subscription was lost; logged once per outage, not per retry
+    while not stop.is_set():
         pubsub = None
+        subscribed = False
         try:
-            client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_keepalive=True)
+            client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5, socket_keepalive=True)
             pubsub = client.pubsub()
             pubsub.subscribe(CHANNEL)
             heard = pinged = time.monotonic()
-            while True:
+            while not stop.is_set():
                 message = pubsub.get_message(timeout=1.0)
                 now = time.monotonic()
                 if message is not None:
                     heard = now
                     if message["type"] == "subscribe":
                         _drop_all()
+                        subscribed = True
                         _live.set()
                         backoff = 0.1
+                        if lost_since is not None:
+                            logger.warning("hotcache: subscribed again after %.1f s", now - lost_since)
+                            lost_since = None
+                        _publish_pending(url)
                     elif message["type"] == "message":
                         _drop(json.loads(message["data"]))
                 if now - pinged >= PING_SECONDS:
@@ -91,16 +125,21 @@ def _listen(url: str) -> None:
                     pinged = now
                 if now - heard > DEAD_AFTER_SECONDS:
                     raise redis.ConnectionError("no answer from Redis on the invalidation channel")
-        except Exception:
-            logger.warning("hotcache: invalidation subscriber lost Redis; reconnecting", exc_info=True)
+        except Exception as exc:
+            if lost_since is None:
+                lost_since = time.monotonic()
+                logger.warning("hotcache: invalidation subscriber lost Redis (%s); reconnecting", exc)
+            if subscribed:
+                # whatever this process's cache client thinks, entries may be stale once Redis is back
+                redis_lost(url, f"the invalidation subscriber: {exc}")
         finally:
             _live.clear()
             _drop_all()
             if pubsub is not None:
                 with contextlib.suppress(Exception):
                     pubsub.close()
-        time.sleep(backoff)
-        backoff = min(backoff * 2, 5.0)
+        stop.wait(backoff)
+        backoff = min(backoff * 2, 2.0)
 
 
 def _drop(keys) -> None:
@@ -128,6 +167,11 @@ def get_many(keys: list[str]) -> dict:
     _ensure_listener()
     found = {}
     live = _live.is_set()
+    if live and redis_is_lost(_redis_url()):
+        # the shared cache is unreachable, so invalidations from other processes are not arriving either
+        live = False
+        if _entries:
+            _drop_all()
     if live:
         now = time.monotonic()
         for key in keys:
@@ -152,18 +196,38 @@ def get(key: str):
     return get_many([key]).get(key)
 
 
+def _publish(url: str, keys) -> bool:
+    global _publisher, _publisher_url
+    try:
+        import redis
+
+        if _publisher is None or _publisher_url != url:
+            _publisher = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+            _publisher_url = url
+        _publisher.publish(CHANNEL, json.dumps(sorted(keys)))
+    except Exception as exc:
+        # Every other process lost Redis too (its subscriber is down, so its local layer is bypassed and
+        # emptied); the keys are published when this process's subscriber is subscribed again.
+        logger.info("hotcache: could not publish an invalidation now (%s); kept for when Redis is back", exc)
+        return False
+    return True
+
+
+def _publish_pending(url: str) -> None:
+    with _lock:
+        keys = set(_unpublished)
+        _unpublished.clear()
+    if keys and not _publish(url, keys):
+        with _lock:
+            _unpublished.update(keys)
+
+
 def invalidate(keys: list[str]) -> None:
     """Call after deleting the shared entries: drop them here at once, and in every other process."""
     _drop(keys)
     url = _redis_url()
     if not url:
         return
-    global _publisher
-    try:
-        import redis
-
-        if _publisher is None:
-            _publisher = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-        _publisher.publish(CHANNEL, json.dumps(list(keys)))
-    except Exception:
-        logger.exception("hotcache: could not publish an invalidation; other processes expire it locally")
+    if redis_is_lost(url) or not _publish(url, keys):
+        with _lock:
+            _unpublished.update(keys)
