@@ -29,6 +29,8 @@ from incidents.models import (
     TimelineEntry,
 )
 from incidents.services.action_items import action_item_create
+from incidents.services.containment import incident_end_drill
+from incidents.services.flags import killswitch_stand_in
 from incidents.services.incidents import incident_open
 from incidents.services.notifications import notification_enqueue
 from incidents.services.workflow import actor_user as _user
@@ -354,6 +356,7 @@ def drill_start(*, drill_id: int, actor) -> Drill:
     )
     drill.incident = incident
     _save(drill)
+    killswitch_stand_in(incident)  # participants see (and may wire) the stand-in key before they contain
     for position, action in enumerate(scenario.expected_actions.all()):
         DrillChecklistItem.objects.create(drill=drill, text=action.text, position=position)
     for inject in scenario.injects.all():
@@ -401,6 +404,8 @@ def drill_complete(*, drill_id: int, actor, debrief_notes: str | None = None) ->
         actor,
         details={"score": drill.score, "steps": {r.step: r.status for r in results}},
     )
+    if drill.incident_id:
+        incident_end_drill(incident_id=drill.incident_id, reason=f"Drill {drill.reference} completed", actor=actor)
     return drill
 
 
@@ -417,6 +422,10 @@ def drill_cancel(*, drill_id: int, reason: str, actor) -> Drill:
     drill.reminders.filter(sent_at__isnull=True).delete()
     drill.injects.filter(released_at__isnull=True).delete()
     _log_transition(drill, source, "cancel", actor, details={"reason": reason})
+    if drill.incident_id:
+        incident_end_drill(
+            incident_id=drill.incident_id, reason=f"Drill {drill.reference} cancelled: {reason}", actor=actor
+        )
     return drill
 
 

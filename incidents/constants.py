@@ -173,6 +173,7 @@ class PageState(models.TextChoices):
     ACKNOWLEDGED = "acknowledged", "Acknowledged"
     ESCALATED = "escalated", "Escalated"
     FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
 
 
 class NotificationState(models.TextChoices):

@@ -16,7 +16,7 @@ from .detection import (
 from .evals import EvalCase, EvalRun, VerificationPolicy, wilson_upper_bound
 from .features import AIFeature
 from .findings import CommonFinding, Finding
-from .flags import KillSwitch
+from .flags import HoldKind, KillSwitch, KillSwitchHold
 from .incident import Incident, IncidentQuerySet
 from .notifications import EscalationPolicy, Notification, Page, StakeholderContact
 from .postmortems import (
@@ -73,7 +73,9 @@ __all__ = [
     "EscalationPolicy",
     "Finding",
     "Incident",
+    "HoldKind",
     "KillSwitch",
+    "KillSwitchHold",
     "IncidentQuerySet",
     "Notification",
     "ObligationState",

@@ -22,6 +22,16 @@ class ContainmentAction(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     revert_reason = models.TextField(blank=True)
+    handed_over_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Who answers for this containment after the incident closed with it still in force.",
+    )
+    handover_reason = models.TextField(blank=True)
+    handed_over_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-performed_at", "-id"]

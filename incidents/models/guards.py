@@ -4,7 +4,9 @@ Each guard is a named function whose name reads as the condition, and whose `fai
 the incident page shows when the guard stops a transition. Guards only read the incident.
 """
 
-from incidents.constants import LOW_SEVERITIES
+from incidents.constants import LOW_SEVERITIES, PageState
+
+OPEN_PAGE_STATES = (PageState.PENDING, PageState.SENT, PageState.FAILED)
 
 
 def _failure(message: str):
@@ -33,6 +35,47 @@ def has_commander(incident) -> bool:
 @_failure("Record an active containment action first (kill switch, rollback, fallback, cohort or moderation).")
 def has_active_containment(incident) -> bool:
     return incident.containment_actions.filter(reverted_at__isnull=True).exists()
+
+
+def _unattended_containment_failure(incident) -> str:
+    names = [
+        f"{action.get_action_type_display()} (since {action.performed_at:%Y-%m-%d %H:%M} UTC)"
+        for action in unattended_containment(incident)
+    ]
+    return f"Still in force: {'; '.join(names)}. Lift each, or hand it over to a named owner with a reason."
+
+
+def unattended_containment(incident):
+    """Reversible containment still in force that nobody has taken over (irreversible actions stay by nature)."""
+    return incident.containment_actions.filter(
+        reverted_at__isnull=True, handed_over_at__isnull=True, is_reversible=True
+    )
+
+
+def has_no_unattended_containment(incident) -> bool:
+    """Closing never leaves a kill switch silently held: every active containment is lifted or handed over."""
+    return not unattended_containment(incident).exists()
+
+
+has_no_unattended_containment.failure = _unattended_containment_failure
+
+
+def _open_pages_failure(incident) -> str:
+    names = sorted({page.contact.name for page in incident.pages.filter(state__in=OPEN_PAGE_STATES)})
+    return f"Pages still waiting for an answer ({', '.join(names)}): acknowledge or cancel them."
+
+
+def has_no_open_pages(incident) -> bool:
+    """Nobody is still being paged (and escalated to) about an incident that is closing."""
+    return not incident.pages.filter(state__in=OPEN_PAGE_STATES).exists()
+
+
+has_no_open_pages.failure = _open_pages_failure
+
+
+@_failure("Only a drill's own incident closes with its drill.")
+def is_drill_incident(incident) -> bool:
+    return incident.is_drill
 
 
 @_failure("Only SEV3 and SEV4 incidents may skip containment.")

@@ -258,10 +258,23 @@ class Incident(ConcurrentTransitionMixin, models.Model):
             guards.has_published_postmortem_if_required,
             guards.has_required_communications_sent,
             guards.regulatory_obligations_submitted_or_waived,
+            guards.has_no_unattended_containment,
+            guards.has_no_open_pages,
         ],
         permission="incidents.close_incident",
     )
     def close(self):
+        self.closed_at = timezone.now()
+
+    @transition(
+        field=state,
+        source=OPEN_STATES,
+        target=S.CLOSED,
+        conditions=[guards.is_drill_incident, guards.has_no_unattended_containment, guards.has_no_open_pages],
+        permission="drills.run_drill",
+    )
+    def end_drill(self):
+        """A drill's incident closes with its drill (completed or cancelled), wherever the exercise stopped."""
         self.closed_at = timezone.now()
 
     @transition(

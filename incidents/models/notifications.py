@@ -177,6 +177,10 @@ class Page(FSMModelMixin, models.Model):
     def fail(self):
         pass
 
+    @transition(field=state, source=[PageState.PENDING, PageState.SENT, PageState.FAILED], target=PageState.CANCELLED)
+    def cancel(self):
+        """No answer needed any more (the incident is closing): nobody is escalated to for it."""
+
 
 class Notification(FSMModelMixin, models.Model):
     """The outbox: a message is a row before it is a message.

@@ -1,4 +1,11 @@
-from .containment import containment_record, containment_revert
+from .containment import (
+    containment_hand_over,
+    containment_record,
+    containment_revert,
+    incident_close_settled,
+    incident_contain_now,
+    incident_end_drill,
+)
 from .errors import IncidentChanged
 from .findings import finding_record
 from .incidents import (
@@ -30,6 +37,7 @@ __all__ = [
     "TRANSITION_SERVICES",
     "IncidentChanged",
     "api_token_create",
+    "containment_hand_over",
     "containment_record",
     "containment_revert",
     "finding_record",
@@ -38,6 +46,9 @@ __all__ = [
     "incident_dismiss",
     "incident_impact",
     "incident_investigate",
+    "incident_close_settled",
+    "incident_contain_now",
+    "incident_end_drill",
     "incident_investigate_without_containment",
     "incident_mark_fixed",
     "incident_open",

@@ -9,9 +9,20 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit import services as audit
-from incidents.constants import CONTAINMENT_PARAMETERS, ContainmentType, TimelineKind
-from incidents.models import ContainmentAction, Incident, TimelineEntry
+from incidents.constants import CONTAINMENT_PARAMETERS, ContainmentType, IncidentState, TimelineKind
+from incidents.models import ContainmentAction, HoldKind, Incident, KillSwitchHold, TimelineEntry
+from incidents.models.guards import OPEN_PAGE_STATES, unattended_containment
 from incidents.selectors import incident_is_visible
+
+from .errors import IncidentChanged
+from .escalation import page_acknowledge, page_cancel
+from .flags import cohort_rule_from_text, killswitch_for_incident, killswitch_hold, killswitch_release
+from .incidents import incident_close, incident_contain, incident_end_drill_transition, incident_triage
+
+# The containment types that act on the kill switch the product reads.
+SWITCH_TYPES = (ContainmentType.FEATURE_FLAG_OFF, ContainmentType.RESTRICT_COHORT)
+# What one click can do without asking: the rest of the default needs parameters from a person.
+ONE_CLICK = (ContainmentType.FEATURE_FLAG_OFF, ContainmentType.FALLBACK)
 
 
 def _clean_parameters(action_type: str, parameters: dict | None) -> dict:
@@ -29,20 +40,40 @@ def _clean_parameters(action_type: str, parameters: dict | None) -> dict:
     return {name: parameters[name] for name in expected}
 
 
-def _apply_to_kill_switch(action: ContainmentAction, *, actor, lifting: bool) -> None:
-    """'Feature flag off' and 'restrict cohort' act on the kill switch the product reads; lifting them undoes it."""
-    from .flags import cohort_rule_from_text, killswitch_for, killswitch_set, killswitch_set_cohort_rules
-
-    feature = action.incident.feature
-    why = action.revert_reason if lifting else (action.description or f"containment of {action.incident.reference}")
+def _hold_kill_switch(action: ContainmentAction, *, actor) -> None:
+    """'Feature flag off' and 'restrict cohort' hold the switch the incident acts on (a drill's stand-in
+    for a drill): one hold per action, so lifting it leaves other incidents' holds in force."""
+    if action.action_type not in SWITCH_TYPES:
+        return
+    switch = killswitch_for_incident(action.incident)
+    reason = action.description or f"containment of {action.incident.reference}"
     if action.action_type == ContainmentType.FEATURE_FLAG_OFF:
-        killswitch_set(feature=feature, is_on=lifting, reason=why, actor=actor, incident=action.incident)
-    elif action.action_type == ContainmentType.RESTRICT_COHORT:
-        rule = cohort_rule_from_text(action.parameters["cohort"])
-        rules = [r for r in killswitch_for(feature).cohort_rules if r != rule]
-        if not lifting:
-            rules.insert(0, rule)
-        killswitch_set_cohort_rules(feature=feature, rules=rules, reason=why, actor=actor, incident=action.incident)
+        killswitch_hold(
+            switch_id=switch.pk,
+            kind=HoldKind.OFF,
+            reason=reason,
+            actor=actor,
+            incident=action.incident,
+            containment=action,
+        )
+    else:
+        killswitch_hold(
+            switch_id=switch.pk,
+            kind=HoldKind.COHORT,
+            rule=cohort_rule_from_text(action.parameters["cohort"]),
+            reason=reason,
+            actor=actor,
+            incident=action.incident,
+            containment=action,
+        )
+
+
+def _release_kill_switch(action: ContainmentAction, *, actor) -> str:
+    """Lift this action's hold; returns who still holds the switch (empty when nobody does)."""
+    hold = KillSwitchHold.objects.filter(containment=action, released_at__isnull=True).first()
+    if hold is None:
+        return ""
+    return killswitch_release(hold_id=hold.pk, reason=action.revert_reason, actor=actor).still_held_by
 
 
 @transaction.atomic
@@ -80,7 +111,6 @@ def containment_record(
         performed_at=performed_at,
     )
     audit.log_containment_recorded(actor=actor, action=action)
-    _apply_to_kill_switch(action, actor=actor, lifting=False)
     details = action.parameters_text()
     approval = f", approved by {approved_by.get_username()}" if approved_by else ""
     TimelineEntry.objects.create(
@@ -90,6 +120,7 @@ def containment_record(
         occurred_at=performed_at,
         text=f"Containment: {action.get_action_type_display()}" + (f" ({details})" if details else "") + approval,
     )
+    _hold_kill_switch(action, actor=actor)
     return action
 
 
@@ -106,17 +137,169 @@ def containment_revert(*, action_id: int, reason: str, actor) -> ContainmentActi
         raise ValidationError("This action was recorded as irreversible.")
     if not (reason or "").strip():
         raise ValidationError({"reason": "Say why the containment is lifted."})
+    return _lift(action, reason=reason, actor=actor, switch_actor=actor)
+
+
+def _lift(action: ContainmentAction, *, reason: str, actor, switch_actor) -> ContainmentAction:
+    """The ledger entry, the log, the timeline and the switch hold; the caller has checked who may."""
     action.reverted_at = timezone.now()
-    action.reverted_by = actor
+    action.reverted_by = actor if getattr(actor, "pk", None) else None
     action.revert_reason = reason.strip()
     action.save(update_fields=["reverted_at", "reverted_by", "revert_reason"])
     audit.log_containment_reverted(actor=actor, action=action)
-    _apply_to_kill_switch(action, actor=actor, lifting=True)
+    TimelineEntry.objects.create(
+        incident=action.incident,
+        kind=TimelineKind.CONTAINMENT,
+        actor=action.reverted_by,
+        occurred_at=action.reverted_at,
+        text=f"Containment lifted: {action.get_action_type_display()}: {action.revert_reason}",
+    )
+    action.still_held_by = _release_kill_switch(action, actor=switch_actor)
+    return action
+
+
+@transaction.atomic
+def containment_hand_over(*, action_id: int, owner, reason: str, actor) -> ContainmentAction:
+    """Keep a containment in force past its incident's close, with a named owner who answers for it."""
+    action = ContainmentAction.objects.select_for_update(of=("self",)).select_related("incident").get(pk=action_id)
+    if not incident_is_visible(user=actor, incident=action.incident):
+        raise ContainmentAction.DoesNotExist("No containment action with that id.")
+    if not actor.has_perm("incidents.change_containmentaction"):
+        raise PermissionDenied("You may not hand over containment actions.")
+    if action.reverted_at is not None:
+        raise ValidationError("This action was already lifted.")
+    if owner is None:
+        raise ValidationError({"owner": "Name who answers for it from now on."})
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "Say why it stays in force after the incident closes."})
+    before = {"handed_over_to": action.handed_over_to_id, "handover_reason": action.handover_reason}
+    action.handed_over_to = owner
+    action.handover_reason = reason.strip()
+    action.handed_over_at = timezone.now()
+    action.save(update_fields=["handed_over_to", "handover_reason", "handed_over_at"])
+    audit.log_changed(
+        actor=actor,
+        target=action,
+        before=before,
+        after={"handed_over_to": owner.pk, "handover_reason": action.handover_reason},
+        incident=action.incident,
+    )
     TimelineEntry.objects.create(
         incident=action.incident,
         kind=TimelineKind.CONTAINMENT,
         actor=actor,
-        occurred_at=action.reverted_at,
-        text=f"Containment lifted: {action.get_action_type_display()}: {action.revert_reason}",
+        occurred_at=action.handed_over_at,
+        text=f"Containment handed over: {action.get_action_type_display()} stays in force, "
+        f"owned by {owner.get_full_name() or owner.get_username()}: {action.handover_reason}",
     )
     return action
+
+
+def one_click_containment(incident: Incident) -> list[str]:
+    """What one click records on a SEV1/SEV2: the matrix default's parts that need no parameters from a person."""
+    if incident.severity not in ("SEV1", "SEV2") or incident.triage_rule is None or not incident.is_open:
+        return []
+    active = set(incident.containment_actions.filter(reverted_at__isnull=True).values_list("action_type", flat=True))
+    return [t for t in incident.triage_rule.default_containment if t in ONE_CLICK and t not in active]
+
+
+@transaction.atomic
+def incident_contain_now(*, incident_id: int, actor, expected_state: str | None = None) -> Incident:
+    """One click: triage if needed, record the matrix's default containment, and mark the incident contained.
+
+    One transaction: when a guard stops any step, nothing is recorded and the error names the guard.
+    """
+    incident = Incident.objects.select_for_update().get(pk=incident_id)
+    if not incident_is_visible(user=actor, incident=incident):
+        raise Incident.DoesNotExist("No incident with that id.")
+    if expected_state is not None and incident.state != expected_state:
+        raise IncidentChanged()
+    types = one_click_containment(incident)
+    if not types and not incident.containment_actions.filter(reverted_at__isnull=True).exists():
+        raise ValidationError("One-click containment is for triaged SEV1 and SEV2 incidents with a matrix default.")
+    if incident.state == IncidentState.DETECTED:
+        incident = incident_triage(incident_id=incident.pk, actor=actor)
+    for action_type in types:
+        parameters = {}
+        if action_type == ContainmentType.FALLBACK:
+            parameters = {"fallback": (incident.feature.fallback_description or "the documented fallback")[:200]}
+        containment_record(
+            incident_id=incident.pk,
+            action_type=action_type,
+            parameters=parameters,
+            description="One click from the incident page (triage matrix default).",
+            actor=actor,
+        )
+    if incident.state == IncidentState.TRIAGED:
+        incident = incident_contain(incident_id=incident.pk, actor=actor)
+    return incident
+
+
+def _prefixed(label: str, exc: ValidationError) -> ValidationError:
+    return ValidationError([f"{label}: {message}" for message in exc.messages])
+
+
+@transaction.atomic
+def incident_close_settled(
+    *,
+    incident_id: int,
+    actor,
+    expected_state: str | None = None,
+    containment: dict[int, dict] | None = None,
+    pages: dict[int, str] | None = None,
+) -> Incident:
+    """Close the incident, settling first what would otherwise stay silently active.
+
+    `containment` maps each active containment action to {"decision": "lift", "reason": ...} or
+    {"decision": "hand_over", "owner": user, "reason": ...}; `pages` maps each unanswered page to
+    "acknowledge" or "cancel". What is left undecided stops the close (its guard names it), and when
+    anything fails nothing is lifted, handed over or cancelled: one transaction.
+    """
+    incident = Incident.objects.select_for_update().get(pk=incident_id)
+    if not incident_is_visible(user=actor, incident=incident):
+        raise Incident.DoesNotExist("No incident with that id.")
+    if expected_state is not None and incident.state != expected_state:
+        raise IncidentChanged()
+    if actor is not None and not actor.has_perm("incidents.close_incident"):
+        raise PermissionDenied("You may not close incidents.")
+    for action in unattended_containment(incident):
+        decision = (containment or {}).get(action.pk) or {}
+        label = action.get_action_type_display()
+        try:
+            if decision.get("decision") == "lift":
+                containment_revert(action_id=action.pk, reason=decision.get("reason", ""), actor=actor)
+            elif decision.get("decision") == "hand_over":
+                containment_hand_over(
+                    action_id=action.pk, owner=decision.get("owner"), reason=decision.get("reason", ""), actor=actor
+                )
+        except ValidationError as exc:
+            raise _prefixed(label, exc) from exc
+    for page in incident.pages.filter(state__in=OPEN_PAGE_STATES).select_related("contact"):
+        decision = (pages or {}).get(page.pk)
+        if decision == "acknowledge":
+            page_acknowledge(page_id=page.pk, actor=actor, via="close")
+        elif decision == "cancel":
+            page_cancel(page_id=page.pk, reason=f"{incident.reference} is closing", actor=actor)
+    return incident_close(incident_id=incident.pk, actor=actor)
+
+
+@transaction.atomic
+def incident_end_drill(*, incident_id: int, reason: str, actor) -> Incident | None:
+    """A drill's incident closes with its drill: its containment and its stand-in holds are lifted, its
+    pages cancelled, wherever the exercise stopped. Returns None when it was already closed."""
+    # The authority is the drill's (drills.run_drill, checked by the transition): a facilitator need not
+    # hold the kill-switch or paging permissions to end an exercise, and the drill touches only its own.
+    incident = Incident.objects.select_for_update().get(pk=incident_id)
+    if not incident.is_drill:
+        raise ValidationError("Only a drill's own incident closes with its drill.")
+    if not incident.is_open:
+        return None
+    if actor is not None and not actor.has_perm("drills.run_drill"):
+        raise PermissionDenied("You may not run drills.")
+    for action in incident.containment_actions.select_for_update().filter(reverted_at__isnull=True):
+        _lift(action, reason=reason, actor=actor, switch_actor=None)
+    for hold in KillSwitchHold.objects.filter(incident=incident, released_at__isnull=True):
+        killswitch_release(hold_id=hold.pk, reason=reason, actor=None)
+    for page in incident.pages.filter(state__in=OPEN_PAGE_STATES):
+        page_cancel(page_id=page.pk, reason=reason, actor=None)
+    return incident_end_drill_transition(incident_id=incident.pk, actor=actor, note=reason)

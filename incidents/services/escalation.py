@@ -61,12 +61,23 @@ def severity_rank(severity: str) -> int:
 
 def _roles_for(incident: Incident, policy: EscalationPolicy) -> list[str]:
     roles = list(policy.roles)
+    # The triage matrix cell names stakeholders this kind of incident needs (PR for a public one):
+    # they are paged in addition to the severity's policy.
+    if incident.triage_rule_id:
+        roles += [role for role in incident.triage_rule.required_stakeholders if role not in roles]
     # Privacy incidents always page the privacy officer (GDPR Art. 33's 72 hours start at awareness).
     if (incident.involves_privacy or incident.category == Category.DATA_LEAK) and (
         StakeholderRole.PRIVACY_OFFICER not in roles
     ):
         roles.append(StakeholderRole.PRIVACY_OFFICER)
     return roles
+
+
+def ack_minutes(incident: Incident, policy: EscalationPolicy | None) -> int:
+    """The matrix cell's 'page within' sets this incident's acknowledgement timeout; the policy's otherwise."""
+    if incident.triage_rule_id:
+        return incident.triage_rule.page_within_minutes
+    return policy.ack_timeout_minutes if policy is not None else 15
 
 
 def _reachable(queryset, incident: Incident):
@@ -111,6 +122,7 @@ def _page_contact(
     dedup_key: str,
     escalated_from: Page | None = None,
 ) -> Page | None:
+    minutes = ack_minutes(incident, policy)
     page, created = Page.objects.get_or_create(
         dedup_key=dedup_key,
         defaults={
@@ -119,13 +131,13 @@ def _page_contact(
             "tier": tier,
             "reason": reason[:200],
             "escalated_from": escalated_from,
-            "ack_due_at": timezone.now() + timedelta(minutes=policy.ack_timeout_minutes),
+            "ack_due_at": timezone.now() + timedelta(minutes=minutes),
         },
     )
     if not created:
         return None
     channels = [c for c in policy.channels if c in contact.channels()] or contact.channels()
-    subject, body = _message(incident, page, policy.ack_timeout_minutes)
+    subject, body = _message(incident, page, minutes)
     for channel in channels:
         notification_enqueue(
             channel=channel,
@@ -148,7 +160,7 @@ def _page_contact(
         kind=TimelineKind.PAGE,
         occurred_at=timezone.now(),
         text=f"Paged {contact.name} ({contact.get_role_display()}, tier {tier}) by {', '.join(channels)}: "
-        f"{reason}; acknowledge within {policy.ack_timeout_minutes} min",
+        f"{reason}; acknowledge within {minutes} min",
     )
     return page
 
@@ -247,6 +259,39 @@ def page_acknowledge(*, page_id: int, actor=None, via: str = "admin") -> Page:
         occurred_at=page.acknowledged_at,
         actor=page.acknowledged_by,
         text=f"{page.contact.name} ({page.contact.get_role_display()}) acknowledged the page via {via}{by}",
+    )
+    return page
+
+
+@transaction.atomic
+def page_cancel(*, page_id: int, reason: str, actor) -> Page:
+    """Stop waiting for an answer (the incident is closing): the page is neither acknowledged nor escalated."""
+    page = Page.objects.select_for_update(of=("self",)).select_related("contact", "incident").get(pk=page_id)
+    if actor is not None:
+        if not incident_is_visible(user=actor, incident=page.incident):
+            raise Page.DoesNotExist("No such page.")
+        if not actor.has_perm("incidents.acknowledge_page"):
+            raise PermissionDenied("You may not cancel pages.")
+    if page.state in (PageState.CANCELLED, PageState.ACKNOWLEDGED, PageState.ESCALATED):
+        return page
+    source = page.state
+    page.cancel()
+    page.save()
+    audit.log_transition(
+        actor=actor,
+        target=page,
+        source=source,
+        target_state=page.state,
+        name="cancel",
+        incident=page.incident,
+        details={"reason": reason},
+    )
+    TimelineEntry.objects.create(
+        incident=page.incident,
+        kind=TimelineKind.PAGE,
+        occurred_at=timezone.now(),
+        actor=actor if getattr(actor, "pk", None) else None,
+        text=f"Page to {page.contact.name} ({page.contact.get_role_display()}) cancelled: {reason}",
     )
     return page
 

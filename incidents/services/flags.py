@@ -17,11 +17,12 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit import services as audit
-from incidents.constants import Channel, TimelineKind
-from incidents.models import AIFeature, Incident, KillSwitch, TimelineEntry
+from incidents.constants import OPEN_STATES, Channel, TimelineKind
+from incidents.models import AIFeature, HoldKind, Incident, KillSwitch, KillSwitchHold, TimelineEntry
 from incidents.models.flags import validate_cohort_rules
 
 from . import hotcache
@@ -59,6 +60,56 @@ def killswitch_for(feature: AIFeature) -> KillSwitch:
     return switch
 
 
+def stand_in_key(incident: Incident) -> str:
+    """A drill incident's own flag key: the real key with the drill incident's number, never the real key."""
+    return f"{incident.feature.kill_switch_key}.drill-{incident.pk}"[:120]
+
+
+def killswitch_stand_in(incident: Incident) -> KillSwitch:
+    """The drill incident's stand-in switch, made on first use: what its containment acts on."""
+    switch, created = KillSwitch.objects.get_or_create(
+        drill_incident=incident,
+        defaults={"stand_in_for_id": incident.feature_id, "stand_in_key": stand_in_key(incident)},
+    )
+    if created:
+        key = switch.stand_in_key
+        transaction.on_commit(lambda: _forget(key))
+    return switch
+
+
+def killswitch_for_incident(incident: Incident) -> KillSwitch:
+    """The switch an incident's containment acts on: the feature's own, or a drill's stand-in."""
+    return killswitch_stand_in(incident) if incident.is_drill else killswitch_for(incident.feature)
+
+
+def _lock_switch(switch_id: int) -> KillSwitch:
+    return (
+        KillSwitch.objects.select_for_update(of=("self",))
+        .select_related("feature", "stand_in_for", "drill_incident")
+        .get(pk=switch_id)
+    )
+
+
+def active_holds(switch: KillSwitch) -> list[KillSwitchHold]:
+    return list(
+        switch.holds.filter(released_at__isnull=True).select_related("incident", "held_by").order_by("-held_at", "-id")
+    )
+
+
+def holders_text(holds: list[KillSwitchHold]) -> str:
+    return ", ".join(dict.fromkeys(h.holder_label for h in holds))
+
+
+def _state_from_holds(holds: list[KillSwitchHold]) -> tuple[bool, list[dict]]:
+    """Off while any "off" hold stands; the newest cohort hold's rule first, each rule once."""
+    is_on = not any(h.kind == HoldKind.OFF for h in holds)
+    rules = []
+    for hold in holds:
+        if hold.kind == HoldKind.COHORT and hold.rule not in rules:
+            rules.append(hold.rule)
+    return is_on, rules
+
+
 def _after_change(switch: KillSwitch, *, actor, before: dict, reason: str, incident: Incident | None) -> None:
     after = {"is_on": switch.is_on, "cohort_rules": switch.cohort_rules, "version": switch.version}
     audit.log_changed(
@@ -68,26 +119,18 @@ def _after_change(switch: KillSwitch, *, actor, before: dict, reason: str, incid
         after={**after, "reason": reason},
         incident=incident,
     )
-    key = switch.feature.kill_switch_key
+    key = switch.flag_key
     transaction.on_commit(lambda: _forget(key))
-    if incident is not None:
-        state = "ON" if switch.is_on else "OFF"
-        TimelineEntry.objects.create(
-            incident=incident,
-            kind=TimelineKind.CONTAINMENT,
-            actor=actor if getattr(actor, "pk", None) else None,
-            occurred_at=timezone.now(),
-            text=f"Kill switch {key} is now {state} (version {switch.version}): {reason}",
-        )
     if switch.webhook_url:
         body = json.dumps(
             {
                 "flag": key,
-                "feature": switch.feature.key,
+                "feature": switch.real_feature.key,
                 "enabled": switch.is_on,
                 "cohort_rules": switch.cohort_rules,
                 "version": switch.version,
                 "reason": reason,
+                "is_drill": switch.is_stand_in,
             },
             sort_keys=True,
         )
@@ -96,50 +139,216 @@ def _after_change(switch: KillSwitch, *, actor, before: dict, reason: str, incid
             recipient=switch.webhook_url,
             subject=f"{key} v{switch.version}",
             body=body,
-            dedup_key=f"flag:{switch.feature_id}:{switch.version}",
+            dedup_key=f"flag:{switch.pk}:{switch.version}",
             incident=incident,
         )
 
 
+def _apply_holds(switch: KillSwitch, *, actor, reason: str, incident: Incident | None) -> list[KillSwitchHold]:
+    """Recompute the locked switch from its active holds; save, log and tell only when it changed."""
+    holds = active_holds(switch)
+    is_on, rules = _state_from_holds(holds)
+    if (switch.is_on, switch.cohort_rules) != (is_on, rules):
+        before = {"is_on": switch.is_on, "cohort_rules": switch.cohort_rules, "version": switch.version}
+        switch.is_on = is_on
+        switch.cohort_rules = rules
+        switch.version += 1
+        switch.save(update_fields=["is_on", "cohort_rules", "version", "updated_at"])
+        _after_change(switch, actor=actor, before=before, reason=reason, incident=incident)
+    return holds
+
+
+def _require_flip_permission(actor) -> None:
+    if actor is not None and not actor.has_perm("incidents.change_killswitch"):
+        raise PermissionDenied("You may not flip kill switches.")
+
+
+def _rule_text(rule: dict) -> str:
+    return f"{rule['attribute']}={','.join(map(str, rule['values']))}"
+
+
+def _timeline(incident: Incident | None, text: str, actor) -> None:
+    if incident is None:
+        return
+    TimelineEntry.objects.create(
+        incident=incident,
+        kind=TimelineKind.CONTAINMENT,
+        actor=actor if getattr(actor, "pk", None) else None,
+        occurred_at=timezone.now(),
+        text=text,
+    )
+
+
+def _hold_text(switch: KillSwitch, hold: KillSwitchHold, others: list[KillSwitchHold], reason: str) -> str:
+    key = switch.flag_key
+    drill = " (the drill's stand-in, not production)" if switch.is_stand_in else ""
+    if hold.kind == HoldKind.OFF:
+        held_before = [h for h in others if h.kind == HoldKind.OFF]
+        if held_before:
+            held = holders_text(held_before)
+            return f"Kill switch {key}{drill} was already OFF (held by {held}); held off here too: {reason}"
+        return f"Kill switch {key}{drill} is now OFF (version {switch.version}): {reason}"
+    held_before = [h for h in others if h.kind == HoldKind.COHORT and h.rule == hold.rule]
+    gets = "on" if hold.rule["enabled"] and switch.is_on else "off"
+    if held_before:
+        return (
+            f"Cohort {_rule_text(hold.rule)} on {key}{drill} was already restricted "
+            f"(held by {holders_text(held_before)}); held here too: {reason}"
+        )
+    return (
+        f"Cohort restricted: {_rule_text(hold.rule)} now gets the feature {gets} "
+        f"({key}{drill}, version {switch.version}): {reason}"
+    )
+
+
+def _release_text(switch: KillSwitch, hold: KillSwitchHold, remaining: list[KillSwitchHold], reason: str) -> str:
+    key = switch.flag_key
+    if hold.kind == HoldKind.OFF:
+        still = [h for h in remaining if h.kind == HoldKind.OFF]
+        if still:
+            return f"Kill switch {key}: this hold is lifted, but it stays OFF. Still off: held by {holders_text(still)}"
+        return f"Kill switch {key} is ON again (version {switch.version}): {reason}"
+    still = [h for h in remaining if h.kind == HoldKind.COHORT and h.rule == hold.rule]
+    if still:
+        return (
+            f"Cohort {_rule_text(hold.rule)} on {key}: this hold is lifted, but the restriction stays. "
+            f"Still restricted: held by {holders_text(still)}"
+        )
+    return (
+        f"Cohort restriction lifted: {_rule_text(hold.rule)} gets the feature again "
+        f"({key}, version {switch.version}): {reason}"
+    )
+
+
 @transaction.atomic
+def killswitch_hold(
+    *,
+    switch_id: int,
+    kind: str,
+    reason: str,
+    actor,
+    incident: Incident | None = None,
+    containment=None,
+    rule: dict | None = None,
+) -> KillSwitchHold:
+    """Hold a switch off (or a cohort restricted) for one incident or, with no incident, by hand."""
+    _require_flip_permission(actor)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the feature is held off."})
+    if kind == HoldKind.COHORT:
+        validate_cohort_rules([rule])
+    switch = _lock_switch(switch_id)
+    if incident is not None and switch.is_stand_in != incident.is_drill:
+        # the one rule that keeps drills away from production, checked where the hold is made
+        raise ValidationError("A drill acts on its own stand-in switch, and a real incident on the real one.")
+    others = active_holds(switch)
+    hold = KillSwitchHold.objects.create(
+        switch=switch,
+        kind=kind,
+        rule=rule if kind == HoldKind.COHORT else {},
+        incident=incident,
+        containment=containment,
+        reason=reason,
+        held_by=actor if getattr(actor, "pk", None) else None,
+        held_at=timezone.now(),
+    )
+    if incident is None:
+        audit.log_created(actor=actor, target=hold, values={"switch": switch.flag_key, "kind": kind, "reason": reason})
+    _apply_holds(switch, actor=actor, reason=reason, incident=incident)
+    _timeline(incident, _hold_text(switch, hold, others, reason), actor)
+    return hold
+
+
+@transaction.atomic
+def killswitch_release(*, hold_id: int, reason: str, actor) -> KillSwitchHold:
+    """Lift one hold. The switch turns back on only when no other hold keeps it off; `still_held_by` says who does."""
+    _require_flip_permission(actor)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the hold is lifted."})
+    switch_id = KillSwitchHold.objects.values_list("switch_id", flat=True).get(pk=hold_id)
+    switch = _lock_switch(switch_id)  # the switch first, always: every hold change queues on it
+    hold = KillSwitchHold.objects.select_related("incident").get(pk=hold_id)
+    if hold.released_at is not None:
+        hold.still_held_by = holders_text(active_holds(switch))
+        return hold
+    hold.released_at = timezone.now()
+    hold.released_by = actor if getattr(actor, "pk", None) else None
+    hold.release_reason = reason
+    hold.save(update_fields=["released_at", "released_by", "release_reason"])
+    if hold.incident_id is None:
+        audit.log_changed(
+            actor=actor,
+            target=hold,
+            before={"released_at": None},
+            after={"released_at": hold.released_at, "reason": reason},
+        )
+    remaining = _apply_holds(switch, actor=actor, reason=reason, incident=hold.incident)
+    _timeline(hold.incident, _release_text(switch, hold, remaining, reason), actor)
+    same = [h for h in remaining if h.kind == hold.kind and (h.kind == HoldKind.OFF or h.rule == hold.rule)]
+    hold.still_held_by = holders_text(same)
+    return hold
+
+
+@transaction.atomic
+def killswitch_flip(*, switch_id: int, is_on: bool, reason: str, actor) -> KillSwitch:
+    """A commander's manual flip outside any incident, itself a logged hold.
+
+    Off: a manual hold (one is enough). On: every manual hold is lifted; holds of open incidents stay,
+    so the switch may stay off (the returned switch and `still_held_by` say so).
+    """
+    _require_flip_permission(actor)
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "Say why the feature is turned " + ("on." if is_on else "off.")})
+    switch = _lock_switch(switch_id)
+    manual = [h for h in active_holds(switch) if h.incident_id is None and h.kind == HoldKind.OFF]
+    if not is_on and not manual:
+        killswitch_hold(switch_id=switch.pk, kind=HoldKind.OFF, reason=reason, actor=actor)
+    for hold in manual if is_on else []:
+        killswitch_release(hold_id=hold.pk, reason=reason, actor=actor)
+    switch = _lock_switch(switch_id)
+    switch.still_held_by = holders_text([h for h in active_holds(switch) if h.kind == HoldKind.OFF])
+    return switch
+
+
 def killswitch_set(
     *, feature: AIFeature, is_on: bool, reason: str, actor, incident: Incident | None = None
 ) -> KillSwitch:
-    """Turn a feature off (is_on=False) or back on. A reason is required either way."""
-    if actor is not None and not actor.has_perm("incidents.change_killswitch"):
-        raise PermissionDenied("You may not flip kill switches.")
-    if not (reason or "").strip():
-        raise ValidationError({"reason": "Say why the feature is turned " + ("on." if is_on else "off.")})
-    killswitch_for(feature)
-    switch = KillSwitch.objects.select_for_update().select_related("feature").get(feature=feature)
-    if switch.is_on == is_on:
-        return switch  # nothing changed, nothing logged
-    before = {"is_on": switch.is_on, "cohort_rules": switch.cohort_rules, "version": switch.version}
-    switch.is_on = is_on
-    switch.version += 1
-    switch.save(update_fields=["is_on", "version", "updated_at"])
-    _after_change(switch, actor=actor, before=before, reason=reason.strip(), incident=incident)
-    return switch
+    """Turn a feature off (is_on=False) or back on by hand. A reason is required either way."""
+    _require_flip_permission(actor)
+    return killswitch_flip(switch_id=killswitch_for(feature).pk, is_on=is_on, reason=reason, actor=actor)
 
 
 @transaction.atomic
 def killswitch_set_cohort_rules(
-    *, feature: AIFeature, rules: list, reason: str, actor, incident: Incident | None = None
+    *, feature: AIFeature | None = None, rules: list, reason: str, actor, switch_id: int | None = None
 ) -> KillSwitch:
-    if actor is not None and not actor.has_perm("incidents.change_killswitch"):
-        raise PermissionDenied("You may not change kill switches.")
+    """The admin's cohort rules edit: rules no incident holds become (or stop being) manual holds."""
+    _require_flip_permission(actor)
     validate_cohort_rules(rules)
     if not (reason or "").strip():
         raise ValidationError({"reason": "Say why the cohort rules change."})
-    killswitch_for(feature)
-    switch = KillSwitch.objects.select_for_update().select_related("feature").get(feature=feature)
-    if switch.cohort_rules == rules:
-        return switch
-    before = {"is_on": switch.is_on, "cohort_rules": switch.cohort_rules, "version": switch.version}
-    switch.cohort_rules = rules
-    switch.version += 1
-    switch.save(update_fields=["cohort_rules", "version", "updated_at"])
-    _after_change(switch, actor=actor, before=before, reason=reason.strip(), incident=incident)
+    switch = _lock_switch(switch_id if switch_id is not None else killswitch_for(feature).pk)
+    holds = [h for h in active_holds(switch) if h.kind == HoldKind.COHORT]
+    held_by_incidents = [h for h in holds if h.incident_id is not None]
+    kept = [h for h in held_by_incidents if h.rule not in rules]
+    if kept:
+        raise ValidationError(
+            {
+                "cohort_rules": "; ".join(
+                    f"{_rule_text(h.rule)} is held by {h.holder_label}: lift it on that incident" for h in kept
+                )
+            }
+        )
+    for hold in holds:
+        if hold.incident_id is None and hold.rule not in rules:
+            killswitch_release(hold_id=hold.pk, reason=reason, actor=actor)
+    held = [h.rule for h in holds]
+    for rule in reversed(rules):  # oldest first, so the first rule written is the newest hold and wins
+        if rule not in held:
+            killswitch_hold(switch_id=switch.pk, kind=HoldKind.COHORT, rule=rule, reason=reason, actor=actor)
+    switch.refresh_from_db()
     return switch
 
 
@@ -168,13 +377,30 @@ def _state(row: dict) -> dict:
     }
 
 
+_STAND_IN_FIELDS = ("stand_in_key", "is_on", "cohort_rules", "version", "stand_in_for__key")
+
+
+def _stand_in_state(row: dict) -> dict:
+    return {
+        "on": row["is_on"],
+        "rules": row["cohort_rules"] or [],
+        "version": row["version"],
+        "feature": row["stand_in_for__key"],
+        "drill": True,
+    }
+
+
 def _flag_state(flag_key: str, cached=None) -> dict | None:
     if cached is None:
         cached = hotcache.get(flag_cache_key(flag_key))
     if cached is not None:
         return cached or None  # {} caches "no such flag"
     row = AIFeature.objects.filter(kill_switch_key=flag_key).values(*_STATE_FIELDS).first()
-    state = _state(row) if row else {}
+    if row:
+        state = _state(row)
+    else:  # not a real feature's key: perhaps a drill's stand-in
+        stand_in = KillSwitch.objects.filter(stand_in_key=flag_key).values(*_STAND_IN_FIELDS).first()
+        state = _stand_in_state(stand_in) if stand_in else {}
     cache.set(flag_cache_key(flag_key), state, CACHE_SECONDS)
     return state or None
 
@@ -194,6 +420,7 @@ def _evaluate(flag_key: str, state: dict, context: dict) -> dict:
                     "feature": state["feature"],
                     "version": state["version"],
                     "cohort": f"{rule['attribute']} in {','.join(map(str, rule['values']))}",
+                    **({"drill": True} if state.get("drill") else {}),
                 },
             }
     return {
@@ -201,7 +428,11 @@ def _evaluate(flag_key: str, state: dict, context: dict) -> dict:
         "value": state["on"],
         "reason": "STATIC" if state["on"] else "DISABLED",
         "variant": "on" if state["on"] else "off",
-        "metadata": {"feature": state["feature"], "version": state["version"]},
+        "metadata": {
+            "feature": state["feature"],
+            "version": state["version"],
+            **({"drill": True} if state.get("drill") else {}),
+        },
     }
 
 
@@ -215,6 +446,8 @@ def flags_evaluate_all(*, context: dict) -> tuple[list[dict], str]:
     states = hotcache.get(ALL_FLAGS_KEY)
     if states is None:
         states = {row["kill_switch_key"]: _state(row) for row in AIFeature.objects.values(*_STATE_FIELDS)}
+        running_drills = KillSwitch.objects.filter(drill_incident__state__in=OPEN_STATES).values(*_STAND_IN_FIELDS)
+        states.update({row["stand_in_key"]: _stand_in_state(row) for row in running_drills})
         cache.set(ALL_FLAGS_KEY, states, CACHE_SECONDS)
     flags = [_evaluate(key, state, context) for key, state in sorted(states.items())]
     digest = hashlib.sha256(json.dumps([flags, context], sort_keys=True, default=str).encode()).hexdigest()[:32]
@@ -235,4 +468,6 @@ def killswitch_mark_read(flag_keys: list[str]) -> None:
         _last_marked[key] = now
     due = [key for key in due if cache.add(CACHE_PREFIX + "read:" + key, 1, 60)]
     if due:
-        KillSwitch.objects.filter(feature__kill_switch_key__in=due).update(last_read_at=timezone.now())
+        KillSwitch.objects.filter(Q(feature__kill_switch_key__in=due) | Q(stand_in_key__in=due)).update(
+            last_read_at=timezone.now()
+        )

@@ -274,7 +274,7 @@ def _run_transition(
     _require_visible(incident, actor)
     if expected_state is not None and incident.state != expected_state:
         raise IncidentChanged()
-    label = TRANSITION_LABELS[name].lower()
+    label = TRANSITION_LABELS.get(name, name.replace("_", " ")).lower()
     method = getattr(incident, name)
     transition = method._django_fsm.get_transition(incident.state)
     if actor is not None and transition is not None and not transition.has_perm(incident, actor):
@@ -362,6 +362,12 @@ def incident_start_postmortem(*, incident_id: int, actor, expected_state: str | 
 @transaction.atomic
 def incident_close(*, incident_id: int, actor, expected_state: str | None = None) -> Incident:
     return _run_transition(incident_id=incident_id, name="close", actor=actor, expected_state=expected_state)
+
+
+@transaction.atomic
+def incident_end_drill_transition(*, incident_id: int, actor, note: str = "") -> Incident:
+    """The drill incident's own close (drills.services calls it through incident_end_drill)."""
+    return _run_transition(incident_id=incident_id, name="end_drill", actor=actor, expected_state=None, note=note)
 
 
 @transaction.atomic

@@ -118,7 +118,11 @@ def test_happy_path_walks_every_state_with_timestamps_log_and_timeline(open_inci
     services.incident_start_postmortem(incident_id=incident.pk, actor=commander)
     send_required_communications(incident, commander)
     publish_postmortem(incident, commander)
-    incident = services.incident_close(incident_id=incident.pk, actor=commander)
+    with pytest.raises(ValidationError, match="Feature flag off"):
+        services.incident_close(incident_id=incident.pk, actor=commander)  # the kill switch is still held
+    action = incident.containment_actions.get()
+    lift = {action.pk: {"decision": "lift", "reason": "fix verified"}}
+    incident = services.incident_close_settled(incident_id=incident.pk, actor=commander, containment=lift)
 
     assert incident.state == S.CLOSED
     for stamp in (
