@@ -27,7 +27,7 @@ IntakeResult = inline_serializer(
     "AlertIntakeResult",
     {
         "payload_id": serializers.IntegerField(),
-        "alerts": serializers.IntegerField(help_text="Alerts in the payload"),
+        "alerts": serializers.IntegerField(help_text="Alerts of the payload that were read and routed"),
         "incidents_opened": serializers.ListField(child=serializers.IntegerField()),
         "incidents_updated": serializers.ListField(child=serializers.IntegerField()),
         "recurrences": serializers.ListField(
@@ -36,14 +36,38 @@ IntakeResult = inline_serializer(
         "deduplicated": serializers.IntegerField(help_text="Alerts added to an incident already open"),
         "inboxed": serializers.IntegerField(help_text="Alerts no routing rule could place"),
         "resolved": serializers.IntegerField(),
+        "refused": serializers.ListField(
+            child=inline_serializer(
+                "RefusedAlert",
+                {
+                    "index": serializers.IntegerField(help_text="The alert's place in the payload's list, from 0"),
+                    "errors": serializers.DictField(help_text="Field errors, nested by field: {field: [reason]}"),
+                },
+            ),
+            help_text="Alerts of the batch that could not be read; the others were processed",
+        ),
     },
 )
+IntakeError = inline_serializer(
+    "AlertIntakeError",
+    {
+        "detail": serializers.CharField(),
+        "errors": serializers.DictField(help_text="Field errors, nested by field: {field: [reason]}"),
+        "payload_id": serializers.IntegerField(help_text="The stored payload, kept with its error"),
+    },
+)
+Detail = inline_serializer("Detail", {"detail": serializers.CharField()})
 ERRORS = {
-    400: OpenApiResponse(description="The payload is stored, but could not be read; the body names the field."),
-    401: OpenApiResponse(description="No token, or an invalid one."),
-    403: OpenApiResponse(description="The token lacks the 'alerts' scope."),
-    413: OpenApiResponse(description="The body is over the size limit (1 MiB unless configured)."),
-    415: OpenApiResponse(description="Not application/json."),
+    400: OpenApiResponse(
+        IntakeError,
+        description="The payload is stored, but could not be read (or none of its alerts could); "
+        "`errors` names the field, nested as the payload is: {alerts: {0: {startsAt: [reason]}}}.",
+    ),
+    401: OpenApiResponse(Detail, description="No token, or an invalid one."),
+    403: OpenApiResponse(Detail, description="The token lacks the 'alerts' scope."),
+    405: OpenApiResponse(Detail, description="Only POST is answered."),
+    413: OpenApiResponse(Detail, description="The body is over the size limit (1 MiB unless configured)."),
+    415: OpenApiResponse(IntakeError, description="Not application/json; the payload is stored with its error."),
 }
 
 

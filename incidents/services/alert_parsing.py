@@ -11,7 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from django.utils import timezone
 from pydantic import (
@@ -24,10 +24,14 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from config import json_input
+from config.json_input import error_at, flatten, unstorable
 from incidents.models import AlertIntegration
 
 # Alertmanager sends this for "not ended yet".
 ZERO_TIME_PREFIX = "0001-01-01"
+# Alerts in one payload; Alertmanager batches far fewer, and the body is limited to 1 MiB anyway.
+MAX_ALERTS = 10_000
 
 
 class AlertParseError(Exception):
@@ -35,22 +39,7 @@ class AlertParseError(Exception):
 
     def __init__(self, errors: dict):
         self.errors = errors
-        super().__init__("; ".join(f"{path}: {message}" for path, message in _flatten(errors)))
-
-
-def _flatten(errors, prefix=""):
-    if isinstance(errors, dict):
-        for key, value in errors.items():
-            path = f"{prefix}[{key}]" if str(key).isdigit() else (f"{prefix}.{key}" if prefix else str(key))
-            yield from _flatten(value, path)
-    elif isinstance(errors, list) and errors and all(isinstance(e, str) for e in errors):
-        yield prefix or "body", " ".join(str(e) for e in errors)
-    elif isinstance(errors, list):
-        for index, value in enumerate(errors):
-            if value:
-                yield from _flatten(value, f"{prefix}[{index}]")
-    else:
-        yield prefix or "body", str(errors)
+        super().__init__("; ".join(f"{path}: {message}" for path, message in flatten(errors)))
 
 
 # pydantic's words for what went wrong, in the words the rest of Fireline's API uses.
@@ -77,11 +66,11 @@ def _message(error: dict) -> str:
     return MESSAGES.get(error["type"], error["msg"])
 
 
-def _errors(exc: ValidationError) -> dict:
+def _errors(exc: ValidationError, prefix: tuple = ()) -> dict:
     """pydantic's flat error list as nested fields: {"alerts": {"0": {"labels": ["..."]}}}."""
     tree: dict = {}
     for error in exc.errors(include_url=False):
-        loc = [str(part) for part in error["loc"]] or ["body"]
+        loc = [*prefix, *(str(part) for part in error["loc"])] or ["body"]
         node = tree
         for part in loc[:-1]:
             child = node.get(part)
@@ -98,10 +87,21 @@ def _zero_time_is_none(value):
     return None if isinstance(value, str) and value.startswith(ZERO_TIME_PREFIX) else value
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
+def _utc(value: datetime | None) -> datetime | None:
+    """The moment in UTC (no zone means UTC).
+
+    Converting here, not in the database, is what keeps an odd offset from failing the payload later:
+    PostgreSQL refuses offsets past ±15:59 that Python reads, and 9999-12-31T23:00-05:00 is past the
+    last moment either can hold.
+    """
+    if value is None:
+        return None
+    if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("Out of range: in UTC it falls outside the years 0001 to 9999.") from None
 
 
 def _has_labels(value: dict) -> dict:
@@ -125,7 +125,7 @@ StringMap = dict[str, Text(10000)]
 Moment = Annotated[
     datetime | None,
     BeforeValidator(_zero_time_is_none),
-    AfterValidator(_aware),
+    AfterValidator(_utc),
     WithJsonSchema({"type": "string", "format": "date-time", "nullable": True}),
 ]
 Status = Literal["firing", "resolved"]
@@ -207,116 +207,112 @@ def _fingerprint(labels: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
-def _validated(model: type[BaseModel], data):
+@dataclass
+class ParsedPayload:
+    """The alerts that can be routed, and those of the batch that were refused: {index: field errors}."""
+
+    alerts: list[ParsedAlert]
+    refused: dict[int, dict] = field(default_factory=dict)
+
+
+# The envelopes as read: each alert is then read on its own, so one bad alert refuses only itself.
+class _AlertmanagerEnvelope(AlertmanagerPayload):
+    alerts: Annotated[list[Any], Field(min_length=1, max_length=MAX_ALERTS)]
+
+
+class _GrafanaEnvelope(GrafanaPayload):
+    alerts: Annotated[list[Any], Field(min_length=1, max_length=MAX_ALERTS)]
+
+
+class _GenericEnvelope(BaseModel):
+    alerts: Annotated[list[Any], Field(min_length=1, max_length=MAX_ALERTS)]
+
+
+def _read(model: type[BaseModel], data, path: tuple = ()):
+    """(the model, {}) or (None, field errors at `path`); text that cannot be stored is refused first."""
+    found = unstorable(data, path)
+    if found:
+        return None, error_at(*found)
     try:
-        return model.model_validate(data)
+        return model.model_validate(data), {}
     except ValidationError as exc:
-        raise AlertParseError(_errors(exc)) from exc
+        return None, _errors(exc, path)
 
 
-def _alertmanager_like(data: AlertmanagerPayload) -> list[ParsedAlert]:
-    alerts = []
-    for item in data.alerts:
-        labels = {**data.commonLabels, **item.labels}
-        alerts.append(
-            ParsedAlert(
-                status=item.status,
-                fingerprint=item.fingerprint or _fingerprint(labels),
-                labels=labels,
-                annotations={**data.commonAnnotations, **item.annotations},
-                group_key=data.groupKey,
-                starts_at=item.startsAt,
-                ends_at=item.endsAt,
-                generator_url=item.generatorURL,
-            )
-        )
-    return alerts
+def _alertmanager_like(envelope: AlertmanagerPayload, item: AlertmanagerAlert) -> ParsedAlert:
+    labels = {**envelope.commonLabels, **item.labels}
+    return ParsedAlert(
+        status=item.status,
+        fingerprint=item.fingerprint or _fingerprint(labels),
+        labels=labels,
+        annotations={**envelope.commonAnnotations, **item.annotations},
+        group_key=envelope.groupKey,
+        starts_at=item.startsAt,
+        ends_at=item.endsAt,
+        generator_url=item.generatorURL,
+    )
 
 
-def parse_payload(integration: str, body: str, content_type: str) -> list[ParsedAlert]:
+def _generic(_envelope, item: GenericAlert) -> ParsedAlert:
+    labels = {"alertname": item.name, **item.labels}
+    annotations = dict(item.annotations)
+    if item.summary:
+        annotations.setdefault("summary", item.summary)
+    return ParsedAlert(
+        status=item.status,
+        fingerprint=item.fingerprint or _fingerprint(labels),
+        labels=labels,
+        annotations=annotations,
+        group_key=item.group,
+        starts_at=item.started_at,
+        generator_url=item.url,
+    )
+
+
+READERS = {
+    AlertIntegration.ALERTMANAGER: (_AlertmanagerEnvelope, AlertmanagerAlert, _alertmanager_like),
+    AlertIntegration.GRAFANA: (_GrafanaEnvelope, AlertmanagerAlert, _alertmanager_like),
+    AlertIntegration.GENERIC: (_GenericEnvelope, GenericAlert, _generic),
+}
+
+
+def parse_payload(integration: str, body: str, content_type: str) -> ParsedPayload:
+    """The payload's alerts, each read on its own.
+
+    What is wrong with the payload as a whole (not JSON, a bad envelope field) refuses all of it, and so
+    does a batch in which no alert can be read: AlertParseError. Otherwise the alerts that can be read
+    are routed, and the others are reported by index with their field errors.
+    """
     if content_type.split(";")[0].strip().lower() != "application/json":
         raise AlertParseError({"content_type": [f"Send application/json, not {content_type or 'nothing'!r}."]})
     try:
-        data = json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise AlertParseError(
-            {"body": [f"Not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."]}
-        ) from exc
+        data = json_input.loads(body, check_text=False)
+    except json_input.JSONInputError as exc:
+        raise AlertParseError(exc.errors) from exc
     if not isinstance(data, dict):
         raise AlertParseError({"body": ["Expected a JSON object."]})
-    # JSON can only carry a NUL or a lone UTF-16 surrogate as an escape (\u0000, \ud800): look for one in
-    # the text before walking the data. Neither can be stored (PostgreSQL text and UTF-8 refuse them).
-    if "\\u0000" in body or "\\ud" in body or "\\uD" in body:
-        problem = _unstorable(data)
-        if problem:
-            raise AlertParseError(problem)
-    if integration == AlertIntegration.ALERTMANAGER:
-        return _alertmanager_like(_validated(AlertmanagerPayload, data))
-    if integration == AlertIntegration.GRAFANA:
-        return _alertmanager_like(_validated(GrafanaPayload, data))
-    # generic: one alert object, or {"alerts": [...]}
-    items = _validated(GenericPayload, data if "alerts" in data else {"alerts": [data]}).alerts
-    alerts = []
-    for item in items:
-        labels = {"alertname": item.name, **item.labels}
-        annotations = dict(item.annotations)
-        if item.summary:
-            annotations.setdefault("summary", item.summary)
-        alerts.append(
-            ParsedAlert(
-                status=item.status,
-                fingerprint=item.fingerprint or _fingerprint(labels),
-                labels=labels,
-                annotations=annotations,
-                group_key=item.group,
-                starts_at=item.started_at,
-                generator_url=item.url,
-            )
-        )
-    return alerts
-
-
-NUL = "contains the NUL character (\\u0000), which cannot be stored."
-SURROGATE = "contains a lone UTF-16 surrogate (\\ud800 to \\udfff), which is not valid Unicode."
-
-
-def _why_unstorable(text: str) -> str:
-    if "\x00" in text:
-        return NUL
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return SURROGATE
-    return ""
-
-
-def _unstorable(value, path: tuple = ()) -> dict:
-    """Where in the data a string (a name or a value) cannot be stored, as nested field errors; {} if nowhere."""
-    if isinstance(value, str):
-        reason = _why_unstorable(value)
-        return _at(path, f"The text {reason}") if reason else {}
-    if isinstance(value, dict):
-        for key, item in value.items():
-            reason = _why_unstorable(key)
-            if reason:
-                return _at(path, f"A name {reason}")
-            found = _unstorable(item, (*path, key))
-            if found:
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _unstorable(item, (*path, str(index)))
-            if found:
-                return found
-    return {}
-
-
-def _at(path: tuple, message: str) -> dict:
-    """{"alerts": {"0": {"labels": [message]}}} for the path ("alerts", "0", "labels")."""
-    errors: dict | list = [message]
-    for part in reversed(path or ("body",)):
-        errors = {part: errors}
-    return errors
+    envelope_model, alert_model, convert = READERS[AlertIntegration(integration)]
+    if envelope_model is _GenericEnvelope and "alerts" not in data:
+        data = {"alerts": [data]}  # generic: one alert object, or {"alerts": [...]}
+    items = data.get("alerts")
+    if isinstance(items, list):
+        # The envelope is read with placeholders for its alerts (their number still counts).
+        envelope, errors = _read(envelope_model, {**data, "alerts": [None] * len(items)})
+    else:
+        envelope, errors = _read(envelope_model, data)
+        items = []
+    alerts, refused = [], {}
+    for index, item in enumerate(items[:MAX_ALERTS]):
+        alert, alert_errors = _read(alert_model, item, ("alerts", str(index)))
+        if alert is None:
+            refused[index] = alert_errors["alerts"][str(index)]
+        elif envelope is not None:
+            alerts.append(convert(envelope, alert))
+    if envelope is None or not alerts:
+        if refused and isinstance(errors.setdefault("alerts", {}), dict):
+            errors["alerts"].update({str(i): e for i, e in refused.items()})
+        raise AlertParseError(errors)
+    return ParsedPayload(alerts=alerts, refused=refused)
 
 
 def clamp_past(moment: datetime | None) -> datetime | None:

@@ -20,6 +20,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from config.json_input import printable
 from incidents.constants import OPEN_STATES, DetectionSignal, Impact, TimelineKind
 from incidents.models import (
     AIFeature,
@@ -36,7 +37,7 @@ from incidents.selectors import visible_incidents
 
 from . import alert_statements as statements
 from . import hotcache
-from .alert_parsing import AlertParseError, ParsedAlert, clamp_past, parse_payload
+from .alert_parsing import AlertParseError, ParsedAlert, ParsedPayload, clamp_past, parse_payload
 from .alert_statements import LAST_SEEN_GRANULARITY, REPEAT_WINDOW, KnownIncident, repeat_prefix
 from .incidents import incident_open
 
@@ -95,7 +96,7 @@ def _store_failed(payload: AlertPayload, error: str) -> None:
     payload.pk = None
     payload._state.adding = True
     payload.status = PayloadStatus.FAILED
-    payload.error = error[:5000]
+    payload.error = printable(error[:5000])
     payload.result = {}
     payload.processed_at = timezone.now()
     with transaction.atomic():
@@ -107,7 +108,8 @@ def alert_intake(*, integration: str, body: bytes, content_type: str, token=None
 
     Raises AlertParseError for bad input and re-raises anything else that fails; either way the raw
     payload is stored first with its error (the exception's `payload` attribute), and nothing of the
-    failed attempt stays behind.
+    failed attempt stays behind. An alert of a batch that cannot be read refuses only itself: the others
+    are routed, and the result (stored with the payload) lists it under `refused` with its field errors.
     """
     payload = _new_payload(integration=integration, body=body, content_type=content_type, token=token)
     try:
@@ -215,6 +217,7 @@ class _Routed:
     deduplicated: int = 0
     inboxed: int = 0
     resolved: int = 0
+    refused: list[dict] = field(default_factory=list)  # alerts of the batch that could not be read
 
     def result(self) -> dict:
         return {
@@ -225,6 +228,7 @@ class _Routed:
             "deduplicated": self.deduplicated,
             "inboxed": self.inboxed,
             "resolved": self.resolved,
+            "refused": self.refused,
         }
 
     def counts(self) -> dict[int, int]:
@@ -235,11 +239,13 @@ class _Routed:
         return per_incident
 
 
-def _plan(payload: AlertPayload, parsed: list[ParsedAlert], known: dict, stale_seen: set, may_open: bool) -> _Routed:
+def _plan(
+    payload: AlertPayload, parsed: list[ParsedAlert], known: dict, stale_seen: set, may_open: bool, refused=()
+) -> _Routed:
     """Route every alert of a payload. Opens incidents only when `may_open` (under the lock); otherwise
     an alert that would open one raises _MustOpen before anything is written."""
     rules, features = _routing()
-    routed = _Routed()
+    routed = _Routed(refused=list(refused))
     for alert in parsed:
         keys = _keys_for(payload.integration, alert)
         mine = [known[k] for k in keys if k in known]
@@ -301,7 +307,9 @@ def _plan(payload: AlertPayload, parsed: list[ParsedAlert], known: dict, stale_s
     return routed
 
 
-def _route_all(payload: AlertPayload, parsed: list[ParsedAlert]) -> dict:
+def _route_all(payload: AlertPayload, parsed_payload: ParsedPayload) -> dict:
+    parsed = parsed_payload.alerts
+    refused = [{"index": index, "errors": errors} for index, errors in sorted(parsed_payload.refused.items())]
     all_keys = {key for alert in parsed for key in _keys_for(payload.integration, alert)}
     if connection.vendor == "postgresql":
         # A storm's payloads repeat keys this process has just read: plan from memory and let the write
@@ -310,7 +318,7 @@ def _route_all(payload: AlertPayload, parsed: list[ParsedAlert]) -> dict:
         recalled = statements.recall(all_keys)
         if recalled is not None:
             try:
-                routed = _plan(payload, parsed, *recalled, may_open=False)
+                routed = _plan(payload, parsed, *recalled, may_open=False, refused=refused)
             except _MustOpen:
                 pass
             else:
@@ -321,14 +329,14 @@ def _route_all(payload: AlertPayload, parsed: list[ParsedAlert]) -> dict:
     try:
         # Most of a storm repeats incidents already open, or waits in the inbox: such a payload opens
         # nothing, takes no lock and is written in one statement (see _record).
-        routed = _plan(payload, parsed, known, stale_seen, may_open=False)
+        routed = _plan(payload, parsed, known, stale_seen, may_open=False, refused=refused)
     except _MustOpen:
         # This payload opens an incident: wait for any other payload with one of its keys, then read
         # the keys again, so two payloads of one group never open two incidents.
         with transaction.atomic():
             _serialize_on(all_keys)
             known, stale_seen = _read_keys(all_keys)
-            routed = _plan(payload, parsed, known, stale_seen, may_open=True)
+            routed = _plan(payload, parsed, known, stale_seen, may_open=True, refused=refused)
             _record(payload, routed)
     else:
         _record(payload, routed)
