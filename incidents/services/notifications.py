@@ -4,11 +4,18 @@ Delivery claims the row with a conditional UPDATE (a lease), sends outside any t
 marks it sent. A duplicated or retried task finds the row claimed or sent and does nothing. A worker
 killed mid-send leaves a lease that lapses; the sweep queues the row again. A broker that is down
 when the row is written only delays it: the sweep queues every pending row it finds.
+
+The lease (FIRELINE_NOTIFY_CLAIM_SECONDS, 30 s) is a little longer than a send can take: every step of
+an SMTP conversation is bounded by EMAIL_TIMEOUT and a webhook POST by its 10 s timeout. So a live send
+is never doubled by a second worker, and a killed one is retried within half a minute. The one duplicate
+left is a send killed after the receiver accepted it and before the row was marked: it is sent once more,
+at most once per killed send, with the same Message-ID / Idempotency-Key so the receiver can drop it.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -99,10 +106,20 @@ def notification_deliver(*, notification_id: int) -> DeliveryOutcome:
     if not _claim(notification_id):
         return DeliveryOutcome("skipped")
     notification = Notification.objects.get(pk=notification_id)
+    started = time.monotonic()
     try:
         channels.deliver(notification)
     except channels.DeliveryError as exc:
         return _record_failure(notification_id, str(exc))
+    took = time.monotonic() - started
+    if took > settings.FIRELINE_NOTIFY_CLAIM_SECONDS:
+        logger.warning(
+            "Notification %s took %.0f s to send, longer than its %s s claim: another worker may have sent it "
+            "too (same dedup key); raise FIRELINE_NOTIFY_CLAIM_SECONDS above the send timeouts",
+            notification_id,
+            took,
+            settings.FIRELINE_NOTIFY_CLAIM_SECONDS,
+        )
     with transaction.atomic():
         notification = Notification.objects.select_for_update().get(pk=notification_id)
         notification.attempts += 1
