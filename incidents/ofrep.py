@@ -12,16 +12,20 @@ default read as an answer.
 
 import json
 import logging
+import re
 import threading
 import time
 from collections import OrderedDict
 
 from django.core.cache import cache
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, InterfaceError
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from config import json_input
+from config.json_input import printable
 from incidents.models import ApiToken, hash_token
 from incidents.services import hotcache
 from incidents.services.flags import flag_cache_key, flag_evaluate, flags_evaluate_all, killswitch_mark_read
@@ -29,6 +33,8 @@ from incidents.services.flags import flag_cache_key, flag_evaluate, flags_evalua
 logger = logging.getLogger(__name__)
 
 TOKEN_CACHE_SECONDS = 30
+# What a kill switch key can be: a feature's key, or a drill stand-in's (see models.features.key_validator).
+FLAG_KEY = re.compile(r"[a-z0-9][a-z0-9._-]{0,119}")
 DATABASE_ERRORS = (DatabaseError, InterfaceError)
 MEMORY_SIZE = 10_000  # per memory below: answers for a database outage, not a second cache
 
@@ -153,12 +159,19 @@ def _context(request, key=None):
             body = {"key": key, **body}
         return None, JsonResponse(body, status=400)
 
-    if not request.body:
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        return failure("PARSE_ERROR", "The body is over the size limit.")
+    if not body:
         return {}, None
     try:
-        data = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        return failure("PARSE_ERROR", "The body is not valid JSON.")
+        data = json_input.loads(body)
+    except json_input.JSONInputError as exc:
+        # Whole-body problems (not JSON, nested too deep) cannot be parsed; a bad value has its place.
+        if set(exc.errors) == {"body"}:
+            return failure("PARSE_ERROR", " ".join(exc.errors["body"]))
+        return failure("INVALID_CONTEXT", str(exc))
     if not isinstance(data, dict):
         return failure("PARSE_ERROR", 'The body must be a JSON object: {"context": {...}}.')
     context = data.get("context", {})
@@ -233,6 +246,12 @@ def _mark_read(flag_keys: list[str]) -> None:
 @csrf_exempt
 @require_POST
 def evaluate_flag(request, key):
+    if not FLAG_KEY.fullmatch(key):  # no switch has such a key: not worth a cache or database look-up
+        shown = printable(key)[:200]
+        details = f"No kill switch has the key {shown!r}."
+        return _authorise(request) or JsonResponse(
+            {"key": shown, "errorCode": "FLAG_NOT_FOUND", "errorDetails": details}, status=404
+        )
     # The token's scopes and the flag's state from this process's cache, or in one shared-cache round
     # trip: this is the hot path.
     raw = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")[2].strip()
