@@ -1,7 +1,7 @@
 """Every API error is JSON: {"detail": "...", "errors": {"field": ["reason", ...]}}."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -22,3 +22,15 @@ def exception_handler(exc, context):
 
 def not_found() -> Response:
     return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+
+
+# The error bodies, for the OpenAPI schema.
+class ErrorBody(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class ValidationErrorBody(serializers.Serializer):
+    detail = serializers.CharField()
+    errors = serializers.DictField(
+        help_text="What is wrong, by field, nested as the input is: {field: [reason]}, {runs: [{case: [reason]}]}"
+    )

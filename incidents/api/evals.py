@@ -8,12 +8,22 @@ from rest_framework.views import APIView
 
 from incidents.services.evals import evalcases_jsonl, evalruns_record
 
+from .errors import ErrorBody, ValidationErrorBody
+from .parsers import JSONParser
+
+BIGINT_MAX = 2**63 - 1  # ids and seeds are stored as PostgreSQL bigint / JSON numbers
+
 
 class EvalRunSerializer(serializers.Serializer):
-    case = serializers.IntegerField(min_value=1, help_text="The eval case id (EV-n -> n)")
+    case = serializers.IntegerField(min_value=1, max_value=BIGINT_MAX, help_text="The eval case id (EV-n -> n)")
     trials = serializers.IntegerField(min_value=1, max_value=1_000_000)
-    failures = serializers.IntegerField(min_value=0)
-    seeds = serializers.ListField(child=serializers.IntegerField(), required=False, default=list, max_length=100_000)
+    failures = serializers.IntegerField(min_value=0, max_value=1_000_000)
+    seeds = serializers.ListField(
+        child=serializers.IntegerField(min_value=-BIGINT_MAX - 1, max_value=BIGINT_MAX),
+        required=False,
+        default=list,
+        max_length=100_000,
+    )
     model_version = serializers.CharField(required=False, allow_blank=True, max_length=120, default="")
     prompt_version = serializers.CharField(required=False, allow_blank=True, max_length=120, default="")
     ran_at = serializers.DateTimeField(required=False)
@@ -31,6 +41,7 @@ class EvalRunBatchSerializer(serializers.Serializer):
 
 class EvalRunsView(APIView):
     required_scope = "evals"
+    parser_classes = [JSONParser]
 
     @extend_schema(
         request=EvalRunBatchSerializer,
@@ -38,7 +49,10 @@ class EvalRunsView(APIView):
             201: inline_serializer(
                 "EvalRunsStored", {"stored": serializers.ListField(child=serializers.IntegerField())}
             ),
-            400: OpenApiResponse(description="Field errors."),
+            400: OpenApiResponse(ValidationErrorBody, description="Bad input; `errors` names each bad field."),
+            401: OpenApiResponse(ErrorBody, description="No token, or an invalid or revoked one."),
+            403: OpenApiResponse(ErrorBody, description="The token lacks the `evals` scope."),
+            415: OpenApiResponse(ErrorBody, description="Not application/json."),
         },
         tags=["evals"],
     )
@@ -59,7 +73,9 @@ class EvalCasesView(APIView):
             (200, "application/x-ndjson"): OpenApiResponse(
                 description="One JSON object per line: id, feature, input, expected_behaviour, failure_category, "
                 "failure_finding, source_incident, retired, created_at"
-            )
+            ),
+            401: OpenApiResponse(ErrorBody, description="No token, or an invalid or revoked one."),
+            403: OpenApiResponse(ErrorBody, description="The token lacks the `evals` scope."),
         },
         tags=["evals"],
     )

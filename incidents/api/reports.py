@@ -1,6 +1,6 @@
 """POST /api/v1/reports: the product's "report this answer" button sends what the user saw here."""
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -8,6 +8,9 @@ from rest_framework.views import APIView
 from incidents.constants import Category
 from incidents.models import ReportSource
 from incidents.services.reports import CONTACT_MAX, REPORT_TEXT_MAX, REQUEST_ID_MAX, report_submit
+
+from .errors import ErrorBody, ValidationErrorBody
+from .parsers import JSONParser
 
 
 def _too_long(limit: int) -> str:
@@ -53,19 +56,11 @@ class ReportCreatedSerializer(serializers.Serializer):
     state = serializers.CharField(help_text="`inbox`: waiting for a responder.")
 
 
-ErrorSerializer = inline_serializer(
-    name="ValidationErrorBody",
-    fields={
-        "detail": serializers.CharField(),
-        "errors": serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
-    },
-)
-
-
 class ReportCreateView(APIView):
     """Store a user report in the triage inbox. Needs a token with the `reports` scope."""
 
     required_scope = "reports"
+    parser_classes = [JSONParser]
 
     @extend_schema(
         operation_id="reports_create",
@@ -73,9 +68,10 @@ class ReportCreateView(APIView):
         request=ReportRequestSerializer,
         responses={
             201: ReportCreatedSerializer,
-            400: OpenApiResponse(ErrorSerializer, description="Bad input; `errors` names each bad field."),
-            401: OpenApiResponse(description="No token, or an invalid or revoked one."),
-            403: OpenApiResponse(description="The token lacks the `reports` scope."),
+            400: OpenApiResponse(ValidationErrorBody, description="Bad input; `errors` names each bad field."),
+            401: OpenApiResponse(ErrorBody, description="No token, or an invalid or revoked one."),
+            403: OpenApiResponse(ErrorBody, description="The token lacks the `reports` scope."),
+            415: OpenApiResponse(ErrorBody, description="Not application/json."),
         },
         examples=[
             OpenApiExample(

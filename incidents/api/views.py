@@ -4,7 +4,14 @@ from rest_framework.exceptions import NotFound
 
 from incidents.selectors import incident_get, incident_list
 
+from .errors import ErrorBody, ValidationErrorBody
+from .pagination import BoundedLimitOffsetPagination
 from .serializers import IncidentFilterSerializer, IncidentSerializer
+
+AUTH_ERRORS = {
+    401: OpenApiResponse(ErrorBody, description="No token, or an invalid or revoked one."),
+    403: OpenApiResponse(ErrorBody, description="The token lacks the `incidents` scope."),
+}
 
 
 class IncidentListView(generics.ListAPIView):
@@ -12,6 +19,7 @@ class IncidentListView(generics.ListAPIView):
 
     required_scope = "incidents"
     serializer_class = IncidentSerializer
+    pagination_class = BoundedLimitOffsetPagination
 
     def get_queryset(self):
         filters = IncidentFilterSerializer(data=self.request.query_params)
@@ -22,7 +30,10 @@ class IncidentListView(generics.ListAPIView):
         parameters=[IncidentFilterSerializer],
         responses={
             200: IncidentSerializer(many=True),
-            400: OpenApiResponse(description="A filter value is not valid; the body names it."),
+            400: OpenApiResponse(
+                ValidationErrorBody, description="A filter, `limit` or `offset` is not valid; the body names it."
+            ),
+            **AUTH_ERRORS,
         },
     )
     def get(self, request, *args, **kwargs):
@@ -32,6 +43,16 @@ class IncidentListView(generics.ListAPIView):
 class IncidentDetailView(generics.RetrieveAPIView):
     required_scope = "incidents"
     serializer_class = IncidentSerializer
+
+    @extend_schema(
+        responses={
+            200: IncidentSerializer,
+            404: OpenApiResponse(ErrorBody, description="No such incident, or one this token may not see."),
+            **AUTH_ERRORS,
+        }
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     def get_object(self):
         try:
