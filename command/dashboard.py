@@ -27,6 +27,7 @@ from incidents.models import (
     UserReport,
 )
 from incidents.selectors import user_sees_all_restricted, visible_incidents
+from incidents.services.flags import switch_disagreements
 
 from .formatting import format_duration
 from .models import QualityMonitor
@@ -93,6 +94,7 @@ class CommandCentre:
     firing_monitors: list[QualityMonitor]
     upcoming_drills: list = field(default_factory=list)
     drills_available: bool = False
+    switch_warnings: list = field(default_factory=list)
 
 
 def _open_real(user) -> QuerySet[Incident]:
@@ -180,6 +182,8 @@ def command_centre_get(*, user, now: datetime | None = None) -> CommandCentre:
         QualityMonitor.objects.filter(is_enabled=True, is_firing=True).select_related("feature")[:SIDE_LIST_LIMIT]
     )
     drills, drills_available = _upcoming_drills(user)
+    # the ledger against the switch the product reads, for every open incident the user sees (drills too)
+    switch_warnings = switch_disagreements(visible_incidents(user=user).open())
     for incident in open_incidents + drill_incidents:
         incident.clock_open = format_duration(now - incident.detected_at)
         incident.clock_contain = (
@@ -213,4 +217,5 @@ def command_centre_get(*, user, now: datetime | None = None) -> CommandCentre:
         firing_monitors=firing,
         upcoming_drills=drills,
         drills_available=drills_available,
+        switch_warnings=switch_warnings,
     )

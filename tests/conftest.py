@@ -13,11 +13,13 @@ def _forget_cached_alert_routing():
     The dedup keys the intake remembers would be caught by its guard; forgetting them keeps each test's
     path through the intake the same whatever ran before it.
     """
+    from incidents.services import flags
     from incidents.services.alert_statements import forget_remembered_keys
     from incidents.services.alerts import routing_cache_clear
 
     routing_cache_clear()
     forget_remembered_keys()
+    flags._last_marked.clear()  # "read by the product" is noted once a minute per process: per test here
 
 
 def fresh(user):

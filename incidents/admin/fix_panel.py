@@ -5,24 +5,15 @@ A mixin for IncidentAdmin, like the investigation cards, using its `_visible_or_
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.http import HttpResponseNotAllowed
 from django.urls import path
 
 from incidents.constants import ContainmentType, RootCauseLayer
-from incidents.models import Incident, KillSwitch
-from incidents.services import containment_record
+from incidents.models import Incident
+from incidents.services import incident_contain_now
+from incidents.services.containment import one_click_containment
 from incidents.services.evals import incident_eval_status, policy_for
-
-# What one click can do without asking: the rest of the default needs parameters from a person.
-ONE_CLICK = (ContainmentType.FEATURE_FLAG_OFF, ContainmentType.FALLBACK)
-
-
-def one_click_containment(incident: Incident) -> list[str]:
-    if incident.severity not in ("SEV1", "SEV2") or incident.triage_rule is None or not incident.is_open:
-        return []
-    active = set(incident.containment_actions.filter(reverted_at__isnull=True).values_list("action_type", flat=True))
-    return [t for t in incident.triage_rule.default_containment if t in ONE_CLICK and t not in active]
+from incidents.services.flags import switch_truth
 
 
 class FixPanelAdminMixin:
@@ -41,31 +32,16 @@ class FixPanelAdminMixin:
             return HttpResponseNotAllowed(["POST"])
         incident = self._visible_or_404(request, pk)
         types = one_click_containment(incident)
-
-        @transaction.atomic
-        def contain():
-            for action_type in types:
-                parameters = {}
-                if action_type == ContainmentType.FALLBACK:
-                    parameters = {
-                        "fallback": (incident.feature.fallback_description or "the documented fallback")[:200]
-                    }
-                containment_record(
-                    incident_id=incident.pk,
-                    action_type=action_type,
-                    parameters=parameters,
-                    description="One click from the incident page (triage matrix default).",
-                    actor=request.user,
-                )
-
-        labels = " + ".join(ContainmentType(t).label for t in types) or "nothing left to do"
-        return self._run(request, pk, contain, f"Contained: {labels}.")
+        labels = " + ".join(ContainmentType(t).label for t in types) or "the containment already recorded"
+        return self._run(
+            request,
+            pk,
+            lambda: incident_contain_now(incident_id=incident.pk, actor=request.user),
+            f"Contained: {labels}. {incident.reference} is now Contained.",
+        )
 
     def fix_panel_context(self, request, incident: Incident) -> dict:
-        # a read, never a write: a feature whose switch was never touched is on, at version 0
-        switch = KillSwitch.objects.filter(feature=incident.feature).first() or KillSwitch(
-            feature=incident.feature, is_on=True, version=0
-        )
+        switch = switch_truth(incident)
         statuses = incident_eval_status(incident)
         policy = policy_for(incident.severity)
         layer_mismatch = bool(
@@ -76,6 +52,9 @@ class FixPanelAdminMixin:
             "can_contain_now": request.user.has_perm("incidents.add_containmentaction")
             and request.user.has_perm("incidents.change_killswitch"),
             "kill_switch": switch,
+            "switch_key": switch.flag_key,
+            "switch_holds": switch.active_holds,
+            "switch_warnings": switch.warnings,
             "eval_statuses": statuses,
             "eval_policy": policy,
             "layer_mismatch": layer_mismatch,

@@ -4,15 +4,20 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Prefetch
 from django.http import HttpResponse
 from django.utils.html import format_html
 
-from incidents.models import EvalCase, EvalRun, KillSwitch, VerificationPolicy
+from incidents.models import EvalCase, EvalRun, KillSwitch, KillSwitchHold, VerificationPolicy
 from incidents.selectors import visible_incidents
 from incidents.services import record_save
 from incidents.services.evals import evalcase_create, evalcase_retire, evalcases_jsonl
-from incidents.services.flags import feature_webhook_secret, killswitch_set, killswitch_set_cohort_rules
+from incidents.services.flags import (
+    feature_webhook_secret,
+    holders_text,
+    killswitch_flip,
+    killswitch_set_cohort_rules,
+)
 
 
 class ReasonActionForm(ActionForm):
@@ -31,10 +36,29 @@ def _report(modeladmin, request, func, success):
 
 @admin.register(KillSwitch)
 class KillSwitchAdmin(admin.ModelAdmin):
-    list_display = ["flag_key", "feature", "state", "cohort_text", "version", "updated_at", "last_read_at"]
-    list_select_related = ["feature"]
-    readonly_fields = ["feature", "state", "version", "updated_at", "last_read_at", "signing_key"]
-    fields = ["feature", "state", "cohort_rules", "webhook_url", "signing_key", "version", "updated_at", "last_read_at"]
+    list_display = [
+        "flag_key",
+        "feature_name",
+        "state",
+        "held_by",
+        "cohort_text",
+        "version",
+        "updated_at",
+        "last_read_at",
+    ]
+    list_select_related = ["feature", "stand_in_for", "drill_incident"]
+    readonly_fields = ["feature_name", "state", "held_by", "version", "updated_at", "last_read_at", "signing_key"]
+    fields = [
+        "feature_name",
+        "state",
+        "held_by",
+        "cohort_rules",
+        "webhook_url",
+        "signing_key",
+        "version",
+        "updated_at",
+        "last_read_at",
+    ]
     action_form = ReasonActionForm
     actions = ["turn_off", "turn_on"]
 
@@ -44,9 +68,26 @@ class KillSwitchAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def get_queryset(self, request):
+        active = KillSwitchHold.objects.filter(released_at__isnull=True).select_related("incident", "held_by")
+        return super().get_queryset(request).prefetch_related(Prefetch("holds", queryset=active, to_attr="active"))
+
     @admin.display(description="flag key", ordering="feature__kill_switch_key")
     def flag_key(self, obj):
-        return obj.feature.kill_switch_key
+        return obj.flag_key
+
+    @admin.display(description="feature")
+    def feature_name(self, obj):
+        if obj.is_stand_in:
+            return f"{obj.stand_in_for} (drill stand-in for {obj.drill_incident.reference})"
+        return str(obj.feature)
+
+    @admin.display(description="held by")
+    def held_by(self, obj):
+        holds = getattr(obj, "active", None)
+        if holds is None:
+            holds = list(obj.holds.filter(released_at__isnull=True).select_related("incident", "held_by"))
+        return holders_text(holds) or "—"
 
     @admin.display(description="feature is")
     def state(self, obj):
@@ -63,13 +104,13 @@ class KillSwitchAdmin(admin.ModelAdmin):
 
     @admin.display(description="webhook signing key")
     def signing_key(self, obj):
-        return feature_webhook_secret(obj.feature.key) if obj.pk else "—"
+        return feature_webhook_secret(obj.real_feature.key) if obj.pk else "—"
 
     def save_model(self, request, obj, form, change):
         # cohort rule edits go through the service (logged, cache dropped, webhook told); the URL is plain data
         if "cohort_rules" in form.changed_data:
             killswitch_set_cohort_rules(
-                feature=obj.feature,
+                switch_id=obj.pk,
                 rules=form.cleaned_data["cohort_rules"],
                 reason="edited in the admin",
                 actor=request.user,
@@ -81,25 +122,34 @@ class KillSwitchAdmin(admin.ModelAdmin):
 
     @admin.action(description="Turn the feature OFF (give a reason)")
     def turn_off(self, request, queryset):
-        reason = request.POST.get("reason", "")
-        for switch in queryset.select_related("feature"):
-            _report(
-                self,
-                request,
-                lambda s=switch: killswitch_set(feature=s.feature, is_on=False, reason=reason, actor=request.user),
-                f"{switch.feature.kill_switch_key} is OFF.",
-            )
+        self._flip(request, queryset, is_on=False)
 
     @admin.action(description="Turn the feature back ON (give a reason)")
     def turn_on(self, request, queryset):
+        self._flip(request, queryset, is_on=True)
+
+    def _flip(self, request, queryset, *, is_on: bool):
+        """A manual flip is a hold of its own; turning on lifts only manual holds, never an incident's."""
         reason = request.POST.get("reason", "")
-        for switch in queryset.select_related("feature"):
-            _report(
-                self,
-                request,
-                lambda s=switch: killswitch_set(feature=s.feature, is_on=True, reason=reason, actor=request.user),
-                f"{switch.feature.kill_switch_key} is ON.",
-            )
+        for switch in queryset.select_related("feature", "drill_incident"):
+            try:
+                result = killswitch_flip(switch_id=switch.pk, is_on=is_on, reason=reason, actor=request.user)
+            except (PermissionDenied, ValidationError) as exc:
+                text = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+                self.message_user(request, text, messages.ERROR)
+                continue
+            if result.is_on:
+                self.message_user(request, f"{switch.flag_key} is ON.", messages.SUCCESS)
+            elif is_on:
+                self.message_user(
+                    request,
+                    f"{switch.flag_key} stays OFF. Still off: held by {result.still_held_by}.",
+                    messages.WARNING,
+                )
+            else:
+                self.message_user(
+                    request, f"{switch.flag_key} is OFF (held by hand: {reason.strip()}).", messages.SUCCESS
+                )
 
 
 class EvalRunInline(admin.TabularInline):

@@ -21,6 +21,7 @@ from incidents.constants import (
     PageState,
 )
 from incidents.models import Incident
+from incidents.models.guards import OPEN_PAGE_STATES, unattended_containment
 from incidents.playbook import checklist_for
 from incidents.selectors import incident_visibility_q, visible_incidents
 from incidents.services import (
@@ -32,6 +33,7 @@ from incidents.services import (
     timeline_add_note,
     transition_options,
 )
+from incidents.services.containment import incident_close_settled
 from incidents.services.escalation import page_acknowledge
 from incidents.services.incidents import EDITABLE_FIELDS
 from incidents.templatetags.fireline import duration
@@ -378,6 +380,8 @@ class IncidentAdmin(
         }
         if name in ("investigate_without_containment", "reopen"):
             kwargs["reason"] = form.cleaned_data["reason"]
+        if name == "close":
+            return self._close(request, incident, kwargs)
         if name == "dismiss":
             kwargs["reason"] = form.cleaned_data["dismiss_reason"]
             kwargs["note"] = form.cleaned_data["reason"]
@@ -389,6 +393,39 @@ class IncidentAdmin(
                     return self._back(pk)
                 kwargs["duplicate_of"] = duplicate
         return self._run(request, pk, lambda: service(**kwargs), "Done: the incident moved on.")
+
+    def _close_context(self, incident, options) -> dict:
+        """What the Close button asks about: read only when the user may close now."""
+        if not any(o.name == "close" and o.is_allowed for o in options):
+            return {}
+        return {
+            "close_containment": list(unattended_containment(incident)),
+            "close_pages": list(incident.pages.filter(state__in=OPEN_PAGE_STATES).select_related("contact")),
+            "close_owners": staff_users(),
+        }
+
+    def _close(self, request, incident, kwargs):
+        """Close, lifting or handing over each active containment and answering each open page as chosen."""
+        owners = {str(u.pk): u for u in staff_users()}
+        containment = {}
+        for action in unattended_containment(incident):
+            choice = request.POST.get(f"containment_{action.pk}", "")
+            if choice in ("lift", "hand_over"):
+                containment[action.pk] = {
+                    "decision": choice,
+                    "reason": request.POST.get(f"containment_{action.pk}_reason", ""),
+                    "owner": owners.get(request.POST.get(f"containment_{action.pk}_owner", "")),
+                }
+        pages = {
+            page.pk: request.POST.get(f"page_{page.pk}", "")
+            for page in incident.pages.filter(state__in=OPEN_PAGE_STATES)
+        }
+        return self._run(
+            request,
+            incident.pk,
+            lambda: incident_close_settled(**kwargs, containment=containment, pages=pages),
+            f"{incident.reference} is closed.",
+        )
 
     def containment_view(self, request, pk):
         if request.method != "POST":
@@ -424,12 +461,20 @@ class IncidentAdmin(
         if not form.is_valid():
             self.message_user(request, "Say why the containment is lifted.", messages.ERROR)
             return self._back(pk)
-        return self._run(
-            request,
-            pk,
-            lambda: containment_revert(action_id=action_id, reason=form.cleaned_data["reason"], actor=request.user),
-            "Containment lifted.",
-        )
+        lifted = []
+
+        def lift():
+            reason = form.cleaned_data["reason"]
+            lifted.append(containment_revert(action_id=action_id, reason=reason, actor=request.user))
+
+        response = self._run(request, pk, lift, "Containment lifted.")
+        if lifted and lifted[0].still_held_by:
+            self.message_user(
+                request,
+                f"The kill switch stays in force: still held by {lifted[0].still_held_by}.",
+                messages.WARNING,
+            )
+        return response
 
     def page_ack_view(self, request, pk, page_id):
         if request.method != "POST":
@@ -475,11 +520,12 @@ class IncidentAdmin(
         if incident is not None:
             now = timezone.now()
             checklist = checklist_for(incident.state)
+            options = transition_options(incident, request.user)
             extra_context.update(
                 {
                     "incident": incident,
                     "state_colour": STATE_COLOURS[incident.state],
-                    "options": transition_options(incident, request.user),
+                    "options": options,
                     "members": list(incident.members.order_by("username")),
                     "clocks": [
                         ("Since detection", duration(incident.time_since_detection(now))),
@@ -496,7 +542,9 @@ class IncidentAdmin(
                     "checklist_title": checklist[0] if checklist else None,
                     "checklist": checklist[1] if checklist else [],
                     "containment_actions": list(
-                        incident.containment_actions.select_related("actor", "approved_by", "reverted_by")
+                        incident.containment_actions.select_related(
+                            "actor", "approved_by", "reverted_by", "handed_over_to"
+                        )
                     ),
                     "default_containment": incident.triage_rule.default_containment if incident.triage_rule else [],
                     "timeline": list(incident.timeline.select_related("actor").order_by("-occurred_at", "-id")[:300]),
@@ -520,6 +568,7 @@ class IncidentAdmin(
                     "can_note": request.user.has_perm("incidents.add_timelineentry"),
                     "category_help": CATEGORY_HELP.get(Category(incident.category)) if incident.category else "",
                     "dismiss_reasons": TransitionForm.base_fields["dismiss_reason"].choices,
+                    **self._close_context(incident, options),
                 }
             )
             extra_context.update(self.investigation_context(request, incident))

@@ -18,6 +18,7 @@ from django.utils import timezone
 from incidents.constants import ContactState, StakeholderRole
 from incidents.models import Incident, Regime, RegulatoryObligation, StakeholderContact
 from incidents.models.postmortems import DEFAULT_MARKING
+from incidents.services.flags import switch_export_text
 from incidents.text import render_markdown
 
 from .audience import (
@@ -78,6 +79,7 @@ def regulator_context(incident: Incident, regime: Regime) -> dict:
             for action in incident.containment_actions.order_by("performed_at", "pk")
         ],
         "obligations": obligations,
+        "switch_state": switch_export_text(incident, name_holders=False),
         "generated_at": timezone.now(),
     }
 

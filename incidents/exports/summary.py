@@ -19,6 +19,7 @@ from django.utils.safestring import SafeString
 
 from incidents.constants import Audience
 from incidents.models import Communication, CommunicationState, Incident
+from incidents.services.flags import switch_export_text
 from incidents.text import render_markdown
 
 from .audience import Variant
@@ -148,6 +149,7 @@ def summary_context(incident: Incident, variant: Variant = Variant.INTERNAL, *, 
             for action in containment
         ],
         "timeline": timeline_rows(entries, redact),
+        "switch_state": switch_export_text(incident, name_holders=not is_public),
         "communications": [
             {
                 "sent_at": comm.sent_at,

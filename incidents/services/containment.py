@@ -16,11 +16,15 @@ from incidents.selectors import incident_is_visible
 
 from .errors import IncidentChanged
 from .escalation import page_acknowledge, page_cancel
-from .flags import cohort_rule_from_text, killswitch_for_incident, killswitch_hold, killswitch_release
+from .flags import (
+    SWITCH_ACTION_TYPES,
+    cohort_rule_from_text,
+    killswitch_for_incident,
+    killswitch_hold,
+    killswitch_release,
+)
 from .incidents import incident_close, incident_contain, incident_end_drill_transition, incident_triage
 
-# The containment types that act on the kill switch the product reads.
-SWITCH_TYPES = (ContainmentType.FEATURE_FLAG_OFF, ContainmentType.RESTRICT_COHORT)
 # What one click can do without asking: the rest of the default needs parameters from a person.
 ONE_CLICK = (ContainmentType.FEATURE_FLAG_OFF, ContainmentType.FALLBACK)
 
@@ -43,7 +47,7 @@ def _clean_parameters(action_type: str, parameters: dict | None) -> dict:
 def _hold_kill_switch(action: ContainmentAction, *, actor) -> None:
     """'Feature flag off' and 'restrict cohort' hold the switch the incident acts on (a drill's stand-in
     for a drill): one hold per action, so lifting it leaves other incidents' holds in force."""
-    if action.action_type not in SWITCH_TYPES:
+    if action.action_type not in SWITCH_ACTION_TYPES:
         return
     switch = killswitch_for_incident(action.incident)
     reason = action.description or f"containment of {action.incident.reference}"

@@ -21,12 +21,23 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit import services as audit
-from incidents.constants import OPEN_STATES, Channel, TimelineKind
-from incidents.models import AIFeature, HoldKind, Incident, KillSwitch, KillSwitchHold, TimelineEntry
+from incidents.constants import OPEN_STATES, Channel, ContainmentType, TimelineKind
+from incidents.models import (
+    AIFeature,
+    ContainmentAction,
+    HoldKind,
+    Incident,
+    KillSwitch,
+    KillSwitchHold,
+    TimelineEntry,
+)
 from incidents.models.flags import validate_cohort_rules
 
 from . import hotcache
 from .notifications import notification_enqueue
+
+# The containment types that hold a kill switch.
+SWITCH_ACTION_TYPES = (ContainmentType.FEATURE_FLAG_OFF, ContainmentType.RESTRICT_COHORT)
 
 CACHE_PREFIX = "fireline:ofrep:"
 ALL_FLAGS_KEY = CACHE_PREFIX + "all"
@@ -471,3 +482,109 @@ def killswitch_mark_read(flag_keys: list[str]) -> None:
         KillSwitch.objects.filter(Q(feature__kill_switch_key__in=due) | Q(stand_in_key__in=due)).update(
             last_read_at=timezone.now()
         )
+
+
+# --- the truth on the page: what the ledger says against what the switch does ---------------------
+
+
+def _ledger_warnings(switch: KillSwitch, actions: list, holds: list[KillSwitchHold]) -> list[str]:
+    key = switch.flag_key
+    warnings = []
+    if switch.is_on and any(a.action_type == ContainmentType.FEATURE_FLAG_OFF for a in actions):
+        warnings.append(
+            f"The ledger says the feature is off, but the switch {key} is ON: users get the AI feature. "
+            "Record the kill switch again or lift the ledger entry."
+        )
+    for action in actions:
+        if action.action_type != ContainmentType.RESTRICT_COHORT:
+            continue
+        try:
+            rule = cohort_rule_from_text(action.parameters.get("cohort", ""))
+        except ValidationError:
+            continue
+        if rule not in switch.cohort_rules:
+            warnings.append(
+                f"The ledger says the cohort {_rule_text(rule)} is restricted, but the switch {key} has no such rule."
+            )
+    held = [h.held_at for h in holds]
+    if held and (switch.last_read_at is None or switch.last_read_at < min(held)):
+        since = min(held).strftime("%Y-%m-%d %H:%M UTC")
+        last = switch.last_read_at.strftime("%Y-%m-%d %H:%M UTC") if switch.last_read_at else "never"
+        warnings.append(
+            f"Held since {since}, but the product has not read {key} since (last read: {last}). "
+            "It may not be wired to this flag: check that users really lost the feature."
+        )
+    return warnings
+
+
+def switch_truth(incident: Incident) -> KillSwitch:
+    """The switch this incident acts on, with its active holds and what disagrees with the ledger.
+
+    A read, never a write: a feature whose switch was never touched is on, at version 0.
+    """
+    if incident.is_drill:
+        switch = KillSwitch.objects.filter(drill_incident=incident).first() or KillSwitch(
+            drill_incident=incident, stand_in_key=stand_in_key(incident), is_on=True, version=0
+        )
+    else:
+        switch = KillSwitch.objects.filter(feature_id=incident.feature_id).select_related("feature").first()
+        switch = switch or KillSwitch(feature=incident.feature, is_on=True, version=0)
+    switch.active_holds = active_holds(switch) if switch.pk else []
+    actions = list(incident.containment_actions.filter(reverted_at__isnull=True, action_type__in=SWITCH_ACTION_TYPES))
+    mine = [h for h in switch.active_holds if h.incident_id == incident.pk]
+    switch.warnings = _ledger_warnings(switch, actions, mine) if incident.is_open or mine else []
+    return switch
+
+
+def switch_disagreements(incidents) -> list[tuple[Incident, str]]:
+    """Every disagreement between ledger and switch among these incidents, in two queries however many.
+
+    The command centre's red list: an incident whose ledger says "off" while its switch is on, or whose
+    switch the product has not read since the incident began holding it.
+    """
+    actions = list(
+        ContainmentAction.objects.filter(
+            incident__in=incidents, reverted_at__isnull=True, action_type__in=SWITCH_ACTION_TYPES
+        )
+        .select_related("incident__feature__kill_switch__feature", "incident__drill_switch")
+        .order_by("incident_id", "pk")
+    )
+    holds = {}
+    for hold in KillSwitchHold.objects.filter(incident__in=incidents, released_at__isnull=True):
+        holds.setdefault(hold.incident_id, []).append(hold)
+    by_incident = {}
+    for action in actions:
+        by_incident.setdefault(action.incident_id, []).append(action)
+    found = []
+    for incident_actions in by_incident.values():
+        incident = incident_actions[0].incident
+        if incident.is_drill:
+            switch = getattr(incident, "drill_switch", None)
+        else:
+            switch = getattr(incident.feature, "kill_switch", None)
+        if switch is None:  # never touched: on, at version 0, and never read
+            switch = KillSwitch(feature=incident.feature, is_on=True, version=0)
+        mine = holds.get(incident.pk, [])
+        found += [(incident, text) for text in _ledger_warnings(switch, incident_actions, mine)]
+    return found
+
+
+def switch_export_text(incident: Incident, *, name_holders: bool = True) -> str:
+    """The switch's real state when a document is printed, in one sentence (PDFs state it, not the ledger)."""
+    switch = switch_truth(incident)
+    key = switch.flag_key
+    state = "ON (users get the AI feature)" if switch.is_on else "OFF (users do not get the AI feature)"
+    text = f"{key} is {state}"
+    if switch.cohort_rules:
+        text += "; cohort rules: " + ", ".join(
+            f"{_rule_text(r)} → {'on' if r['enabled'] else 'off'}" for r in switch.cohort_rules
+        )
+    if switch.active_holds:
+        if name_holders:
+            text += f"; held by {holders_text(switch.active_holds)}"
+        else:
+            count = len({h.incident_id or f"manual-{h.pk}" for h in switch.active_holds})
+            text += f"; held by {count} containment decision{'s' if count != 1 else ''}"
+    if switch.is_stand_in:
+        text += " (a drill's stand-in switch, not production)"
+    return text + "."

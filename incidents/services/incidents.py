@@ -46,6 +46,9 @@ INPUT_GUARDS = {
     guards.has_dismiss_reason,
     guards.names_duplicate_if_duplicate,
     guards.has_reopen_reason,
+    # settled by the choices made with the Close button (lift or hand over, acknowledge or cancel)
+    guards.has_no_unattended_containment,
+    guards.has_no_open_pages,
 }
 
 EDITABLE_FIELDS = [
