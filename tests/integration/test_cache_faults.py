@@ -1,0 +1,173 @@
+"""A real Redis as the cache, lost mid-run: killed and restarted, or frozen (a partition that keeps its data).
+
+A live server answers the published OpenFeature SDK (OFREP provider) while the test flips kill switches
+through the services. What a user would notice is asserted: no 5xx anywhere, a switch held off reads off
+(not the SDK's default) before, during and after the outage, a flip made during the outage is seen, and
+every alert and report sent during it is stored.
+"""
+
+import json
+import os
+import signal
+import time
+import uuid
+
+import httpx
+import pytest
+from django.test import Client
+
+from incidents.models import AlertPayload, UserReport
+from incidents.services import api_token_create
+from incidents.services.flags import flag_cache_key, killswitch_set
+from tests.incidents.test_alerts import firing
+from tests.incidents.test_reports import form_data
+from tests.integration.harness import wait_for
+from tests.redis_settings import forget_process_state, use_redis
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+@pytest.fixture
+def redis_cache(redis_server, settings):
+    """The Django cache and hotcache on this test's own redis-server (started; the test stops it)."""
+    use_redis(settings, redis_server.url)
+    settings.RATELIMIT_CACHE_PREFIX = f"rl-test-{uuid.uuid4().hex}:"
+    try:
+        yield redis_server
+    finally:
+        if redis_server.proc is not None:
+            os.kill(redis_server.proc.pid, signal.SIGCONT)  # a frozen Redis would not hear SIGTERM
+        forget_process_state()
+
+
+class Product:
+    """The AI product: reads its kill switch through the OpenFeature SDK, sends alerts and reports."""
+
+    def __init__(self, base_url: str, feature):
+        from openfeature import api
+        from openfeature.contrib.provider.ofrep import OFREPProvider
+
+        self.base_url = base_url
+        self.feature = feature
+        self.flags = api_token_create(name="product", scopes=["flags"])[1]
+        self.alerts = api_token_create(name="alertmanager", scopes=["alerts"])[1]
+        self.dashboard = api_token_create(name="dashboard", scopes=["incidents"])[1]
+        api.set_provider(OFREPProvider(base_url, headers_factory=lambda: {"Authorization": f"Bearer {self.flags}"}))
+        self.client = api.get_client()
+        self.web = Client(raise_request_exception=False)  # an unhandled error is the 500 a user would get
+        self.sent_alerts = 0
+        self.sent_reports = 0
+
+    def switch(self) -> bool:
+        """The switch as the product reads it; True (on) is the default a failed read would fall back to."""
+        from openfeature.evaluation_context import EvaluationContext
+
+        details = self.client.get_boolean_details(
+            self.feature.kill_switch_key, True, EvaluationContext(targeting_key=f"user-{uuid.uuid4().hex[:6]}")
+        )
+        assert details.reason != "ERROR", f"the SDK fell back to its default: {details.error_message}"
+        return details.value
+
+    def statuses(self) -> dict[str, int]:
+        """Every path the outage took down, once each; returns their status codes."""
+        auth = {"Authorization": f"Bearer {self.flags}"}
+        body = {"context": {"targetingKey": "user-1"}}
+        codes = {
+            "ofrep single": httpx.post(
+                f"{self.base_url}/ofrep/v1/evaluate/flags/{self.feature.kill_switch_key}", json=body, headers=auth
+            ).status_code,
+            "ofrep bulk": httpx.post(f"{self.base_url}/ofrep/v1/evaluate/flags", json=body, headers=auth).status_code,
+            "api incidents": self.web.get(
+                "/api/v1/incidents", HTTP_AUTHORIZATION=f"Bearer {self.dashboard}"
+            ).status_code,
+        }
+        self.sent_alerts += 1
+        codes["alert intake"] = self.web.post(
+            "/api/v1/alerts/alertmanager",
+            json.dumps(firing(f"outage-{self.sent_alerts}")),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {self.alerts}",
+        ).status_code
+        self.sent_reports += 1
+        codes["report form"] = self.web.post("/report/", form_data(self.feature)).status_code
+        return codes
+
+    def close(self):
+        from openfeature import api
+
+        api.shutdown()
+
+
+@pytest.fixture
+def product(live_server, redis_cache, feature):
+    product = Product(live_server.url, feature)
+    try:
+        yield product
+    finally:
+        product.close()
+
+
+EXPECTED = {"ofrep single": 200, "ofrep bulk": 200, "api incidents": 200, "alert intake": 202, "report form": 302}
+
+
+def cached_in_redis(redis_server, flag_key: str) -> bool:
+    return bool(redis_server.client().keys(f"*{flag_cache_key(flag_key)}"))
+
+
+def test_redis_killed_and_restarted_keeps_switches_off_and_loses_nothing(product, redis_cache, feature, commander):
+    killswitch_set(feature=feature, is_on=False, reason="harmful answers", actor=commander)
+    assert product.switch() is False
+    assert product.statuses() == EXPECTED
+    assert wait_for(lambda: cached_in_redis(redis_cache, feature.kill_switch_key), 5), "the cache was not in use"
+
+    redis_cache.stop()
+    started = time.monotonic()
+    for _ in range(5):
+        assert product.switch() is False
+    assert time.monotonic() - started < 5, "a dead Redis must not cost a timeout per read"
+    assert product.statuses() == EXPECTED
+    killswitch_set(feature=feature, is_on=True, reason="fixed; turning it back on", actor=commander)
+    assert product.switch() is True, "a flip during the outage is seen at once"
+    killswitch_set(feature=feature, is_on=False, reason="it happened again", actor=commander)
+    assert product.switch() is False
+    assert product.statuses() == EXPECTED
+
+    redis_cache.start()  # same port, empty
+    assert product.switch() is False
+    assert product.statuses() == EXPECTED
+    assert wait_for(lambda: product.switch() is False and cached_in_redis(redis_cache, feature.kill_switch_key), 10), (
+        "the cache is not used again after Redis came back"
+    )
+    killswitch_set(feature=feature, is_on=True, reason="fixed for good", actor=commander)
+    assert product.switch() is True, "a flip after the outage is seen at once (the cached copy was dropped)"
+
+    assert AlertPayload.objects.count() == product.sent_alerts
+    assert UserReport.objects.count() == product.sent_reports
+
+
+def test_a_flip_while_redis_is_frozen_is_not_undone_by_its_old_entry(product, redis_cache, feature, commander):
+    """A partition: Redis keeps its data but cannot be reached. The entry from before the flip must go."""
+    assert product.switch() is True
+    assert wait_for(lambda: cached_in_redis(redis_cache, feature.kill_switch_key), 5)
+    assert product.switch() is True  # served from the cache
+    redis = redis_cache.client()
+    [key] = redis.keys(f"*{flag_cache_key(feature.kill_switch_key)}")
+    before_the_flip = redis.dump(key)
+
+    os.kill(redis_cache.proc.pid, signal.SIGSTOP)
+    try:
+        killswitch_set(feature=feature, is_on=False, reason="harmful answers", actor=commander)
+        assert product.switch() is False
+        assert product.statuses() == EXPECTED
+    finally:
+        os.kill(redis_cache.proc.pid, signal.SIGCONT)
+    # A frozen Redis still runs the DEL that was written to its socket once it thaws; across a real
+    # partition that DEL is lost. Put the entry from before the flip back, as the partition leaves it.
+    redis.restore(key, 10_000, before_the_flip, replace=True)
+
+    deadline = time.monotonic() + 6  # past the breaker's cooldown, so the cache is used again
+    while time.monotonic() < deadline:
+        assert product.switch() is False, "the entry from before the flip was served after Redis came back"
+        time.sleep(0.2)
+    assert product.statuses() == EXPECTED
+    assert redis.dump(key) != before_the_flip
