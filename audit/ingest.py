@@ -36,6 +36,8 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from config import json_input
+from config.json_input import dotted, flatten, printable, text_problem, unstorable
 from incidents.models import AIFeature
 
 from .models import AuditRecord, Verdict
@@ -65,6 +67,7 @@ COST_QUANTUM = Decimal("0.000001")
 VERDICTS = frozenset(Verdict.values)
 
 REQUEST_ID_MAX = AuditRecord._meta.get_field("request_id").max_length
+FEATURE_KEY_MAX = AIFeature._meta.get_field("key").max_length
 _LABEL_FIELDS = tuple(
     (name, AuditRecord._meta.get_field(name).max_length)
     for name in ("model_provider", "model_version", "prompt_id", "prompt_version")
@@ -363,12 +366,14 @@ def _clean(data: Any, *, line: int, features: dict[str, AIFeature], now: datetim
 
     key = get("feature")
     feature = None
-    if not isinstance(key, str) or not key:
+    if key is None or key == "":
         errors["feature"] = "Required: the AI feature's key, e.g. support-bot."
+    elif not isinstance(key, str):
+        errors["feature"] = "Must be a string: the AI feature's key, e.g. support-bot."
     else:
         feature = features.get(key)
         if feature is None:
-            errors["feature"] = f"No AI feature has the key '{key[:100]}'."
+            errors["feature"] = f"No AI feature has the key '{printable(key[:100])}'."
 
     # The user id is personal data: it is hashed here and never repeated, not even in an error.
     user_id = get("user_id")
@@ -420,6 +425,10 @@ def _clean(data: Any, *, line: int, features: dict[str, AIFeature], now: datetim
         tool_calls = []
     elif not isinstance(tool_calls, list):
         errors["tool_calls"] = "Must be a list."
+    else:
+        for i, call in enumerate(tool_calls):
+            if not isinstance(call, dict):
+                errors[f"tool_calls[{i}]"] = "Must be an object: the call and its arguments."
 
     counts = {}
     for name in _COUNT_FIELDS:
@@ -484,10 +493,12 @@ def _clean(data: Any, *, line: int, features: dict[str, AIFeature], now: datetim
 
 
 class _Unreadable:
-    __slots__ = ("reason",)
+    """A line that is not a record Fireline can read: {field path or "record": reason}."""
 
-    def __init__(self, reason: str):
-        self.reason = reason
+    __slots__ = ("errors",)
+
+    def __init__(self, errors: dict[str, str]):
+        self.errors = errors
 
 
 def ndjson_lines(body: bytes, *, max_lines: int | None = None) -> list[tuple[int, bytes]]:
@@ -509,38 +520,24 @@ def _parse_float(text: str) -> int | float:
     return _plain_number(float(text))
 
 
-# Whole numbers written as floats (1.0, 1e20) are read as integers, as jsonb gives them back: JSON has
-# one number type, and a record then hashes the same before and after the database.
-_DECODER = json.JSONDecoder(parse_float=_parse_float)
-
-
-def _too_deep(value: Any, limit: int) -> bool:
-    stack = [(value, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > limit:
-            return True
-        if isinstance(value, dict):
-            stack.extend((v, depth + 1) for v in value.values())
-        elif isinstance(value, list):
-            stack.extend((v, depth + 1) for v in value)
-    return False
-
-
 def _parse(raw: bytes) -> Any:
+    """The line's JSON, or _Unreadable naming what is wrong and where.
+
+    Whole numbers written as floats (1.0, 1e20) are read as integers, as jsonb gives them back: JSON has
+    one number type, and a record then hashes the same before and after the database. Nesting past
+    MAX_DEPTH, huge integers, NaN and Infinity are refused by the reader before they can fail anything
+    later; NUL (PostgreSQL refuses it) and lone surrogates (not Unicode) are refused by their field.
+    """
     try:
-        data = _DECODER.decode(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        return _Unreadable("The line is not UTF-8.")
-    except json.JSONDecodeError as exc:
-        # The decoder's message names the position, never the content.
-        return _Unreadable(f"Not valid JSON: {exc.msg} at column {exc.colno}.")
-    except (ValueError, RecursionError):  # a number too long to read, or nesting the parser gave up on
-        return _Unreadable("Not valid JSON: a number too long, or nesting too deep, to read.")
-    # Deep nesting would trip the recursion limit wherever the record is read later; no real record
-    # nests this deep. Counting brackets first keeps the walk off ordinary records.
-    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _too_deep(data, MAX_DEPTH):
-        return _Unreadable(f"Nested more than {MAX_DEPTH} levels deep.")
+        data = json_input.loads(raw, max_depth=MAX_DEPTH, parse_float=_parse_float, check_text=False)
+    except json_input.JSONInputError as exc:
+        # The reader's messages name the position or the field, never the content.
+        return _Unreadable({"record" if path == "body" else path: reason for path, reason in flatten(exc.errors)})
+    if b"\\u0000" in raw or b"\\ud" in raw or b"\\uD" in raw:  # JSON carries either only as an escape
+        found = unstorable(data)
+        if found:
+            path, reason = found
+            return _Unreadable({dotted(path) if path else "record": reason})
     return data
 
 
@@ -703,14 +700,17 @@ def audit_records_ingest(*, lines: list[tuple[int, bytes]], now: datetime | None
     now = now or timezone.now()
     result = IngestResult()
     records = [(n, _parse(raw)) for n, raw in lines]
-    wanted = {data.get("feature") for _, data in records if isinstance(data, dict)}
-    wanted = {k for k in wanted if isinstance(k, str) and k}
+    # Only keys that could name a feature are looked up: a wrong type ({} or [1]) is the line's error.
+    wanted = {
+        data.get("feature") for _, data in records if isinstance(data, dict) and isinstance(data.get("feature"), str)
+    }
+    wanted = {k for k in wanted if k and len(k) <= FEATURE_KEY_MAX and not text_problem(k)}
     features = {f.key: f for f in AIFeature.objects.filter(key__in=wanted).only("pk", "key", "redact_pii")}
     keys = (_secret(), _body_key())
     good: list[_Clean] = []
     for line, data in records:
         if isinstance(data, _Unreadable):
-            result.rejected.append({"line": line, "errors": {"record": data.reason}})
+            result.rejected.append({"line": line, "errors": data.errors})
             continue
         item, errors = _clean(data, line=line, features=features, now=now, keys=keys)
         if errors:

@@ -193,6 +193,18 @@ def test_bad_lines_are_reported_by_line_number_while_good_lines_land(client, tok
         ({"cost": "cheap"}, "cost"),
         ({"model_version": "m" * 121}, "model_version"),
         ({"error": 3}, "error"),
+        ({"feature": {}}, "feature"),
+        ({"feature": [1]}, "feature"),
+        ({"feature": 5}, "feature"),
+        ({"user_id": {"id": 5}}, "user_id"),
+        ({"user_id": [5]}, "user_id"),
+        ({"user_id": 1.5}, "user_id"),
+        ({"request_id": 5}, "request_id"),
+        ({"occurred_at": 1733000000}, "occurred_at"),
+        ({"occurred_at": "9999-12-31T23:00:00-05:00"}, "occurred_at"),
+        ({"tool_calls": [1]}, "tool_calls[0]"),
+        ({"latency_ms": 10**40}, "latency_ms"),
+        ({"retrieved_context": [{"id": 1.5}]}, "retrieved_context[0].id"),
     ],
 )
 def test_each_field_is_checked(client, token, feature, fields, field):
@@ -235,7 +247,7 @@ def test_values_no_database_can_store_are_rejected_not_crashed_on(client, token,
 
 @pytest.mark.parametrize(
     "value, reason",
-    [("a\\u0000b", "NUL"), ("\\ud800", "lone surrogate"), ("a\\\\u0000b", None)],
+    [("a\\u0000b", "NUL"), ("\\ud800", "lone UTF-16 surrogate"), ("a\\\\u0000b", None)],
 )
 def test_unstorable_text_is_named(client, token, feature, value, reason):
     line = f'{{"request_id": "r", "occurred_at": "2026-11-29T22:00:00Z", "feature": "support-bot", "input": "{value}"}}'
@@ -243,7 +255,7 @@ def test_unstorable_text_is_named(client, token, feature, value, reason):
     if reason is None:  # an escaped backslash before u0000 is just text
         assert result["accepted"] == 1
     else:
-        assert reason in result["rejected"][0]["errors"]["record"]
+        assert reason in result["rejected"][0]["errors"]["input"]
 
 
 def test_a_byte_order_mark_is_tolerated(client, token, feature):
@@ -554,3 +566,58 @@ def test_the_openapi_schema_documents_the_endpoint(client):
     assert {"request_id", "occurred_at", "feature"} <= set(record_schema["required"])
     assert "moderation" in record_schema["properties"]
     assert {"200", "400", "401", "403", "413"} <= set(operation["responses"])
+
+
+# --- input that used to fail the whole request ------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [{}, [1], {"key": "support-bot"}])
+def test_a_feature_of_the_wrong_type_refuses_its_line_only(client, token, feature, bad):
+    """One line with `feature: {}` used to fail all 10,000 lines of its request with a 500."""
+    response = post_ndjson(client, token, record(1), record(2, feature=bad), record(3))
+    assert response.status_code == 200
+    result = response.json()
+    assert result["accepted"] == 2
+    assert result["rejected"] == [
+        {"line": 2, "errors": {"feature": "Must be a string: the AI feature's key, e.g. support-bot."}}
+    ]
+
+
+def test_a_single_record_with_a_feature_of_the_wrong_type_is_400(client, token, feature):
+    response = post(client, token, record(1, feature={}))
+    assert response.status_code == 400 and "feature" in response.json()["errors"]
+
+
+@pytest.mark.parametrize("field", ["feature", "user_id", "request_id", "model_version", "input"])
+@pytest.mark.parametrize("escape, reason", [("\\u0000", "NUL"), ("\\udfff", "lone UTF-16 surrogate")])
+def test_unstorable_text_in_any_field_is_named_with_its_line(client, token, feature, field, escape, reason):
+    bad = json.dumps(record(2, **{field: "MARK"})).replace("MARK", f"a{escape}b")
+    body = ndjson(record(1), bad, record(3))
+    response = post(client, token, body, content_type="application/x-ndjson")
+    assert response.status_code == 200
+    result = response.json()
+    assert result["accepted"] == 2
+    [rejected] = result["rejected"]
+    assert rejected["line"] == 2 and reason in rejected["errors"][field]
+    assert RAW_USER not in response.content.decode()
+
+
+def test_unstorable_text_deep_in_a_record_is_named_by_its_path(client, token, feature):
+    bad = json.dumps(record(1, tool_calls=[{"name": "x", "arguments": {"q": "MARK"}}])).replace("MARK", "\\u0000")
+    response = post(client, token, bad)
+    assert response.status_code == 400
+    assert "NUL" in response.json()["errors"]["tool_calls[0].arguments.q"][0]
+
+
+@pytest.mark.parametrize(
+    "body, where, reason",
+    [
+        ('{"input": ' + "[" * 1000 + "]" * 1000 + "}", "record", "Nested more than 64 levels deep"),
+        ('{"latency_ms": ' + "9" * 5000 + "}", "latency_ms", "5,000 digits"),
+        ('{"parameters": {"t": 1e999}}', "parameters.t", "out of range"),
+    ],
+)
+def test_numbers_and_nesting_no_parser_should_attempt_are_named(client, token, feature, body, where, reason):
+    response = post(client, token, body)
+    assert response.status_code == 400
+    assert reason in response.json()["errors"][where][0]
