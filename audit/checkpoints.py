@@ -16,6 +16,10 @@ directory) then requires that the checkpointed entry still exists with its hash 
 shrunk. A cut or a rewrite since the last checkpoint is found; entries written after the last checkpoint
 and removed before the next one are not (at most an hour's worth), and nothing here stands up to someone
 who holds the key and can rewrite both the checkpoint file and the mailboxes.
+
+A database restored from a backup older than the newest checkpoint is, truthfully, a log cut back: the
+hourly check reports it and writes no checkpoint until an operator, once the loss is explained, points
+FIRELINE_AUDIT_CHECKPOINT_DIR at a new directory.
 """
 
 from __future__ import annotations
@@ -225,6 +229,10 @@ def action_log_check_and_checkpoint() -> tuple[ChainBreak | None, Checkpoint | N
         chain_break_send(broken)
         return broken, None
     checkpoint = checkpoint_make(tip)
-    checkpoint_append(checkpoint, path)
+    try:
+        checkpoint_append(checkpoint, path)
+    except OSError:
+        # Still mailed: a checkpoint Legal holds is worth having even when the directory is not writable.
+        logger.critical("Could not append the action log checkpoint to %s", path, exc_info=True)
     checkpoint_send(checkpoint)
     return None, checkpoint

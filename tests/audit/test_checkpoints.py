@@ -142,3 +142,15 @@ def test_the_checkpoint_command_prints_the_line_it_appended(logged, checkpoint_f
     out = StringIO()
     call_command("audit_checkpoint", stdout=out, stderr=StringIO())
     assert json.loads(out.getvalue()) == lines(checkpoint_file)[-1]
+
+
+def test_a_checkpoint_directory_that_cannot_be_written_still_mails_the_checkpoint(
+    logged, checkpoint_file, settings, tmp_path, caplog, django_capture_on_commit_callbacks
+):
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("")
+    settings.FIRELINE_AUDIT_CHECKPOINT_DIR = blocked
+    with django_capture_on_commit_callbacks(execute=True):
+        assert verify_action_log.delay().get() == "intact: checkpoint at 2 entries"
+    assert "Could not append the action log checkpoint" in caplog.text
+    assert len(mail.outbox) == 2 and '"entry_count":2' in mail.outbox[0].body
