@@ -12,21 +12,19 @@ from django.core.cache import cache
 from django.db import OperationalError, connection
 from django.test import Client
 
-from incidents import ofrep
 from incidents.services import api_token_create, hotcache
 from incidents.services.flags import killswitch_set, killswitch_set_cohort_rules
 from tests.factories import AIFeatureFactory
+from tests.redis_settings import forget_process_state
 
 
 @pytest.fixture(autouse=True)
 def fresh_state():
     cache.clear()
-    hotcache.clear()
-    ofrep.forget_known_state()
+    forget_process_state()
     yield
     cache.clear()
-    hotcache.clear()
-    ofrep.forget_known_state()
+    forget_process_state()
 
 
 @contextlib.contextmanager
