@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from django.contrib.auth.models import Group
 
@@ -76,3 +78,37 @@ def open_incident(commander, feature):
 @pytest.fixture
 def roles(db):
     return {g.name: g for g in Group.objects.all()}
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """Run a change and its on-commit work (cache invalidation), as a committed request would."""
+
+    def run(func, *args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return func(*args, **kwargs)
+
+    return run
+
+
+@pytest.fixture
+def flags_token(db):
+    return services.api_token_create(name="product", scopes=["flags"])[1]
+
+
+@pytest.fixture
+def read_flag(client, flags_token):
+    """What the product gets for a flag key: (value, version), through POST /ofrep/v1/evaluate/flags/{key}."""
+
+    def read(key, context=None):
+        response = client.post(
+            f"/ofrep/v1/evaluate/flags/{key}",
+            data=json.dumps({"context": context or {}}),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {flags_token}",
+        )
+        assert response.status_code == 200, response.content
+        body = response.json()
+        return body["value"], body["metadata"]["version"]
+
+    return read
