@@ -12,6 +12,7 @@ from django.test import Client
 from incidents.models import Alert, AlertPayload, UserReport
 from incidents.services import api_token_create
 from incidents.services.flags import killswitch_set
+from tests.audit.test_ingest import record as audit_record
 from tests.incidents.test_alerts import firing
 from tests.incidents.test_reports import form_data
 from tests.redis_settings import dead_redis_url, forget_process_state, use_redis
@@ -91,3 +92,15 @@ def test_the_admin_works(client, superuser, feature):
     client.force_login(superuser)
     assert client.get("/admin/").status_code == 200
     assert client.get("/admin/incidents/killswitch/").status_code == 200
+
+
+def test_audit_ingest_stores_records(client, feature):
+    token = api_token_create(name="product", scopes=["audit"])[1]
+    response = client.post(
+        "/api/v1/audit/records",
+        json.dumps(audit_record(1)),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["accepted"] == 1
