@@ -131,6 +131,8 @@ class PublicReportForm(forms.Form):
 
 
 @require_http_methods(["GET", "POST"])
+# Counted in the "ratelimit" cache (RATELIMIT_USE_CACHE): Redis, shared by every process; while Redis is
+# lost, each process counts on its own (config.cache local_fallback): limited, neither a 500 nor open.
 @ratelimit(key="ip", rate=form_rate, method="POST", block=False)
 def report_form(request):
     if request.method == "POST" and getattr(request, "limited", False):
