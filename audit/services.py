@@ -336,10 +336,3 @@ def action_log_record_outcome(broken: ChainBreak | None) -> None:
     ActionLogHead.objects.filter(pk=1).update(
         verified_at=timezone.now(), is_intact=broken is None, first_break=str(broken)[:300] if broken else ""
     )
-
-
-def action_log_check_and_record() -> ChainBreak | None:
-    """Verify the chain and remember the outcome."""
-    broken = action_log_verify()
-    action_log_record_outcome(broken)
-    return broken
