@@ -104,3 +104,27 @@ def test_admin_shows_the_log_read_only_even_to_superusers(logged, client, superu
     assert page.status_code == 200 and b'name="_save"' not in page.content
     client.post(reverse("admin:audit_actionlogentry_change", args=[entry.pk]), {"verb": "forged"})
     assert ActionLogEntry.objects.get(pk=entry.pk).verb == entry.verb
+
+
+def test_new_entries_are_keyed_with_the_key_from_outside_the_database(logged, settings, capsys):
+    assert set(ActionLogEntry.objects.values_list("hash_version", flat=True)) == {2}
+    assert run_verify() == 0
+    settings.FIRELINE_AUDIT_LOG_KEY = "not the key the entries were written with"
+    assert run_verify() == 1
+    first = ActionLogEntry.objects.order_by("id").first()
+    assert f"entry #{first.pk}: its content does not match its hash" in capsys.readouterr().err
+
+
+def test_an_entry_appended_while_the_check_reads_the_chain_is_not_a_break(logged):
+    """The check reads the head first: a head one entry behind the chain is what a concurrent append
+    looks like, and the entry beyond it is verified like the others."""
+    entries = list(ActionLogEntry.objects.order_by("id"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE audit_actionloghead SET last_hash = %s, last_entry_id = %s, entry_count = %s WHERE id = 1",
+            [entries[-2].entry_hash, entries[-2].pk, len(entries) - 1],
+        )
+    assert action_log_verify() is None
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE audit_actionlogentry SET verb = 'forged' WHERE id = %s", [entries[-1].pk])
+    assert action_log_verify().entry_id == entries[-1].pk
