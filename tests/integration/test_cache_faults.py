@@ -171,3 +171,47 @@ def test_a_flip_while_redis_is_frozen_is_not_undone_by_its_old_entry(product, re
         time.sleep(0.2)
     assert product.statuses() == EXPECTED
     assert redis.dump(key) != before_the_flip
+
+
+def test_local_copies_are_not_served_once_the_shared_cache_is_lost(redis_cache):
+    """A process that cannot reach Redis cannot hear invalidations either: its local copies must not answer."""
+    from django.core.cache import cache
+
+    from incidents.services import hotcache
+
+    key = f"fireline:test:hotcache:{uuid.uuid4().hex}"
+    hotcache.get(key)
+    assert hotcache._live.wait(5), "the invalidation subscriber did not subscribe"
+    cache.set(key, "before")
+    assert hotcache.get(key) == "before"  # now held in this process too
+    os.kill(redis_cache.proc.pid, signal.SIGSTOP)  # the subscriber's connection stays up: nothing tells it
+    try:
+        assert cache.get("fireline:test:anything") is None  # one call meets the lost Redis
+        assert hotcache.get(key) is None, "a local copy was served while Redis was lost"
+    finally:
+        os.kill(redis_cache.proc.pid, signal.SIGCONT)
+
+
+def test_an_invalidation_not_published_during_the_outage_is_published_when_redis_is_back(redis_cache, monkeypatch):
+    from django.core.cache import cache
+
+    from incidents.services import hotcache
+
+    published = []
+    real_publish = hotcache._publish
+
+    def recording_publish(url, keys):
+        sent = real_publish(url, keys)
+        published.append((set(keys), sent))
+        return sent
+
+    monkeypatch.setattr(hotcache, "_publish", recording_publish)
+    key = f"fireline:test:hotcache:{uuid.uuid4().hex}"
+    hotcache.get(key)
+    assert hotcache._live.wait(5)
+    redis_cache.stop()
+    cache.delete(key)  # fails: the cache adapter remembers it
+    hotcache.invalidate([key])  # cannot be published now
+    assert not any(sent for _, sent in published)
+    redis_cache.start()
+    assert wait_for(lambda: any(key in keys and sent for keys, sent in published), 10), published
