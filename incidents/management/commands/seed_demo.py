@@ -553,7 +553,15 @@ class Command(BaseCommand):
         for reviewer in reviewers:  # the commander, Legal, and Communications when public
             postmortem_approve(postmortem_id=pm.pk, actor=reviewer)
         postmortem_publish(postmortem_id=pm.pk, actor=cmd)
-        services.incident_close(incident_id=i.pk, actor=cmd)
+        services.incident_close_settled(
+            incident_id=i.pk,
+            actor=cmd,
+            containment={
+                a.pk: {"decision": "lift", "reason": "The fix is verified and published."}
+                for a in i.containment_actions.filter(reverted_at__isnull=True)
+            },
+            pages={p.pk: "acknowledge" for p in i.pages.all()},
+        )
 
         # dismissed: a false alarm
         i = open_(
