@@ -321,7 +321,9 @@ def action_log_walk() -> tuple[ChainBreak | None, ChainTip]:
                 return ChainBreak(entry.pk, "the head does not match the chain at this entry"), tip()
     if not seen_head:
         missing = head_position[2] - count
-        return ChainBreak(last_id, f"the chain ends early: {missing} entries after it are missing"), tip()
+        if missing > 0:
+            return ChainBreak(last_id, f"the chain ends early: {missing} entries after it are missing"), tip()
+        return ChainBreak(None, f"the head names entry #{head_position[0]}, which is not in the chain"), tip()
     return None, tip()
 
 
