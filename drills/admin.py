@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from incidents.admin.forms import error_text as _error_text
-from incidents.models import ActionItem, ActionItemKind
+from incidents.models import ActionItem, ActionItemKind, KillSwitch
 from incidents.selectors import incident_is_visible
 
 from . import services
@@ -372,6 +372,9 @@ class DrillAdmin(admin.ModelAdmin):
                     "reminders": [(r, dict((k, t) for k, _, t in REMINDERS)[r.key]) for r in drill.reminders.all()],
                     "incident_visible": bool(drill.incident_id)
                     and incident_is_visible(user=request.user, incident=drill.incident),
+                    "stand_in": KillSwitch.objects.filter(drill_incident_id=drill.incident_id).first()
+                    if drill.incident_id
+                    else None,
                     "schedule_form": ScheduleForm(
                         initial={
                             "scheduled_for": drill.scheduled_for or (timezone.now() + datetime.timedelta(days=7)),

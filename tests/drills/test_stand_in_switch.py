@@ -73,3 +73,10 @@ def test_a_cancelled_drill_closes_its_incident_and_lifts_its_holds(
     assert drill.incident.state == S.CLOSED
     assert read_flag(stand_in_key(drill.incident))[0] is True
     assert not drill.incident.pages.filter(state__in=[PageState.PENDING, PageState.SENT]).exists()
+
+
+def test_the_drill_page_shows_its_stand_in_key(running_drill, client, facilitator, feature):
+    drill = running_drill()
+    client.force_login(facilitator)
+    html = client.get(f"/admin/drills/drill/{drill.pk}/change/").content.decode()
+    assert 'id="drill-stand-in"' in html and stand_in_key(drill.incident) in html
