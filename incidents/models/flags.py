@@ -61,6 +61,7 @@ class KillSwitch(models.Model):
     last_read_at = models.DateTimeField(null=True, blank=True, help_text="When the product last evaluated it.")
 
     class Meta:
+        verbose_name_plural = "kill switches"
         constraints = [
             models.UniqueConstraint(
                 fields=["stand_in_key"], condition=~models.Q(stand_in_key=""), name="killswitch_stand_in_key_unique"
