@@ -77,6 +77,8 @@ class Breaker:
             )
 
     def recovered(self) -> None:
+        if not self.is_lost and not self._probing:
+            return  # the hot path: no lock while Redis answers
         with self._lock:
             was_lost = self.is_lost
             self.is_lost = False
