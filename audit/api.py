@@ -2,12 +2,14 @@
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .ingest import (
+    COST_PATTERN,
+    MAX_COUNT,
     IngestLimitError,
     RedactionRuleError,
     audit_records_ingest,
@@ -38,39 +40,74 @@ class ModerationDecisionSerializer(serializers.Serializer):
     score = serializers.FloatField(required=False, allow_null=True)
 
 
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "integer"}]})
+class StringOrIntegerField(serializers.Field):
+    pass
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "number", "minimum": 0, "maximum": 999999.999999},
+            {"type": "string", "pattern": COST_PATTERN},
+        ]
+    }
+)
+class CostField(serializers.Field):
+    pass
+
+
+@extend_schema_field({"oneOf": [{"type": "boolean"}, {"type": "string"}, {"type": "object"}]})
+class ErrorFlagField(serializers.Field):
+    pass
+
+
 class AuditRecordSerializer(serializers.Serializer):
     """One AI request as the product saw it. In NDJSON, each line is one of these."""
 
-    request_id = serializers.CharField(max_length=200, help_text="Unique per feature; the idempotency key.")
+    request_id = serializers.CharField(
+        min_length=1, max_length=200, help_text="Unique per feature; the idempotency key."
+    )
     occurred_at = serializers.DateTimeField(help_text="ISO 8601 with a zone, e.g. 2026-11-29T22:00:00Z.")
-    feature = serializers.CharField(help_text="The AI feature's key, e.g. support-bot.")
-    user_id = serializers.CharField(
+    feature = serializers.CharField(min_length=1, max_length=100, help_text="The AI feature's key, e.g. support-bot.")
+    user_id = StringOrIntegerField(
         required=False,
+        allow_null=True,
         help_text="The product's user id (string or integer). Hashed with the install's secret on arrival "
         "(HMAC-SHA256); the raw id is never stored.",
     )
-    model_provider = serializers.CharField(required=False, max_length=80)
-    model_version = serializers.CharField(required=False, max_length=120)
-    prompt_id = serializers.CharField(required=False, max_length=120)
-    prompt_version = serializers.CharField(required=False, max_length=120)
+    model_provider = serializers.CharField(required=False, allow_null=True, max_length=80)
+    model_version = serializers.CharField(required=False, allow_null=True, max_length=120)
+    prompt_id = serializers.CharField(required=False, allow_null=True, max_length=120)
+    prompt_version = serializers.CharField(required=False, allow_null=True, max_length=120)
     prompt_hash = serializers.CharField(
-        required=False, max_length=120, help_text="Stored as the prompt version when prompt_version is absent."
+        required=False,
+        allow_null=True,
+        max_length=120,
+        help_text="Stored as the prompt version when prompt_version is absent.",
     )
-    parameters = serializers.DictField(required=False, help_text="Sampling parameters: temperature, seed, ...")
-    input = serializers.CharField(required=False, help_text="What the model was asked.")
-    retrieved_context = RetrievedDocumentSerializer(many=True, required=False)
-    model_output = serializers.CharField(required=False, help_text="The full output of the model.")
-    user_output = serializers.CharField(required=False, help_text="What the user was shown.")
-    moderation = ModerationDecisionSerializer(many=True, required=False)
+    parameters = serializers.DictField(
+        required=False, allow_null=True, help_text="Sampling parameters: temperature, seed, ..."
+    )
+    input = serializers.CharField(required=False, allow_null=True, help_text="What the model was asked.")
+    retrieved_context = RetrievedDocumentSerializer(many=True, required=False, allow_null=True)
+    model_output = serializers.CharField(required=False, allow_null=True, help_text="The full output of the model.")
+    user_output = serializers.CharField(required=False, allow_null=True, help_text="What the user was shown.")
+    moderation = ModerationDecisionSerializer(many=True, required=False, allow_null=True)
     tool_calls = serializers.ListField(
-        child=serializers.DictField(), required=False, help_text="Tool calls and actions taken (agents)."
+        child=serializers.DictField(),
+        required=False,
+        allow_null=True,
+        help_text="Tool calls and actions taken (agents).",
     )
-    latency_ms = serializers.IntegerField(required=False, min_value=0)
-    tokens_in = serializers.IntegerField(required=False, min_value=0)
-    tokens_out = serializers.IntegerField(required=False, min_value=0)
-    cost = serializers.DecimalField(required=False, max_digits=12, decimal_places=6, min_value=0)
-    error = serializers.CharField(
-        required=False, help_text="true/false, or the error message: the record is marked as an error."
+    latency_ms = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=MAX_COUNT)
+    tokens_in = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=MAX_COUNT)
+    tokens_out = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=MAX_COUNT)
+    cost = CostField(
+        required=False, allow_null=True, help_text="In the product's currency: a number, or its digits as text."
+    )
+    error = ErrorFlagField(
+        required=False, allow_null=True, help_text="true/false, or the error message: the record is marked as an error."
     )
 
 

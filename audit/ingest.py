@@ -25,6 +25,7 @@ import gc
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -64,6 +65,8 @@ MAX_DEPTH = 64  # levels of JSON nesting in a record
 MAX_COUNT = 2_147_483_647  # PositiveIntegerField on PostgreSQL
 MAX_COST = Decimal("1000000")  # DecimalField(max_digits=12, decimal_places=6)
 COST_QUANTUM = Decimal("0.000001")
+COST_PATTERN = r"^[0-9]{1,6}(\.[0-9]{1,6})?$"  # a cost sent as text: plain digits, as the schema says
+_COST_TEXT = re.compile(COST_PATTERN)
 VERDICTS = frozenset(Verdict.values)
 
 REQUEST_ID_MAX = AuditRecord._meta.get_field("request_id").max_length
@@ -444,6 +447,8 @@ def _clean(data: Any, *, line: int, features: dict[str, AIFeature], now: datetim
     if cost is not None:
         try:
             if isinstance(cost, bool) or not isinstance(cost, int | float | str):
+                raise InvalidOperation
+            if isinstance(cost, str) and not _COST_TEXT.match(cost):
                 raise InvalidOperation
             cost = Decimal(str(cost)).quantize(COST_QUANTUM)
             if not (0 <= cost < MAX_COST):

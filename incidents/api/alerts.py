@@ -41,7 +41,10 @@ IntakeResult = inline_serializer(
                 "RefusedAlert",
                 {
                     "index": serializers.IntegerField(help_text="The alert's place in the payload's list, from 0"),
-                    "errors": serializers.DictField(help_text="Field errors, nested by field: {field: [reason]}"),
+                    "errors": serializers.JSONField(
+                        help_text="Field errors, nested by field: {field: [reason]}; [reason] when the alert "
+                        "is not an object at all"
+                    ),
                 },
             ),
             help_text="Alerts of the batch that could not be read; the others were processed",

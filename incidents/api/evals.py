@@ -35,8 +35,8 @@ class EvalRunSerializer(serializers.Serializer):
 
 
 class EvalRunBatchSerializer(serializers.Serializer):
-    harness = serializers.CharField(max_length=120, help_text="Name of the harness that ran the cases")
-    runs = EvalRunSerializer(many=True, allow_empty=False, max_length=10_000)
+    harness = serializers.CharField(min_length=1, max_length=120, help_text="Name of the harness that ran the cases")
+    runs = serializers.ListField(child=EvalRunSerializer(), allow_empty=False, min_length=1, max_length=10_000)
 
 
 class EvalRunsView(APIView):

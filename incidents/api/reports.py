@@ -18,13 +18,15 @@ def _too_long(limit: int) -> str:
 
 
 class ReportRequestSerializer(serializers.Serializer):
-    feature = serializers.CharField(max_length=100, help_text="The AI feature's key, e.g. support-bot.")
+    feature = serializers.CharField(min_length=1, max_length=100, help_text="The AI feature's key, e.g. support-bot.")
     what_user_saw = serializers.CharField(
+        min_length=1,
         max_length=REPORT_TEXT_MAX,
         help_text="The answer as the user saw it.",
         error_messages={"max_length": _too_long(REPORT_TEXT_MAX)},
     )
     what_was_wrong = serializers.CharField(
+        min_length=1,
         max_length=REPORT_TEXT_MAX,
         help_text="Why the user says it was wrong, in their words.",
         error_messages={"max_length": _too_long(REPORT_TEXT_MAX)},

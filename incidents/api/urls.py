@@ -4,7 +4,8 @@ from . import views
 
 urlpatterns = [
     path("incidents", views.IncidentListView.as_view(), name="api-incident-list"),
-    path("incidents/<int:pk>", views.IncidentDetailView.as_view(), name="api-incident-detail"),
+    # Any text: an id that is not a number is a JSON 404 from the view, not the HTML page of the resolver.
+    path("incidents/<str:pk>", views.IncidentDetailView.as_view(), name="api-incident-detail"),
     path("", include("incidents.api.alerts_urls")),
     path("", include("incidents.api.reports_urls")),
     path("", include("incidents.api.evals_urls")),

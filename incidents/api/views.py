@@ -1,6 +1,6 @@
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 
 from incidents.selectors import incident_get, incident_list
 
@@ -8,6 +8,7 @@ from .errors import ErrorBody, ValidationErrorBody
 from .pagination import BoundedLimitOffsetPagination
 from .serializers import IncidentFilterSerializer, IncidentSerializer
 
+PK_MAX = 2**63 - 1  # a bigint: beyond it no incident exists
 AUTH_ERRORS = {
     401: OpenApiResponse(ErrorBody, description="No token, or an invalid or revoked one."),
     403: OpenApiResponse(ErrorBody, description="The token lacks the `incidents` scope."),
@@ -22,6 +23,10 @@ class IncidentListView(generics.ListAPIView):
     pagination_class = BoundedLimitOffsetPagination
 
     def get_queryset(self):
+        # The REST framework reads "?state=" as no filter at all; a filter sent empty is refused by name.
+        blank = [name for name in IncidentFilterSerializer().fields if self.request.query_params.get(name, None) == ""]
+        if blank:
+            raise ValidationError({name: ["Must not be empty; leave the filter out to see all."] for name in blank})
         filters = IncidentFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         return incident_list(user=self.request.user, filters=filters.validated_data).prefetch_related("members")
@@ -45,18 +50,22 @@ class IncidentDetailView(generics.RetrieveAPIView):
     serializer_class = IncidentSerializer
 
     @extend_schema(
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="The incident's id (INC-n -> n).")],
         responses={
             200: IncidentSerializer,
             404: OpenApiResponse(ErrorBody, description="No such incident, or one this token may not see."),
             **AUTH_ERRORS,
-        }
+        },
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     def get_object(self):
+        pk = self.kwargs["pk"]
+        if not (pk.isascii() and pk.isdigit() and len(pk) <= 19 and int(pk) <= PK_MAX):
+            raise NotFound()
         try:
-            return incident_get(user=self.request.user, pk=self.kwargs["pk"])
+            return incident_get(user=self.request.user, pk=int(pk))
         except Exception as exc:
             if exc.__class__.__name__ == "DoesNotExist":
                 raise NotFound() from exc

@@ -133,7 +133,7 @@ Status = Literal["firing", "resolved"]
 
 class AlertmanagerAlert(BaseModel):
     status: Status
-    labels: Annotated[StringMap, AfterValidator(_has_labels)]
+    labels: Annotated[StringMap, AfterValidator(_has_labels), Field(json_schema_extra={"minProperties": 1})]
     annotations: StringMap = Field(default_factory=dict)
     startsAt: Moment = None  # noqa: N815 - the monitor's field names
     endsAt: Moment = None  # noqa: N815
@@ -144,7 +144,7 @@ class AlertmanagerAlert(BaseModel):
 class AlertmanagerPayload(BaseModel):
     """Prometheus Alertmanager's webhook, version 4."""
 
-    version: Annotated[str, AfterValidator(_version_4)] = ""
+    version: Annotated[str, AfterValidator(_version_4), Field(json_schema_extra={"enum": ["", "4"]})] = ""
     status: Status = "firing"
     receiver: str = ""
     groupKey: Text(500) = ""  # noqa: N815
