@@ -128,6 +128,8 @@ def test_close_needs_a_published_postmortem_when_required(open_incident, command
     with pytest.raises(ValidationError, match="publish it first"):
         services.incident_close(incident_id=incident.pk, actor=commander)
     postmortem_publish(postmortem_id=pm.pk, actor=legal)
+    for action in incident.containment_actions.all():  # nothing left silently active (its own test)
+        services.containment_revert(action_id=action.pk, reason="fix verified", actor=commander)
     assert services.incident_close(incident_id=incident.pk, actor=commander).state == IncidentState.CLOSED
 
 
