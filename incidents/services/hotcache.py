@@ -123,6 +123,11 @@ def _listen(url: str, stop: threading.Event) -> None:
                 if now - pinged >= PING_SECONDS:
                     pubsub.ping()
                     pinged = now
+                    if subscribed and redis_is_lost(url) and now - heard < PING_SECONDS * 2:
+                        # Redis answers this thread while the cache client here still counts it lost: let
+                        # the cache client probe now, so the deletes it owes are made without waiting for
+                        # a request to this process.
+                        _probe_cache()
                 if now - heard > DEAD_AFTER_SECONDS:
                     raise redis.ConnectionError("no answer from Redis on the invalidation channel")
         except Exception as exc:
@@ -140,6 +145,13 @@ def _listen(url: str, stop: threading.Event) -> None:
                     pubsub.close()
         stop.wait(backoff)
         backoff = min(backoff * 2, 2.0)
+
+
+def _probe_cache() -> None:
+    try:
+        cache.has_key("fireline:hotcache:probe")
+    except Exception:  # noqa: BLE001 - a cache that is not the fail-safe one may raise; the next ping retries
+        logger.debug("hotcache: the cache probe failed", exc_info=True)
 
 
 def _drop(keys) -> None:

@@ -215,3 +215,24 @@ def test_an_invalidation_not_published_during_the_outage_is_published_when_redis
     assert not any(sent for _, sent in published)
     redis_cache.start()
     assert wait_for(lambda: any(key in keys and sent for keys, sent in published), 10), published
+
+
+def test_a_delete_owed_to_a_frozen_redis_is_made_when_it_thaws_without_waiting_for_a_request(redis_cache):
+    from django.core.cache import cache
+
+    from incidents.services import hotcache
+
+    key = f"fireline:test:owed:{uuid.uuid4().hex}"  # under no cleared prefix: only the owed delete removes it
+    hotcache.get(key)
+    assert hotcache._live.wait(5)
+    cache.set(key, "before", 60)
+    redis = redis_cache.client()
+    [made_key] = redis.keys(f"*{key}")
+    before = redis.dump(made_key)
+    os.kill(redis_cache.proc.pid, signal.SIGSTOP)
+    try:
+        assert cache.delete(key) is False  # reported, not raised
+    finally:
+        os.kill(redis_cache.proc.pid, signal.SIGCONT)
+    redis.restore(made_key, 60_000, before, replace=True)  # across a partition the DEL never arrives
+    assert wait_for(lambda: not redis.exists(made_key), 10), "the delete owed since the outage was not made"
