@@ -472,3 +472,49 @@ def test_openapi_schema_declares_bearer_token_auth():
     assert bearer, schemes
     operation = schema["paths"]["/api/v1/incidents"]["get"]
     assert any(bearer[0] in requirement for requirement in operation.get("security", []))
+
+
+# --- bounds and odd input -----------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"limit": "117275137199307161600"}, "limit"),
+        ({"limit": "501"}, "limit"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "-1"}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"limit": "9" * 5000}, "limit"),
+        ({"offset": "117275137199307161600"}, "offset"),
+        ({"offset": "-5"}, "offset"),
+        ({"state": ""}, "state"),
+        ({"feature": "bad\x00key"}, "feature"),
+    ],
+)
+def test_a_page_or_filter_out_of_bounds_is_a_400_naming_it(raw, params, field):
+    response = get(LIST_URL, raw, **params)
+    assert response.status_code == 400, response.content
+    assert list(response.json()["errors"]) == [field]
+
+
+@pytest.mark.django_db
+def test_the_largest_page_is_served(raw, feature):
+    IncidentFactory.create_batch(3, feature=feature)
+    response = get(LIST_URL, raw, limit=500, offset=1)
+    assert response.status_code == 200 and len(response.json()["results"]) == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("pk", ["abc", "99999999999999999999999", "9223372036854775808", "%00", "1.5"])
+def test_an_id_no_incident_can_have_is_a_json_404(raw, pk):
+    response = get(detail_url(pk), raw)
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_the_schema_states_the_page_bounds(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    parameters = {p["name"]: p["schema"] for p in schema["paths"]["/api/v1/incidents"]["get"]["parameters"]}
+    assert parameters["limit"]["maximum"] == 500 and parameters["offset"]["maximum"] == 1_000_000
