@@ -132,3 +132,29 @@ def test_a_flip_after_the_last_answer_is_not_hidden_by_an_older_state(client, to
     with database_lost():
         body = evaluate(client, token, feature.kill_switch_key).json()
     assert body["value"] is False and body["reason"] == "STALE"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="points the connection at a PostgreSQL that is not there")
+@pytest.mark.django_db(transaction=True)
+def test_postgresql_unreachable_answers_stale_and_recovers(client, feature, commander):
+    """The real thing on PostgreSQL: the server refuses connections, then comes back."""
+    from tests.redis_settings import dead_redis_url
+
+    token = api_token_create(name="product", scopes=["flags"])[1]
+    killswitch_set(feature=feature, is_on=False, reason="harmful answers", actor=commander)
+    assert evaluate(client, token, feature.kill_switch_key).json()["reason"] == "DISABLED"
+    cache.clear()
+    hotcache.clear()
+    real_port = connection.settings_dict["PORT"]
+    connection.close()
+    connection.settings_dict["PORT"] = dead_redis_url().rsplit(":", 1)[1].split("/")[0]  # a port nobody serves
+    try:
+        response = evaluate(client, token, feature.kill_switch_key)
+        bulk = evaluate(client, token)
+    finally:
+        connection.close()
+        connection.settings_dict["PORT"] = real_port
+    assert response.status_code == 200
+    assert response.json()["value"] is False and response.json()["reason"] == "STALE"
+    assert bulk.status_code == 200 and [f["value"] for f in bulk.json()["flags"]] == [False]
+    assert evaluate(client, token, feature.kill_switch_key).json()["reason"] == "DISABLED"  # back to the truth
