@@ -77,6 +77,18 @@ _known_results = _Memory()  # (flag key, context) -> the evaluation answered
 _latest_results = _Memory()  # flag key -> the latest evaluation answered, whatever its context
 
 
+_warned_at = -1e9
+
+
+def _warn_database_lost() -> None:
+    """One warning a minute while the database is lost, not one per request."""
+    global _warned_at
+    now = time.monotonic()
+    if now - _warned_at >= 60:
+        _warned_at = now
+        logger.warning("OFREP: the database is unreachable; answering from this process's memory (STALE)")
+
+
 def forget_known_tokens(key_hashes) -> None:
     """A revoked token, or one of a deactivated user, is not honoured from memory during a database outage."""
     for key_hash in key_hashes:
@@ -136,7 +148,7 @@ def _authorise(request, cached=None):
     try:
         scopes = token_scopes(raw.strip(), (cached or {}).get(token_cache_key(raw.strip())))
     except DATABASE_ERRORS:
-        logger.warning("OFREP: the database is unreachable; checking the token against this process's memory")
+        _warn_database_lost()
         known = _known_scopes.get(hash_token(raw.strip()))
         if known is None:
             return _unavailable("The token cannot be checked now (the database is unreachable); retry shortly.")
@@ -229,7 +241,7 @@ def _stale_result(flag_key: str, context: dict) -> dict | None:
 
 
 def _stale_flag(flag_key: str, context: dict) -> JsonResponse:
-    logger.warning("OFREP: the database is unreachable; answering %s from this process's memory", flag_key)
+    _warn_database_lost()
     result = _stale_result(flag_key, context)
     if result is None:
         return _unavailable("The kill switch cannot be read now (the database is unreachable).", key=flag_key)
@@ -304,7 +316,7 @@ def evaluate_flags(request):
 
 def _stale_flags(context: dict) -> JsonResponse:
     """Every switch this process knows, from memory (no ETag: a stale answer is not one to keep)."""
-    logger.warning("OFREP: the database is unreachable; answering the bulk evaluation from this process's memory")
+    _warn_database_lost()
     keys = sorted(set(_latest_results.keys()) | set(_known_states.keys()))
     if not keys:
         return _unavailable("The kill switches cannot be read now (the database is unreachable).")
