@@ -19,20 +19,23 @@ from __future__ import annotations
 import functools
 import json
 import math
-import re
+import sys
+import threading
 from collections.abc import Callable
+from itertools import accumulate
 from typing import Any
 
 MAX_DEPTH = 64  # levels of arrays and objects; no real payload nests past a dozen
-MAX_DIGITS = 100  # in one integer; Python refuses more than 4,300 and PostgreSQL's bigint holds 19
+MAX_DIGITS = sys.get_int_max_str_digits() or 4300  # in one integer: what Python reads (fields bound them)
 
 NUL = "contains the NUL character (\\u0000), which cannot be stored."
 SURROGATE = "contains a lone UTF-16 surrogate (\\ud800 to \\udfff), which is not valid Unicode."
 
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-# Text in which a number or a constant may need more than the plain parser: a long run of digits, a
-# huge exponent, NaN or Infinity (inside strings too: the check is cheap and only picks the parser).
-_NEEDS_CARE = re.compile(rf"\d{{{MAX_DIGITS + 1}}}|[eE][+-]?\d{{3}}|NaN|Infinity")
+_NOT_STRUCTURE = bytes(sorted(set(range(256)) - set(b'"[]{}')))  # deleted before counting depth
+_STEP = [0] * 256  # what each bracket adds to the depth
+_STEP[ord("[")] = _STEP[ord("{")] = 1
+_STEP[ord("]")] = _STEP[ord("}")] = -1
+_refusals = threading.local()  # whether the parser met a value it refused, this thread's parse
 
 
 class JSONInputError(ValueError):
@@ -85,37 +88,23 @@ def flatten(errors, prefix: str = ""):
         yield prefix or "body", str(errors)
 
 
-def too_deep(text: str, limit: int = MAX_DEPTH) -> bool:
+def too_deep(text: str | bytes, limit: int = MAX_DEPTH) -> bool:
     """Whether the arrays and objects of this JSON text nest more than `limit` levels (outside strings).
 
-    Runs in C-speed string operations, so a storm of large payloads pays little: strings are cut out
-    (escaped backslashes and quotes first, so every remaining quote opens or closes one), then matched
-    innermost pairs are removed a round at a time; a balanced text of depth d is empty after d rounds.
-    Text that is not balanced is not JSON, and is answered deep only when its openers run past the limit.
+    Done with C-speed byte operations, so a storm of large payloads pays little: escaped backslashes and
+    quotes are dropped (every quote left opens or closes a string), everything but brackets and quotes is
+    deleted, the strings' contents are cut out, and the depth is the running sum of what is left. Text
+    that is not balanced is not JSON; it is answered deep when its openers run past the limit.
     """
-    if text.count("[") + text.count("{") <= limit:
+    if text.count("[" if isinstance(text, str) else b"[") + text.count("{" if isinstance(text, str) else b"{") <= limit:
         return False
-    if "\\" in text:
-        text = text.replace("\\\\", "").replace('\\"', "")
-    brackets = _NOT_BRACKET.sub("", "".join(text.split('"')[0::2]))
-    if brackets.count("[") + brackets.count("{") <= limit:
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
+    if b"\\" in data:
+        data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    brackets = b"".join(data.translate(None, _NOT_STRUCTURE).split(b'"')[0::2])
+    if brackets.count(b"[") + brackets.count(b"{") <= limit:
         return False
-    rounds = 0
-    while brackets and rounds < limit:
-        shorter = brackets.replace("[]", "").replace("{}", "")
-        if shorter == brackets:
-            break
-        brackets, rounds = shorter, rounds + 1
-    if not brackets:
-        return False
-    if rounds == limit:
-        return True
-    depth = 0
-    for char in brackets:
-        depth += 1 if char in "[{" else -1
-        if depth + rounds > limit:
-            return True
-    return False
+    return max(accumulate(map(_STEP.__getitem__, brackets))) > limit
 
 
 class _Refused:
@@ -125,11 +114,12 @@ class _Refused:
 
     def __init__(self, reason: str):
         self.reason = reason
+        _refusals.met = True
 
 
 def _careful_int(text: str):
     if len(text) - text.startswith("-") > MAX_DIGITS:
-        return _Refused(f"A number of {len(text) - text.startswith('-'):,} digits; at most {MAX_DIGITS}.")
+        return _Refused(f"A number of {len(text) - text.startswith('-'):,} digits; at most {MAX_DIGITS:,}.")
     return int(text)
 
 
@@ -148,11 +138,13 @@ def _careful_float(parse_float: Callable[[str], Any]):
 
 
 @functools.cache
-def _decoder(parse_float: Callable[[str], Any] | None, careful: bool) -> json.JSONDecoder:
-    if not careful:
-        return json.JSONDecoder(parse_float=parse_float)
+def _decoder(parse_float: Callable[[str], Any] | None, careful_ints: bool) -> json.JSONDecoder:
+    """NaN, Infinity and floats past the range are refused as they are read; integers only when a plain
+    read failed on one (the integer hook would cost every integer a Python call)."""
     return json.JSONDecoder(
-        parse_float=_careful_float(parse_float or float), parse_int=_careful_int, parse_constant=_careful_constant
+        parse_float=_careful_float(parse_float or float),
+        parse_constant=_careful_constant,
+        **({"parse_int": _careful_int} if careful_ints else {}),
     )
 
 
@@ -231,15 +223,20 @@ def loads(
             raise JSONInputError({"body": [f"Not UTF-8: byte {exc.start + 1} cannot be read."]}) from exc
     if too_deep(body, max_depth):
         raise JSONInputError({"body": [f"Nested more than {max_depth} levels deep."]})
-    careful = _NEEDS_CARE.search(body) is not None
+    _refusals.met = False
     try:
-        data = _decoder(parse_float, careful).decode(body)
+        try:
+            data = _decoder(parse_float, False).decode(body)
+        except json.JSONDecodeError:
+            raise
+        except ValueError:  # an integer past Python's digit limit: read again, refusing it by its place
+            data = _decoder(parse_float, True).decode(body)
     except json.JSONDecodeError as exc:
         # The position, never the content: a body may hold personal data.
         raise JSONInputError({"body": [f"Not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."]}) from exc
     except (ValueError, RecursionError) as exc:  # only if the checks above missed a case
         raise JSONInputError({"body": ["Not valid JSON: a number too long, or nesting too deep, to read."]}) from exc
-    if careful:
+    if _refusals.met:
         found = _refused(data)
         if found:
             raise JSONInputError(error_at(*found))
