@@ -135,7 +135,7 @@ def test_a_flip_after_the_last_answer_is_not_hidden_by_an_older_state(client, to
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="points the connection at a PostgreSQL that is not there")
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_postgresql_unreachable_answers_stale_and_recovers(client, feature, commander):
     """The real thing on PostgreSQL: the server refuses connections, then comes back."""
     from tests.redis_settings import dead_redis_url
