@@ -5,19 +5,32 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Exists, OuterRef, Prefetch
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from incidents.models import EvalCase, EvalRun, KillSwitch, KillSwitchHold, VerificationPolicy
 from incidents.selectors import visible_incidents
 from incidents.services import record_save
-from incidents.services.evals import evalcase_create, evalcase_retire, evalcases_jsonl
+from incidents.services.evals import (
+    CaseStatus,
+    evalcase_create,
+    evalcase_retire,
+    evalcases_jsonl,
+    evalruns_record,
+    policy_for,
+)
 from incidents.services.flags import (
     feature_webhook_secret,
     holders_text,
     killswitch_flip,
     killswitch_set_cohort_rules,
 )
+
+from .forms import error_text, staff_users
+
+MANUAL_HARNESS = "manual"
 
 
 class ReasonActionForm(ActionForm):
@@ -179,8 +192,9 @@ class EvalCaseAdmin(admin.ModelAdmin):
     list_select_related = ["feature"]
     search_fields = ["input", "expected_behaviour", "failure_finding"]
     autocomplete_fields = ["feature", "incidents"]
-    readonly_fields = ["author", "created_at", "retired_at", "retired_reason"]
+    readonly_fields = ["author", "created_at", "retired_at", "retired_reason", "record_run"]
     fields = [
+        "record_run",
         "feature",
         "input",
         "expected_behaviour",
@@ -210,9 +224,22 @@ class EvalCaseAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         fields = list(self.fields)
-        if obj is not None:
+        if obj is None:
+            fields.remove("record_run")
+        else:
             fields = [f for f in fields if f not in ("source_incident", "incidents")] + ["linked_incidents"]
         return fields
+
+    @admin.display(description="runs")
+    def record_run(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        url = reverse("admin:incidents_evalrun_add") + f"?case={obj.pk}"
+        return format_html(
+            '<a class="button" id="record-manual-run" href="{}">Record a run by hand</a> '
+            '<span class="fl-muted">for a team without an eval harness: trials, failures and who ran them</span>',
+            url,
+        )
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name == "incidents":
@@ -260,8 +287,30 @@ class EvalCaseAdmin(admin.ModelAdmin):
             failure_category=data["failure_category"],
             failure_finding=data["failure_finding"],
             source_incident=data["source_incident"],
+            incidents=list(data.get("incidents") or []),
         )
         obj.pk = obj.id = created.pk
+
+    def save_related(self, request, form, formsets, change):
+        # On add the service has linked the source incident and the chosen incidents; the form's own
+        # save_m2m would set the links to the form's list alone and drop the source incident.
+        if change:
+            super().save_related(request, form, formsets, change)
+            return
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # Added from an incident's Evals card: back to that card, where the run is recorded next.
+        incident = obj.source_incident
+        if incident is not None and "_continue" not in request.POST and "_addanother" not in request.POST:
+            self.message_user(
+                request,
+                f"EV-{obj.pk} added and linked to {incident.reference}: record a run for it.",
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(reverse("admin:incidents_incident_change", args=[incident.pk]) + "#evals")
+        return super().response_add(request, obj, post_url_continue)
 
     @admin.action(description="Retire the selected cases (give a reason)")
     def retire(self, request, queryset):
@@ -279,6 +328,153 @@ class EvalCaseAdmin(admin.ModelAdmin):
         response = HttpResponse(evalcases_jsonl(queryset, user=request.user), content_type="application/x-ndjson")
         response["Content-Disposition"] = 'attachment; filename="fireline-eval-bench.jsonl"'
         return response
+
+
+class ManualEvalRunForm(forms.ModelForm):
+    """A run recorded by hand: the same numbers a harness sends, and who ran it."""
+
+    class Meta:
+        model = EvalRun
+        fields = ["case", "trials", "failures", "ran_by", "ran_at", "model_version", "prompt_version"]
+        labels = {"ran_by": "Who ran it", "ran_at": "Ran at"}
+        help_texts = {
+            "trials": "How many times the case's input was run.",
+            "failures": "How many of those runs showed the failure.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["ran_by"].required = True
+        self.fields["ran_by"].queryset = staff_users()
+        self.fields["case"].queryset = EvalCase.objects.filter(retired_at__isnull=True).select_related("feature")
+
+    def clean_trials(self):
+        trials = self.cleaned_data["trials"]
+        if trials < 1:
+            raise forms.ValidationError("Run the case at least once.")
+        return trials
+
+    def clean(self):
+        data = super().clean()
+        trials, failures = data.get("trials"), data.get("failures")
+        if trials is not None and failures is not None and failures > trials:
+            self.add_error("failures", f"At most the number of trials ({trials}).")
+        return data
+
+
+@admin.register(EvalRun)
+class EvalRunAdmin(admin.ModelAdmin):
+    """Eval runs: the harness's arrive over the API; a team without one records a run here by hand."""
+
+    form = ManualEvalRunForm
+    list_display = ["run", "case_ref", "trials", "failures", "rate", "bound", "harness", "ran_by", "ran_at"]
+    list_filter = ["harness"]
+    list_select_related = ["case", "ran_by"]
+    date_hierarchy = "ran_at"
+    readonly_fields = ["harness_text", "rate", "bound"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["case", "trials", "failures", "ran_by", "ran_at", "model_version", "prompt_version", "harness_text"]
+        return [
+            "case",
+            "trials",
+            "failures",
+            "rate",
+            "bound",
+            "ran_by",
+            "ran_at",
+            "model_version",
+            "prompt_version",
+            "harness",
+            "seeds",
+            "received_at",
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj) if obj is not None else self.readonly_fields
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a run is evidence of what was measured: never edited
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault("ran_by", request.user.pk)
+        initial.setdefault("ran_at", timezone.now())
+        return initial
+
+    @admin.display(description="run", ordering="pk")
+    def run(self, obj):
+        return f"run {obj.pk}"
+
+    @admin.display(description="case", ordering="case_id")
+    def case_ref(self, obj):
+        url = reverse("admin:incidents_evalcase_change", args=[obj.case_id])
+        return format_html('<a href="{}">EV-{}</a>', url, obj.case_id)
+
+    @admin.display(description="harness")
+    def harness_text(self, obj):
+        return f"{MANUAL_HARNESS} (recorded by hand in Fireline)"
+
+    @admin.display(description="failure rate")
+    def rate(self, obj):
+        return f"{obj.failure_rate:.1%}"
+
+    @admin.display(description="95% upper bound")
+    def bound(self, obj):
+        return f"{obj.upper_bound:.1%}"
+
+    def _incident(self, request):
+        """The incident page the run was recorded from (?incident=ID), if the user may see it."""
+        incident_id = request.GET.get("incident", "")
+        if not incident_id.isdigit():
+            return None
+        return visible_incidents(user=request.user).filter(pk=int(incident_id)).first()
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        run = {
+            "case": data["case"].pk,
+            "trials": data["trials"],
+            "failures": data["failures"],
+            "ran_by": data["ran_by"],
+            "ran_at": data["ran_at"],
+            "model_version": data["model_version"],
+            "prompt_version": data["prompt_version"],
+        }
+        # the harness's path: the same validation, the same regression check, the same gate
+        (stored,) = evalruns_record(runs=[run], harness=MANUAL_HARNESS, actor=request.user)
+        obj.pk = obj.id = stored.pk
+
+    def add_view(self, request, form_url="", extra_context=None):
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except (ValidationError, PermissionDenied) as exc:
+            text = error_text(exc) if isinstance(exc, ValidationError) else str(exc)
+            self.message_user(request, f"Run not recorded. {text}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def response_add(self, request, obj, post_url_continue=None):
+        incident = self._incident(request)
+        numbers = (
+            f"EV-{obj.case_id}: {obj.failures} of {obj.trials} trials failed, 95% upper bound {obj.upper_bound:.1%}"
+        )
+        if incident is None:
+            self.message_user(request, f"Run recorded by hand. {numbers}.", messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:incidents_evalcase_change", args=[obj.case_id]))
+        # the verdict the verified gate will give for this incident's severity, from the gate itself
+        policy = policy_for(incident.severity)
+        status = CaseStatus(case=obj.case, run=obj, min_trials=policy.min_trials, threshold=policy.max_failure_rate)
+        if status.passes:
+            self.message_user(request, f"Run recorded by hand. {numbers}: it passes.", messages.SUCCESS)
+        else:
+            self.message_user(
+                request, f"Run recorded by hand, but it does not pass: {status.why_not}.", messages.WARNING
+            )
+        return HttpResponseRedirect(reverse("admin:incidents_incident_change", args=[incident.pk]) + "#evals")
 
 
 @admin.register(VerificationPolicy)

@@ -83,6 +83,14 @@ class EvalRun(models.Model):
     model_version = models.CharField(max_length=120, blank=True)
     prompt_version = models.CharField(max_length=120, blank=True)
     harness = models.CharField(max_length=120, blank=True)
+    ran_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Who ran it, for a run recorded by hand; a harness's runs leave it empty.",
+    )
     ran_at = models.DateTimeField()
     received_at = models.DateTimeField(auto_now_add=True)
 

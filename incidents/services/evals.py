@@ -168,8 +168,14 @@ def evalcases_jsonl(queryset=None, *, user=None) -> str:
 
 
 @transaction.atomic
-def evalruns_record(*, runs: list[dict], harness: str = "") -> list[EvalRun]:
-    """Store runs from the harness; a failing run of a case behind a verified or closed incident reopens it."""
+def evalruns_record(*, runs: list[dict], harness: str = "", actor=None) -> list[EvalRun]:
+    """Store runs from the harness; a failing run of a case behind a verified or closed incident reopens it.
+
+    A run recorded by hand in the admin (a team without a harness) comes with the person who recorded it
+    as `actor`, and is logged in their name; it passes the same Wilson gate as the harness's runs.
+    """
+    if actor is not None and not actor.has_perm("incidents.add_evalrun"):
+        raise PermissionDenied("You may not record eval runs.")
     case_ids = {r["case"] for r in runs}
     cases = EvalCase.objects.in_bulk(case_ids)
     missing = sorted(case_ids - set(cases))
@@ -185,11 +191,25 @@ def evalruns_record(*, runs: list[dict], harness: str = "") -> list[EvalRun]:
             model_version=r.get("model_version", ""),
             prompt_version=r.get("prompt_version", ""),
             harness=harness or r.get("harness", ""),
+            ran_by=r.get("ran_by"),
             ran_at=r.get("ran_at") or timezone.now(),
         )
         run.full_clean()
         run.save()
         stored.append(run)
+        if actor is not None:
+            audit.log_created(
+                actor=actor,
+                target=run,
+                incident=run.case.source_incident,
+                values={
+                    "case": run.case_id,
+                    "trials": run.trials,
+                    "failures": run.failures,
+                    "harness": run.harness,
+                    "ran_by": run.ran_by_id,
+                },
+            )
     for run in stored:
         _reopen_on_regression(run)
     return stored
