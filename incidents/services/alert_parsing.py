@@ -228,9 +228,9 @@ class _GenericEnvelope(BaseModel):
     alerts: Annotated[list[Any], Field(min_length=1, max_length=MAX_ALERTS)]
 
 
-def _read(model: type[BaseModel], data, path: tuple = ()):
+def _read(model: type[BaseModel], data, path: tuple = (), check_text: bool = True):
     """(the model, {}) or (None, field errors at `path`); text that cannot be stored is refused first."""
-    found = unstorable(data, path)
+    found = unstorable(data, path) if check_text else None
     if found:
         return None, error_at(*found)
     try:
@@ -294,16 +294,18 @@ def parse_payload(integration: str, body: str, content_type: str) -> ParsedPaylo
     envelope_model, alert_model, convert = READERS[AlertIntegration(integration)]
     if envelope_model is _GenericEnvelope and "alerts" not in data:
         data = {"alerts": [data]}  # generic: one alert object, or {"alerts": [...]}
+    # JSON carries NUL or a lone surrogate only as an escape: most payloads need no walk for them.
+    check_text = json_input.may_hold_unstorable(body)
     items = data.get("alerts")
     if isinstance(items, list):
         # The envelope is read with placeholders for its alerts (their number still counts).
-        envelope, errors = _read(envelope_model, {**data, "alerts": [None] * len(items)})
+        envelope, errors = _read(envelope_model, {**data, "alerts": [None] * len(items)}, check_text=check_text)
     else:
-        envelope, errors = _read(envelope_model, data)
+        envelope, errors = _read(envelope_model, data, check_text=check_text)
         items = []
     alerts, refused = [], {}
     for index, item in enumerate(items[:MAX_ALERTS]):
-        alert, alert_errors = _read(alert_model, item, ("alerts", str(index)))
+        alert, alert_errors = _read(alert_model, item, ("alerts", str(index)), check_text)
         if alert is None:
             refused[index] = alert_errors["alerts"][str(index)]
         elif envelope is not None:
