@@ -18,6 +18,7 @@ from incidents.models import Communication, CommunicationState, CommunicationTem
 from incidents.models.communications import may_approve
 from incidents.selectors import visible_incidents
 from incidents.services.communications import (
+    GUIDANCE,
     communication_approve,
     communication_cancel,
     communication_create,
@@ -52,6 +53,15 @@ ACTIONS = {
         [S.DRAFT, S.PENDING_APPROVAL, S.APPROVED],
     ),
 }
+
+
+# "Submit for approval" on the change page posts the edited text with it: saved first, then submitted.
+SAVE_AND_SUBMIT = "_save_and_submit"
+
+
+def readable_error(exc: ValidationError) -> str:
+    """The service's words, with the template's guidance quoted as text rather than as raw _Markdown_."""
+    return " ".join(GUIDANCE.sub(lambda m: f"“{m.group(0)[1:-1]}”", message) for message in exc.messages)
 
 
 @admin.register(CommunicationTemplate)
@@ -112,6 +122,30 @@ class CommunicationAdmin(admin.ModelAdmin):
         if changes:
             communication_update(communication_id=obj.pk, changes=changes, actor=request.user)
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ValidationError as exc:  # refused by the service (say, an address that is not one): nothing saved
+            self.message_user(request, f"Not saved. {readable_error(exc)}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def response_change(self, request, obj):
+        if SAVE_AND_SUBMIT not in request.POST:
+            return super().response_change(request, obj)
+        back = HttpResponseRedirect(reverse("admin:incidents_communication_change", args=[obj.pk]))
+        _, may, label, _ = ACTIONS["submit"]
+        try:
+            if not may(request.user, obj):
+                raise PermissionDenied(f"You may not {label.lower()} this communication.")
+            communication_submit(communication_id=obj.pk, actor=request.user)
+        except PermissionDenied as exc:
+            self.message_user(request, f"Your text is saved. {exc or 'You may not do that.'}", messages.ERROR)
+        except ValidationError as exc:
+            self.message_user(request, f"Your text is saved, but not submitted. {readable_error(exc)}", messages.ERROR)
+        else:
+            self.message_user(request, "Saved and submitted for approval.", messages.SUCCESS)
+        return back
+
     @admin.display(description="incident", ordering="incident_id")
     def incident_ref(self, obj):
         url = reverse("admin:incidents_incident_change", args=[obj.incident_id])
@@ -153,6 +187,7 @@ class CommunicationAdmin(admin.ModelAdmin):
                 if communication.state in states and may(request.user, communication)
             ]
             extra_context["comm_object"] = communication
+            extra_context["comm_save_and_submit"] = SAVE_AND_SUBMIT
         return super().change_view(request, object_id, form_url, extra_context)
 
     def action_view(self, request, pk, action):
@@ -175,7 +210,7 @@ class CommunicationAdmin(admin.ModelAdmin):
         except PermissionDenied as exc:
             self.message_user(request, str(exc) or "You may not do that.", messages.ERROR)
         except ValidationError as exc:
-            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            self.message_user(request, readable_error(exc), messages.ERROR)
         else:
             self.message_user(request, f"{label}: done.", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:incidents_communication_change", args=[pk]))

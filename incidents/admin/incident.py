@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q
@@ -39,11 +41,15 @@ from incidents.services.incidents import EDITABLE_FIELDS
 from incidents.templatetags.fireline import duration
 
 from .action_items import IncidentFollowupAdminMixin
+from .blockers import link_blockers
 from .fix_panel import FixPanelAdminMixin
 from .forms import ContainmentForm, RevertForm, TimelineNoteForm, TransitionForm, staff_users
 from .forms import error_text as _error_text
 from .investigation import InvestigationAdminMixin
 from .regulatory import RegulatoryAdminMixin
+
+# An incident's reference as people type it; at most 18 digits, so it always fits a 64-bit key.
+INCIDENT_REFERENCE = re.compile(r"^\s*(?:INC-?\s*|#)?(\d{1,18})\s*$", re.IGNORECASE)
 
 # The detection signals in the order of the playbook's hope: caught by us first, by the press last.
 DETECTION_SHARE_LABELS = [
@@ -94,6 +100,7 @@ class IncidentAdmin(
     list_filter = ["state", "severity", "category", "feature", "detection_signal", "is_restricted"]
     list_select_related = ["feature", "commander"]
     search_fields = ["title", "summary", "feature__key", "feature__name"]
+    search_help_text = "Search titles, summaries and features, or a reference such as INC-12."
     autocomplete_fields = ["feature"]
     filter_horizontal = ["members"]
     date_hierarchy = "detected_at"
@@ -162,6 +169,16 @@ class IncidentAdmin(
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(incident_visibility_q(request.user))
+
+    def get_search_results(self, request, queryset, search_term):
+        # "INC-12", "inc-12", "#12" or "12" is a reference: the list search and the autocomplete of
+        # every form that points at an incident find it beside the title matches. `queryset` is
+        # get_queryset's, so a restricted incident stays hidden from those who may not see it.
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        match = INCIDENT_REFERENCE.match(search_term or "")
+        if match:
+            results = results | queryset.filter(pk=int(match.group(1)))
+        return results, may_have_duplicates
 
     def has_delete_permission(self, request, obj=None):
         return False  # incidents are dismissed, never deleted: the record is the point
@@ -521,11 +538,20 @@ class IncidentAdmin(
             now = timezone.now()
             checklist = checklist_for(incident.state)
             options = transition_options(incident, request.user)
+            # the button that writes the post-mortem, while one is needed and none exists yet
+            can_write_postmortem = (
+                getattr(incident, "postmortem", None) is None
+                and incident.state != IncidentState.DISMISSED
+                and (incident.requires_postmortem or incident.state == IncidentState.POSTMORTEM)
+                and request.user.has_perm("incidents.add_postmortem")
+            )
+            link_blockers(options, incident, can_write_postmortem=can_write_postmortem)
             extra_context.update(
                 {
                     "incident": incident,
                     "state_colour": STATE_COLOURS[incident.state],
                     "options": options,
+                    "can_write_postmortem": can_write_postmortem,
                     "members": list(incident.members.order_by("username")),
                     "clocks": [
                         ("Since detection", duration(incident.time_since_detection(now))),

@@ -13,11 +13,12 @@ from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import re_path, reverse
 from django.utils.html import format_html, format_html_join
 
-from incidents.models import Learning, LearningScope, PostMortem, PostMortemState, PostMortemTemplate
+from incidents.models import Incident, Learning, LearningScope, PostMortem, PostMortemState, PostMortemTemplate
 from incidents.models.postmortems import SECTIONS, reviewer_roles_of
 from incidents.selectors import visible_incidents
 from incidents.services.postmortems import (
     postmortem_approve,
+    postmortem_create,
     postmortem_publish,
     postmortem_request_changes,
     postmortem_submit,
@@ -170,7 +171,7 @@ class PostMortemAdmin(admin.ModelAdmin):
         return self.status_fields
 
     def has_add_permission(self, request):
-        return False  # created from the incident through postmortem_create
+        return False  # written from the incident page ("Write the post-mortem"), through postmortem_create
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -229,9 +230,41 @@ class PostMortemAdmin(admin.ModelAdmin):
                 r"^(?P<pk>\d+)/(?P<action>submit|request_changes|approve|publish)/$",
                 self.admin_site.admin_view(self.action_view),
                 name="incidents_postmortem_action",
-            )
+            ),
+            re_path(
+                r"^write/(?P<incident_id>\d+)/$",
+                self.admin_site.admin_view(self.write_view),
+                name="incidents_postmortem_write",
+            ),
         ]
         return own + super().get_urls()
+
+    def write_view(self, request, incident_id):
+        """The incident page's "Write the post-mortem": start it from the template, then edit it."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        incident_id = int(incident_id)
+        if not visible_incidents(user=request.user).filter(pk=incident_id).exists():
+            raise Http404("No such incident.")
+        existing = PostMortem.objects.filter(incident_id=incident_id).first()
+        if existing is not None:  # a second click, or a colleague was quicker: open the one there is
+            self.message_user(request, "This incident has a post-mortem already.", messages.INFO)
+            return HttpResponseRedirect(reverse("admin:incidents_postmortem_change", args=[existing.pk]))
+        try:
+            postmortem = postmortem_create(incident_id=incident_id, actor=request.user)
+        except (PermissionDenied, Incident.DoesNotExist) as exc:
+            self.message_user(request, str(exc) or "You may not do that.", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:incidents_incident_change", args=[incident_id]))
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:incidents_incident_change", args=[incident_id]))
+        self.message_user(
+            request,
+            "Post-mortem started from the template (the root cause is filled from the investigation): "
+            "write each section, save, then submit it for review.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:incidents_postmortem_change", args=[postmortem.pk]))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
