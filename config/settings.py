@@ -39,7 +39,9 @@ DEBUG = env("DEBUG")
 SECRET_KEY = env.str("SECRET_KEY", default="") or _local_secret_key(VAR_DIR / "secret_key")
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env("CSRF_TRUSTED_ORIGINS")
-FIRELINE_BASE_URL = env.str("FIRELINE_BASE_URL", default="http://127.0.0.1:8000")
+# Links in emails and pages point here. Unset, it follows PORT (as `make run` does), so web and worker
+# agree on the port the server actually listens on.
+FIRELINE_BASE_URL = env.str("FIRELINE_BASE_URL", default="") or f"http://127.0.0.1:{env.int('PORT', default=8000)}"
 # The reporting organisation named on regulator report PDFs.
 FIRELINE_ORGANISATION_NAME = env.str("FIRELINE_ORGANISATION_NAME", default="Fireline")
 
@@ -53,6 +55,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our own static files, no CDN
     "django_fsm",
     "simple_history",
     "rules.apps.AutodiscoverRulesConfig",
@@ -193,6 +196,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # The docs pages work offline: their JavaScript and CSS come from drf-spectacular-sidecar.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Cache (kill switches, tokens, rate limits): Redis where REDIS_URL is set, shared by every process; per

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from command import views as command_views
 from incidents import ofrep
@@ -19,6 +19,11 @@ urlpatterns = [
     path("ofrep/v1/evaluate/flags", ofrep.evaluate_flags, name="ofrep-evaluate-flags"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path(
+        "api/redoc/",
+        SpectacularRedocView.as_view(url_name="api-schema", template_name="drf_spectacular/redoc_offline.html"),
+        name="api-redoc",
+    ),
     path("drills/", include("drills.urls")),
     path("", include("audit.urls")),
     path("", include("incidents.urls")),
