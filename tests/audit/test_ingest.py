@@ -621,3 +621,61 @@ def test_numbers_and_nesting_no_parser_should_attempt_are_named(client, token, f
     response = post(client, token, body)
     assert response.status_code == 400
     assert reason in response.json()["errors"][where][0]
+
+
+any_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=12,
+)
+record_like = st.fixed_dictionaries(
+    {"request_id": st.text(min_size=1, max_size=20), "feature": st.just("support-bot") | any_json},
+    optional={
+        name: any_json
+        for name in [
+            "occurred_at",
+            "user_id",
+            "model_version",
+            "parameters",
+            "input",
+            "retrieved_context",
+            "moderation",
+            "tool_calls",
+            "latency_ms",
+            "cost",
+            "error",
+        ]
+    },
+)
+# a line: a record with any field of any type, any JSON, or any bytes (one line of them)
+ndjson_line = (
+    record_like.map(json.dumps).map(str.encode)
+    | any_json.map(json.dumps).map(str.encode)
+    | st.binary(max_size=40).map(lambda b: b.replace(b"\n", b" "))
+)
+
+
+@hypothesis_settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body_lines=st.lists(ndjson_line, min_size=1, max_size=6))
+def test_no_ndjson_body_makes_the_ingest_fail_and_every_line_is_accounted_for(client, token, feature, body_lines):
+    body = b"\n".join(body_lines) + b"\n"
+    response = post(client, token, body, content_type="application/x-ndjson")
+    records = [line for line in body.split(b"\n") if line and not line.isspace()]
+    if not records:
+        assert response.status_code == 400
+        return
+    assert response.status_code == 200, (response.status_code, body, response.content[:300])
+    result = response.json()
+    assert result["accepted"] + result["duplicates"] + len(result["conflicts"]) + len(result["rejected"]) == len(
+        records
+    )
+
+
+@hypothesis_settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=ndjson_line)
+def test_no_single_record_makes_the_ingest_fail(client, token, feature, body):
+    response = post(client, token, body)
+    answers = (200, 400, 409) if body else (400, 415)  # the test client drops the content type of an empty body
+    assert response.status_code in answers, (response.status_code, body, response.content[:300])
+    if response.status_code == 400:
+        assert response.json()["errors"]
