@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 CHANNEL = "fireline:ofrep:invalidate"
 LOCAL_SECONDS = 5.0  # safety net against a lost invalidation message only
 PING_SECONDS = 2.0  # the subscriber pings Redis this often...
+SILENT_SECONDS = 3.0  # ...stops serving local entries when it has heard nothing for this long...
 DEAD_AFTER_SECONDS = 6.0  # ...and reconnects when it has heard nothing for this long
 
 _entries: dict[str, tuple[float, object]] = {}
@@ -128,6 +129,14 @@ def _listen(url: str, stop: threading.Event) -> None:
                         # the cache client probe now, so the deletes it owes are made without waiting for
                         # a request to this process.
                         _probe_cache()
+                # A Redis that stopped answering (frozen, partitioned) cannot deliver invalidations either.
+                silent = now - heard > SILENT_SECONDS
+                if silent and _live.is_set():
+                    _live.clear()
+                    _drop_all()
+                elif subscribed and not silent and not _live.is_set():
+                    _drop_all()
+                    _live.set()
                 if now - heard > DEAD_AFTER_SECONDS:
                     raise redis.ConnectionError("no answer from Redis on the invalidation channel")
         except Exception as exc:

@@ -14,6 +14,7 @@ import uuid
 
 import httpx
 import pytest
+from django.db import connection
 from django.test import Client
 
 from incidents.models import AlertPayload, UserReport
@@ -236,3 +237,40 @@ def test_a_delete_owed_to_a_frozen_redis_is_made_when_it_thaws_without_waiting_f
         os.kill(redis_cache.proc.pid, signal.SIGCONT)
     redis.restore(made_key, 60_000, before, replace=True)  # across a partition the DEL never arrives
     assert wait_for(lambda: not redis.exists(made_key), 10), "the delete owed since the outage was not made"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="gunicorn's workers share the test database")
+def test_two_gunicorn_workers_keep_a_flip_made_while_redis_is_frozen(redis_cache, feature, commander, monkeypatch):
+    """Production's shape: web processes with local copies, the flip made in another process (the admin's)."""
+    from tests.perf.servers import gunicorn_server
+
+    monkeypatch.setenv("REDIS_URL", redis_cache.url)
+    with gunicorn_server(workers=2) as base_url:
+        product = Product(base_url, feature)
+        try:
+            assert [product.switch() for _ in range(10)] == [True] * 10  # cached in Redis and in both workers
+            redis = redis_cache.client()
+            [key] = redis.keys(f"*{flag_cache_key(feature.kill_switch_key)}")
+            before_the_flip = redis.dump(key)
+
+            os.kill(redis_cache.proc.pid, signal.SIGSTOP)
+            try:
+                killswitch_set(feature=feature, is_on=False, reason="harmful answers", actor=commander)
+                flipped = time.monotonic()
+                # No process can be told while Redis is frozen; a worker stops trusting its local copy as
+                # soon as Redis stops answering it (a few seconds at most), then reads the database.
+                assert wait_for(lambda: [product.switch() for _ in range(6)] == [False] * 6, 8)
+                seen_after = time.monotonic() - flipped
+            finally:
+                os.kill(redis_cache.proc.pid, signal.SIGCONT)
+            redis.restore(key, 10_000, before_the_flip, replace=True)  # the DEL lost in the partition
+
+            deadline = time.monotonic() + 8
+            while time.monotonic() < deadline:
+                assert product.switch() is False, "a worker served the entry from before the flip"
+                time.sleep(0.1)
+            killswitch_set(feature=feature, is_on=True, reason="fixed", actor=commander)
+            assert wait_for(lambda: [product.switch() for _ in range(6)] == [True] * 6, 2), "invalidation is back"
+        finally:
+            product.close()
+    assert seen_after < 8
