@@ -83,6 +83,8 @@ class PostMortemTemplate(models.Model):
 
     class Meta:
         ordering = ["-is_default", "name"]
+        verbose_name = "post-mortem template"
+        verbose_name_plural = "post-mortem templates"
 
     def __str__(self) -> str:
         return self.name
@@ -128,6 +130,8 @@ class PostMortem(FSMModelMixin, models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name = "post-mortem"
+        verbose_name_plural = "post-mortems"
         permissions = [
             ("approve_postmortem", "Can approve post-mortems or send them back for changes"),
             ("publish_postmortem", "Can publish approved post-mortems"),
@@ -234,6 +238,8 @@ class PostMortemApproval(models.Model):
 
     class Meta:
         ordering = ["approved_at", "id"]
+        verbose_name = "post-mortem approval"
+        verbose_name_plural = "post-mortem approvals"
         constraints = [models.UniqueConstraint(fields=["postmortem", "role"], name="postmortem_one_approval_per_role")]
 
     def __str__(self) -> str:
@@ -258,6 +264,7 @@ class DistributionList(models.Model):
     class Meta:
         ordering = ["severity"]
         verbose_name = "post-mortem distribution list"
+        verbose_name_plural = "post-mortem distribution lists"
 
     def __str__(self) -> str:
         return f"Post-mortem distribution for {self.severity}"
