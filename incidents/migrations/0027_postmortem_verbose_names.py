@@ -4,26 +4,45 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('incidents', '0026_eval_run_ran_by'),
+        ("incidents", "0026_eval_run_ran_by"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='distributionlist',
-            options={'ordering': ['severity'], 'verbose_name': 'post-mortem distribution list', 'verbose_name_plural': 'post-mortem distribution lists'},
+            name="distributionlist",
+            options={
+                "ordering": ["severity"],
+                "verbose_name": "post-mortem distribution list",
+                "verbose_name_plural": "post-mortem distribution lists",
+            },
         ),
         migrations.AlterModelOptions(
-            name='postmortem',
-            options={'ordering': ['-created_at', '-id'], 'permissions': [('approve_postmortem', 'Can approve post-mortems or send them back for changes'), ('publish_postmortem', 'Can publish approved post-mortems')], 'verbose_name': 'post-mortem', 'verbose_name_plural': 'post-mortems'},
+            name="postmortem",
+            options={
+                "ordering": ["-created_at", "-id"],
+                "permissions": [
+                    ("approve_postmortem", "Can approve post-mortems or send them back for changes"),
+                    ("publish_postmortem", "Can publish approved post-mortems"),
+                ],
+                "verbose_name": "post-mortem",
+                "verbose_name_plural": "post-mortems",
+            },
         ),
         migrations.AlterModelOptions(
-            name='postmortemapproval',
-            options={'ordering': ['approved_at', 'id'], 'verbose_name': 'post-mortem approval', 'verbose_name_plural': 'post-mortem approvals'},
+            name="postmortemapproval",
+            options={
+                "ordering": ["approved_at", "id"],
+                "verbose_name": "post-mortem approval",
+                "verbose_name_plural": "post-mortem approvals",
+            },
         ),
         migrations.AlterModelOptions(
-            name='postmortemtemplate',
-            options={'ordering': ['-is_default', 'name'], 'verbose_name': 'post-mortem template', 'verbose_name_plural': 'post-mortem templates'},
+            name="postmortemtemplate",
+            options={
+                "ordering": ["-is_default", "name"],
+                "verbose_name": "post-mortem template",
+                "verbose_name_plural": "post-mortem templates",
+            },
         ),
     ]
