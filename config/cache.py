@@ -173,6 +173,9 @@ class FailSafeRedisCache(RedisCache):
             breaker.remember(writes)
             breaker.lose(f"{name}: {exc.__class__.__name__}: {exc}")
             return fallback()
+        except BaseException:
+            breaker.recovered()  # Redis answered (a missing key for incr, say): the error is the caller's
+            raise
         breaker.recovered()
         return result
 
@@ -222,7 +225,7 @@ class FailSafeRedisCache(RedisCache):
         return self._guarded(
             "get_many",
             lambda: super(FailSafeRedisCache, self).get_many(keys, version),
-            lambda: self._local("get_many", {})(keys, version),
+            lambda: self._local("get_many", None)(keys, version) or {},  # a new dict: callers may fill it
         )
 
     def has_key(self, key, version=None):

@@ -83,3 +83,10 @@ def test_the_configured_caches_do_not_raise_either(settings, url):
     assert caches["default"].get("fireline:ofrep:flag:x") is None
     caches["default"].delete_many(["fireline:ofrep:flag:x"])
     assert caches["ratelimit"].add("rl:x", 1) is True
+
+
+def test_a_miss_is_a_new_dict_each_time(url):
+    cache = backend(url)
+    first = cache.get_many(["x"])
+    first["x"] = "filled by a caller"
+    assert cache.get_many(["x"]) == {}

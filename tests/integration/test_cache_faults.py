@@ -274,3 +274,18 @@ def test_two_gunicorn_workers_keep_a_flip_made_while_redis_is_frozen(redis_cache
         finally:
             product.close()
     assert seen_after < 8
+
+
+def test_an_error_that_is_the_callers_during_a_probe_does_not_leave_the_cache_off(redis_cache):
+    """incr of a missing key is a ValueError from a Redis that answered: the cache is back, not lost for good."""
+    from django.core.cache import cache
+
+    from config.cache import breaker_for
+
+    breaker = breaker_for(redis_cache.url)
+    breaker.lose("a test", probe_now=True)
+    with pytest.raises(ValueError):
+        cache.incr(f"fireline:test:missing:{uuid.uuid4().hex}")
+    assert not breaker.is_lost
+    cache.set("fireline:test:back", "yes")
+    assert cache.get("fireline:test:back") == "yes"
