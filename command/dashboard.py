@@ -13,7 +13,7 @@ from django.db import connection
 from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from incidents.constants import OPEN_STATES, NotificationState, PageState, Severity
+from incidents.constants import OPEN_STATES, IncidentState, NotificationState, PageState, Severity
 from incidents.models import (
     ActionItem,
     Alert,
@@ -39,10 +39,11 @@ FAILED_NOTIFICATION_DAYS = 7
 # Regulatory deadlines this close are shown with the overdue ones.
 DEADLINE_SOON = timedelta(hours=24)
 
-# Most urgent first: SEV1, then what is not triaged yet (its severity is unknown), then the rest.
+# Most urgent first: SEV1, then what is not triaged yet (no severity, or still in Detected), then the rest.
 SEVERITY_RANK = Case(
     When(severity=Severity.SEV1, then=Value(0)),
     When(severity="", then=Value(1)),
+    When(state=IncidentState.DETECTED, then=Value(1)),
     When(severity=Severity.SEV2, then=Value(2)),
     When(severity=Severity.SEV3, then=Value(3)),
     default=Value(4),
@@ -95,6 +96,9 @@ class CommandCentre:
     upcoming_drills: list = field(default_factory=list)
     drills_available: bool = False
     switch_warnings: list = field(default_factory=list)
+    # open real incidents still in Detected, whatever severity they were declared with: nobody has
+    # triaged them yet (the untriaged tile, and the changelist it links to)
+    untriaged: int = 0
 
 
 def _open_real(user) -> QuerySet[Incident]:
@@ -142,6 +146,7 @@ def command_centre_get(*, user, now: datetime | None = None) -> CommandCentre:
     counts = counts_in_one_query(
         {
             **{f"severity:{value}": open_real.filter(severity=value) for value in [*Severity.values, ""]},
+            "untriaged": open_real.filter(state=IncidentState.DETECTED),
             "obligations_overdue": obligations_qs.filter(deadline__lte=now),
             "action_items_overdue": overdue_items,
             "failed": failed,
@@ -218,4 +223,5 @@ def command_centre_get(*, user, now: datetime | None = None) -> CommandCentre:
         upcoming_drills=drills,
         drills_available=drills_available,
         switch_warnings=switch_warnings,
+        untriaged=counts["untriaged"],
     )

@@ -13,7 +13,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, re_path, reverse
 from django.utils import timezone
@@ -274,7 +274,7 @@ class RegulatoryAdminMixin:
             zone = user_time_zone(user)
             obligations = incident.regulatory_obligations.select_related(
                 "rule__regime", "submitted_by", "waived_by"
-            ).order_by("deadline", "pk")
+            ).order_by(F("deadline").asc(nulls_last=True), "pk")  # "clock not started" last, on any database
             rows = [
                 {
                     "obligation": o,
