@@ -99,6 +99,9 @@ class Breaker:
 
 _breakers: dict[str, Breaker] = {}
 _breakers_lock = threading.Lock()
+# Key patterns to clear when a server is back, from every cache on it: whichever cache (the default or
+# the rate-limit one) makes the first call after an outage does the clearing for all of them.
+_recovery_patterns: dict[str, set[str]] = {}
 
 
 def breaker_for(location: str) -> Breaker:
@@ -138,6 +141,9 @@ class FailSafeRedisCache(RedisCache):
         params["OPTIONS"] = options
         super().__init__(server, params)
         self.location = server if isinstance(server, str) else ",".join(server)
+        with _breakers_lock:
+            patterns = _recovery_patterns.setdefault(self.location, set())
+            patterns.update(self.make_key(prefix) + "*" for prefix in self.clear_on_recovery)
         self._fallback = LocMemCache(f"fireline-fallback-{self.location}", {}) if local_fallback else None
 
     @property
@@ -151,8 +157,8 @@ class FailSafeRedisCache(RedisCache):
         try:
             if pending:
                 client.delete(*pending)
-            for prefix in self.clear_on_recovery:
-                doomed = list(client.scan_iter(match=self.make_key(prefix) + "*", count=1000))
+            for pattern in sorted(_recovery_patterns.get(self.location, ())):
+                doomed = list(client.scan_iter(match=pattern, count=1000))
                 for start in range(0, len(doomed), 500):
                     client.delete(*doomed[start : start + 500])
         except FAILURES:

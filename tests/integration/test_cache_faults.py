@@ -289,3 +289,15 @@ def test_an_error_that_is_the_callers_during_a_probe_does_not_leave_the_cache_of
     assert not breaker.is_lost
     cache.set("fireline:test:back", "yes")
     assert cache.get("fireline:test:back") == "yes"
+
+
+def test_whichever_cache_calls_first_after_an_outage_clears_the_kill_switch_entries(redis_cache):
+    """The rate-limit cache (the report form) may be the first to reach Redis again: it clears them too."""
+    from django.core.cache import caches
+
+    from config.cache import breaker_for
+
+    caches["default"].set(flag_cache_key("from-before"), {"stale": True}, 60)
+    breaker_for(redis_cache.url).lose("a test", probe_now=True)
+    assert caches["ratelimit"].add(f"rl:{uuid.uuid4().hex}", 1, 60) is True  # the first call after the outage
+    assert caches["default"].get(flag_cache_key("from-before")) is None
