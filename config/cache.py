@@ -8,7 +8,7 @@ an answer (DESIGN.md, "Fail safe, never open"):
 - Short socket timeouts and a circuit breaker per Redis server: after a failure, calls fail fast (no
   connect attempt) for COOLDOWN_SECONDS; then one call at a time probes. A dead Redis costs one short
   timeout per cooldown, not one per call. One warning when Redis is lost and one line when it is back.
-- A delete (or a write) that failed is remembered in this process. Before the first call after Redis
+- A delete that failed is remembered in this process. Before the first call after Redis
   answers again, the remembered keys are deleted, and so is every key under the prefixes named in
   OPTIONS["clear_on_recovery"]: a flip made during the outage was not written to Redis, and an entry
   from before it (Redis kept its data through a partition) must not be served once Redis is back.
@@ -87,9 +87,13 @@ class Breaker:
             logger.warning("Redis at %s answers again: the cache is back in use", self.location)
 
     def remember(self, keys) -> None:
+        if not keys:
+            return
         with self._lock:
             if len(self.pending) < PENDING_LIMIT:
                 self.pending.update(keys)
+                return
+        logger.warning("Redis at %s: over %d deletes owed; %s will not be retried", self.location, PENDING_LIMIT, keys)
 
     def take_pending(self) -> set[str]:
         with self._lock:
@@ -166,7 +170,11 @@ class FailSafeRedisCache(RedisCache):
             raise
 
     def _guarded(self, name: str, call, fallback, *, writes=()):
-        """call() against Redis; fallback() when Redis is lost or fails. `writes`: made keys it changes."""
+        """call() against Redis; fallback() when Redis is lost or fails. `writes`: made keys it deletes.
+
+        A failed set is not owed: it leaves what was there, and what was there was either current or
+        already owed a delete by the change that made it stale.
+        """
         breaker = self.breaker
         if not breaker.allow():
             breaker.remember(writes)
@@ -209,7 +217,6 @@ class FailSafeRedisCache(RedisCache):
             "set",
             lambda: super(FailSafeRedisCache, self).set(key, value, timeout, version),
             lambda: self._local("set", None)(key, value, timeout, version),
-            writes=[self.make_key(key, version=version)],
         )
 
     def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
@@ -256,7 +263,6 @@ class FailSafeRedisCache(RedisCache):
             "set_many",
             lambda: super(FailSafeRedisCache, self).set_many(data, timeout, version),
             lambda: self._local("set_many", list(data))(data, timeout, version),
-            writes=[self.make_key(key, version=version) for key in data],
         )
 
     def delete_many(self, keys, version=None):
