@@ -169,9 +169,12 @@ class EvalRunInline(admin.TabularInline):
     model = EvalRun
     extra = 0
     can_delete = False
-    fields = ["ran_at", "trials", "failures", "rate", "bound", "model_version", "prompt_version", "harness"]
+    fields = ["ran_at", "trials", "failures", "rate", "bound", "model_version", "prompt_version", "harness", "ran_by"]
     readonly_fields = fields
     ordering = ["-ran_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("ran_by")
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -161,3 +161,33 @@ def test_a_recorded_run_cannot_be_edited(logged_in, open_incident, commander):
     url = reverse("admin:incidents_evalrun_change", args=[run.pk])
     logged_in.post(url, {"case": case.pk, "trials": 100, "failures": 100, "ran_by": commander.pk})
     assert EvalRun.objects.get().failures == 0
+
+
+@pytest.mark.parametrize("count", [1, 12])
+def test_the_runs_list_runs_a_fixed_number_of_queries(
+    logged_in, open_incident, commander, responder, count, django_assert_max_num_queries
+):
+    from incidents.services.evals import evalruns_record
+
+    incident = fixed(open_incident, commander)
+    case = evalcase_create(feature=incident.feature, input="x", expected_behaviour="y", actor=commander)
+    evalruns_record(
+        runs=[{"case": case.pk, "trials": 50, "failures": i % 3, "ran_by": responder} for i in range(count)],
+        harness="manual",
+        actor=commander,
+    )
+    with django_assert_max_num_queries(12):
+        response = logged_in.get(reverse("admin:incidents_evalrun_changelist"))
+    html = response.content.decode()
+    assert response.status_code == 200 and html.count(f">EV-{case.pk}</a>") == count and "resp" in html
+
+
+def test_the_case_page_offers_a_run_by_hand_and_lists_who_ran_each(logged_in, open_incident, commander, responder):
+    incident = fixed(open_incident, commander)
+    case = evalcase_create(feature=incident.feature, input="x", expected_behaviour="y", actor=commander)
+    url = reverse("admin:incidents_evalcase_change", args=[case.pk])
+    html = logged_in.get(url).content.decode()
+    assert f'href="{reverse("admin:incidents_evalrun_add")}?case={case.pk}"' in html
+    record_run(logged_in, case, trials=30, failures=1, ran_by=responder)
+    inline = logged_in.get(url).content.decode().split('id="runs-group"')[1]
+    assert "resp" in inline and "manual" in inline and "3.3%" in inline  # 1 of 30
