@@ -26,6 +26,7 @@ from incidents.models import (
     ReportState,
     UserReport,
 )
+from incidents.paging_gaps import paging_gap_list
 from incidents.selectors import user_sees_all_restricted, visible_incidents
 from incidents.services.flags import switch_disagreements
 
@@ -99,6 +100,8 @@ class CommandCentre:
     # open real incidents still in Detected, whatever severity they were declared with: nobody has
     # triaged them yet (the untriaged tile, and the changelist it links to)
     untriaged: int = 0
+    # severities whose escalation policy cannot page everyone it names (a fresh install: no one at all)
+    paging_gaps: list = field(default_factory=list)
 
 
 def _open_real(user) -> QuerySet[Incident]:
@@ -224,4 +227,5 @@ def command_centre_get(*, user, now: datetime | None = None) -> CommandCentre:
         drills_available=drills_available,
         switch_warnings=switch_warnings,
         untriaged=counts["untriaged"],
+        paging_gaps=paging_gap_list(),
     )

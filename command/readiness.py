@@ -23,6 +23,7 @@ from incidents.models import (
     PostMortemTemplate,
     StakeholderContact,
 )
+from incidents.paging_gaps import paging_gap_list
 
 from .links import admin_url
 from .models import QualityMonitor
@@ -63,6 +64,9 @@ class Scorecard:
     now: datetime
     quarter: str
     features: list[FeatureReadiness]
+    # severities whose escalation policy cannot page everyone it names: shown above the features, since
+    # paging does not depend on the feature (and a fresh install has no feature yet)
+    paging_gaps: list = field(default_factory=list)
 
     @property
     def percent(self) -> int:
@@ -246,7 +250,7 @@ def scorecard_get(*, features=None, now: datetime | None = None) -> Scorecard:
             )
         )
         result.append(card)
-    return Scorecard(now=now, quarter=quarter, features=result)
+    return Scorecard(now=now, quarter=quarter, features=result, paging_gaps=paging_gap_list())
 
 
 def _labels(monitor: QualityMonitor) -> dict:
