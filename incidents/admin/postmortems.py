@@ -133,6 +133,10 @@ class LearningAdmin(admin.ModelAdmin):
         return format_html('<a href="{}">{}</a>', url, obj.postmortem.incident.reference)
 
 
+# "Submit for review" on the change page posts the edited sections with it: saved first, then submitted.
+SAVE_AND_SUBMIT = "_save_and_submit"
+
+
 class RequestChangesForm(forms.Form):
     note = forms.CharField(widget=forms.Textarea, max_length=4000)
 
@@ -184,6 +188,28 @@ class PostMortemAdmin(admin.ModelAdmin):
     def save_related(self, request, form, formsets, change):
         if form.instance.state == PostMortemState.DRAFT:
             super().save_related(request, form, formsets, change)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ValidationError as exc:  # refused by the service (say, no longer a draft): nothing saved
+            self.message_user(request, "Not saved. " + " ".join(exc.messages), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def response_change(self, request, obj):
+        if SAVE_AND_SUBMIT not in request.POST:
+            return super().response_change(request, obj)
+        try:
+            postmortem_submit(postmortem_id=obj.pk, actor=request.user)
+        except PermissionDenied as exc:
+            self.message_user(request, f"Your text is saved. {exc or 'You may not do that.'}", messages.ERROR)
+        except ValidationError as exc:
+            self.message_user(
+                request, "Your text is saved, but not submitted. " + " ".join(exc.messages), messages.ERROR
+            )
+        else:
+            self.message_user(request, "Saved and submitted for review.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:incidents_postmortem_change", args=[obj.pk]))
 
     @admin.display(description="incident", ordering="incident_id")
     def incident_ref(self, obj):
@@ -283,6 +309,7 @@ class PostMortemAdmin(admin.ModelAdmin):
                 and (name != "approve" or my_roles & missing)
             ]
             extra_context["pm_object"] = postmortem
+            extra_context["pm_save_and_submit"] = SAVE_AND_SUBMIT
             extra_context["pm_review"] = status
             extra_context["pm_my_roles"] = sorted(my_roles)
             extra_context["pm_key_events"] = list(postmortem.key_events())

@@ -326,9 +326,11 @@ def test_a_first_sev2_is_contained_reviewed_and_closed_with_its_containment_lift
         submit(page, page.locator("#postmortem-write button"))
         for name, text in SECTIONS.items():
             page.locator(f"#id_{name}").fill(text)
-        submit(page, page.get_by_role("button", name="Save and continue editing"))
-        postmortem_url = page.url
+        # straight to review, without saving first: what was typed goes with it
         submit(page, page.get_by_role("button", name="Submit for review"))
+        expect(page.locator(".messagelist .success")).to_contain_text("Saved and submitted for review.")
+        expect(page.locator(".field-what_happened .readonly")).to_contain_text(SECTIONS["what_happened"])
+        postmortem_url = page.url
         submit(page, page.get_by_role("button", name="Approve"))
         legal_page = new_page(browser)
         login(legal_page, base, "lawyer")

@@ -88,3 +88,48 @@ def test_a_restricted_incident_stays_invisible(client, responder, open_incident)
     client.force_login(responder)
     assert write(client, incident).status_code == 404
     assert not PostMortem.objects.exists()
+
+
+SECTIONS = {
+    "what_happened": "The bot told users to mix cleaners.",
+    "impact": "Three users.",
+    "root_cause": "The persona prompt.",
+    "why_not_caught": "No eval case for it.",
+    "what_is_changing": "Safety rules on every topic.",
+}
+
+
+def post_sections(client, postmortem, sections):
+    data = {
+        "is_public": "",
+        "classification_marking": postmortem.classification_marking,
+        **sections,
+        "_save_and_submit": "1",
+        "learnings-TOTAL_FORMS": "0",
+        "learnings-INITIAL_FORMS": "0",
+        "learnings-MIN_NUM_FORMS": "0",
+        "learnings-MAX_NUM_FORMS": "1000",
+    }
+    return client.post(reverse("admin:incidents_postmortem_change", args=[postmortem.pk]), data)
+
+
+def test_submit_for_review_saves_the_typed_sections_first(logged_in, in_postmortem):
+    write(logged_in, in_postmortem)
+    postmortem = PostMortem.objects.get(incident=in_postmortem)
+    html = logged_in.get(reverse("admin:incidents_postmortem_change", args=[postmortem.pk])).content.decode()
+    assert 'form="postmortem_form" name="_save_and_submit"' in html
+    response = post_sections(logged_in, postmortem, SECTIONS)
+    postmortem.refresh_from_db()
+    assert postmortem.what_happened == SECTIONS["what_happened"]
+    assert postmortem.state == PostMortemState.IN_REVIEW
+    assert any("Saved and submitted for review." in m for m in said(response))
+
+
+def test_a_refused_submit_for_review_keeps_what_was_typed(logged_in, in_postmortem):
+    write(logged_in, in_postmortem)
+    postmortem = PostMortem.objects.get(incident=in_postmortem)
+    response = post_sections(logged_in, postmortem, {**SECTIONS, "impact": ""})
+    postmortem.refresh_from_db()
+    assert postmortem.state == PostMortemState.DRAFT
+    assert postmortem.what_happened == SECTIONS["what_happened"]  # not thrown away
+    assert any(m.startswith("Your text is saved, but not submitted.") and "Impact" in m for m in said(response))
