@@ -2,6 +2,7 @@
 Paging card, the command centre and the readiness scorecard say so, name the roles without a contact
 and link to where a contact is added."""
 
+import io
 import re
 from html import unescape
 
@@ -108,3 +109,15 @@ def test_command_centre_says_which_roles_are_missing_once_some_are_covered(clien
     contact(StakeholderRole.PR)
     assert card(client.get("/admin/").content.decode(), "paging-gaps") is None
     assert card(client.get(reverse("command:readiness")).content.decode(), "paging-gaps") is None
+
+
+def test_the_readiness_pdf_for_leadership_says_who_cannot_be_paged(client, superuser):
+    from pypdf import PdfReader
+
+    contact(StakeholderRole.ENGINEERING_ON_CALL)
+    client.force_login(superuser)
+    response = client.get(reverse("command:readiness-pdf"))
+    assert response.status_code == 200
+    text = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(response.content)).pages)
+    assert "Who cannot be paged" in text
+    assert "SEV2 pages only some roles: no contact for Leadership." in text
