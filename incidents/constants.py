@@ -181,3 +181,30 @@ class NotificationState(models.TextChoices):
     SENT = "sent", "Sent"
     ACKNOWLEDGED = "acknowledged", "Acknowledged"
     FAILED = "failed", "Failed"
+
+
+class PublicStatus(models.TextChoices):
+    """What the status page says about an incident: Statuspage's four words, never Fireline's own states."""
+
+    INVESTIGATING = "investigating", "Investigating"
+    IDENTIFIED = "identified", "Identified"
+    MONITORING = "monitoring", "Monitoring"
+    RESOLVED = "resolved", "Resolved"
+
+
+# The one mapping from an incident's state to its public word, used by the status page, its Atom feed
+# and the public update drafts alike. Only a closed incident is Resolved: until then a fix is deployed
+# and watched (verified, post-mortem), so the public is told Monitoring. "Post-mortem" or "Verified"
+# mean nothing to the public, and "Dismissed" would read as a brush-off; a dismissed incident is never
+# on the status page, and a draft written for one says Resolved.
+PUBLIC_STATUS = {
+    IncidentState.DETECTED: PublicStatus.INVESTIGATING,
+    IncidentState.TRIAGED: PublicStatus.INVESTIGATING,
+    IncidentState.CONTAINED: PublicStatus.IDENTIFIED,
+    IncidentState.INVESTIGATING: PublicStatus.IDENTIFIED,
+    IncidentState.FIXED: PublicStatus.MONITORING,
+    IncidentState.VERIFIED: PublicStatus.MONITORING,
+    IncidentState.POSTMORTEM: PublicStatus.MONITORING,
+    IncidentState.CLOSED: PublicStatus.RESOLVED,
+    IncidentState.DISMISSED: PublicStatus.RESOLVED,
+}

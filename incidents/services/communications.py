@@ -16,7 +16,7 @@ from django.db import transaction
 from django.template import Context, Engine, TemplateSyntaxError
 
 from audit import services as audit
-from incidents.constants import Audience, Channel, IncidentState
+from incidents.constants import PUBLIC_STATUS, Audience, Channel
 from incidents.models import Communication, CommunicationState, CommunicationTemplate, Incident
 from incidents.models.communications import EMAIL_AUDIENCES, may_approve
 
@@ -32,20 +32,6 @@ LOGGED_FIELDS = ["audience", "state", *EDITABLE_FIELDS]
 # No loaders, no libraries: {% include %} and {% load %} find nothing, and the context holds strings only.
 _ENGINE = Engine(dirs=[], app_dirs=False, loaders=[], libraries={}, autoescape=False)
 
-
-# What the status page says for each internal state: the words status pages use, never Fireline's own
-# ("Post-mortem" or "Verified" mean nothing to the public, and "Dismissed" would read as a brush-off).
-PUBLIC_STATUS = {
-    IncidentState.DETECTED: "Investigating",
-    IncidentState.TRIAGED: "Investigating",
-    IncidentState.CONTAINED: "Identified",
-    IncidentState.INVESTIGATING: "Identified",
-    IncidentState.FIXED: "Monitoring",
-    IncidentState.VERIFIED: "Monitoring",
-    IncidentState.POSTMORTEM: "Resolved",
-    IncidentState.CLOSED: "Resolved",
-    IncidentState.DISMISSED: "Resolved",
-}
 
 # The templates' guidance for the writer: passages in _italics_ to be replaced before review.
 GUIDANCE = re.compile(r"(?<![\w*_])_(?=[A-Z])[^_\n]{8,}?_(?![\w_])")
@@ -64,10 +50,10 @@ def unedited_guidance(communication: Communication) -> list[str]:
 def template_values(incident: Incident, audience: str = "") -> dict[str, str]:
     """The plain values a template may use: strings, never model instances with methods.
 
-    For the public audience `status` is the status page's word (Investigating, Identified, Monitoring,
-    Resolved), not the internal state.
+    For the public audience `status` is the status page's word for the incident's state (the one
+    mapping in `incidents.constants.PUBLIC_STATUS`), so an update says what the status page says.
     """
-    status = PUBLIC_STATUS.get(incident.state) if audience == Audience.PUBLIC else None
+    status = PUBLIC_STATUS[incident.state].label if audience == Audience.PUBLIC else None
     return {
         "reference": incident.reference,
         "title": incident.title,
