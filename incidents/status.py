@@ -3,7 +3,8 @@
 An incident is on the status page exactly when it has at least one *sent* public communication:
 sending one is the explicit, Legal- or Communications-approved act of going public, so no separate
 "show on status page" flag is kept that could disagree with it. Drills and restricted incidents are
-never shown, whatever was sent, and neither is a dismissed incident (a false alarm or a duplicate).
+never shown, whatever was sent. A dismissed incident that was announced stays, as Resolved: what the
+public was told about is not silently taken back.
 Only the frozen, approved text of the updates appears, with the incident's public status word
 (`incidents.constants.PUBLIC_STATUS`, the same word its public update drafts use): no title, summary,
 names or other internal fields. An incident is ongoing until it is closed; only then is it Resolved.
@@ -27,13 +28,13 @@ FEED_ITEMS = 50
 
 
 def public_updates() -> QuerySet[Communication]:
-    """Sent public updates of incidents that may be shown: never a drill, a restricted or a dismissed incident."""
+    """Sent public updates of incidents that may be shown: never a drill's or a restricted incident's."""
     return Communication.objects.filter(
         audience=Audience.PUBLIC,
         state=CommunicationState.SENT,
         incident__is_drill=False,
         incident__is_restricted=False,
-    ).exclude(incident__state=IncidentState.DISMISSED)
+    )
 
 
 def public_status(incident: Incident) -> PublicStatus:

@@ -189,11 +189,13 @@ def test_only_a_closed_incident_is_resolved_and_its_feed_entry_is_updated_when_i
     assert "No ongoing incidents." in html and group(html, "ongoing") == ""
 
 
-def test_a_dismissed_incident_never_appears_even_after_an_update_was_sent(client, announced):
+def test_an_announced_incident_dismissed_later_stays_as_resolved(client, announced):
+    """What the public was told about is not silently taken back: it ends as Resolved."""
     move_to(announced, IncidentState.DISMISSED)
     html = client.get(reverse("status-page")).content.decode()
-    assert "Answers in Assistant are wrong" not in html and "No incidents have been reported here." in html
-    assert feed_entries(client) == {}
+    assert "Answers in Assistant are wrong" in html and group(html, "ongoing") == ""
+    assert "Answers in Assistant are wrong" in group(html, "resolved")
+    assert [e["categories"] for e in feed_entries(client).values()] == [["Resolved"]]
 
 
 def test_the_page_runs_a_fixed_number_of_queries_with_ongoing_and_resolved_incidents(
