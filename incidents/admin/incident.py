@@ -35,7 +35,7 @@ from incidents.services import (
     timeline_add_note,
     transition_options,
 )
-from incidents.services.containment import incident_close_settled
+from incidents.services.containment import incident_close_settled, incident_dismiss_settled
 from incidents.services.escalation import page_acknowledge
 from incidents.services.incidents import EDITABLE_FIELDS
 from incidents.templatetags.fireline import duration
@@ -400,6 +400,8 @@ class IncidentAdmin(
         if name == "close":
             return self._close(request, incident, kwargs)
         if name == "dismiss":
+            kwargs["containment"], kwargs["pages"] = self._settle_decisions(request, incident)
+            service = incident_dismiss_settled
             kwargs["reason"] = form.cleaned_data["dismiss_reason"]
             kwargs["note"] = form.cleaned_data["reason"]
             dup_id = form.cleaned_data.get("duplicate_of")
@@ -412,8 +414,8 @@ class IncidentAdmin(
         return self._run(request, pk, lambda: service(**kwargs), "Done: the incident moved on.")
 
     def _close_context(self, incident, options) -> dict:
-        """What the Close button asks about: read only when the user may close now."""
-        if not any(o.name == "close" and o.is_allowed for o in options):
+        """What Close and Dismiss ask about: read only when the user may take one of them now."""
+        if not any(o.name in ("close", "dismiss") and o.is_allowed for o in options):
             return {}
         return {
             "close_containment": list(unattended_containment(incident)),
@@ -421,8 +423,8 @@ class IncidentAdmin(
             "close_owners": staff_users(),
         }
 
-    def _close(self, request, incident, kwargs):
-        """Close, lifting or handing over each active containment and answering each open page as chosen."""
+    def _settle_decisions(self, request, incident) -> tuple[dict, dict]:
+        """The choices made beside Close or Dismiss: lift or hand over each containment, answer each page."""
         owners = {str(u.pk): u for u in staff_users()}
         containment = {}
         for action in unattended_containment(incident):
@@ -437,6 +439,11 @@ class IncidentAdmin(
             page.pk: request.POST.get(f"page_{page.pk}", "")
             for page in incident.pages.filter(state__in=OPEN_PAGE_STATES)
         }
+        return containment, pages
+
+    def _close(self, request, incident, kwargs):
+        """Close, lifting or handing over each active containment and answering each open page as chosen."""
+        containment, pages = self._settle_decisions(request, incident)
         return self._run(
             request,
             incident.pk,

@@ -281,7 +281,12 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         field=state,
         source=OPEN_STATES,
         target=S.DISMISSED,
-        conditions=[guards.has_dismiss_reason, guards.names_duplicate_if_duplicate],
+        conditions=[
+            guards.has_dismiss_reason,
+            guards.names_duplicate_if_duplicate,
+            guards.has_no_unattended_containment,
+            guards.has_no_open_pages,
+        ],
         permission="incidents.dismiss_incident",
     )
     def dismiss(self):

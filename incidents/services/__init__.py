@@ -4,6 +4,7 @@ from .containment import (
     containment_revert,
     incident_close_settled,
     incident_contain_now,
+    incident_dismiss_settled,
     incident_end_drill,
 )
 from .errors import IncidentChanged
@@ -47,6 +48,7 @@ __all__ = [
     "incident_impact",
     "incident_investigate",
     "incident_close_settled",
+    "incident_dismiss_settled",
     "incident_contain_now",
     "incident_end_drill",
     "incident_investigate_without_containment",

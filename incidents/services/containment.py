@@ -23,7 +23,13 @@ from .flags import (
     killswitch_hold,
     killswitch_release,
 )
-from .incidents import incident_close, incident_contain, incident_end_drill_transition, incident_triage
+from .incidents import (
+    incident_close,
+    incident_contain,
+    incident_dismiss,
+    incident_end_drill_transition,
+    incident_triage,
+)
 
 # What one click can do without asking: the rest of the default needs parameters from a person.
 ONE_CLICK = (ContainmentType.FEATURE_FLAG_OFF, ContainmentType.FALLBACK)
@@ -243,29 +249,13 @@ def _prefixed(label: str, exc: ValidationError) -> ValidationError:
     return ValidationError([f"{label}: {message}" for message in exc.messages])
 
 
-@transaction.atomic
-def incident_close_settled(
-    *,
-    incident_id: int,
-    actor,
-    expected_state: str | None = None,
-    containment: dict[int, dict] | None = None,
-    pages: dict[int, str] | None = None,
-) -> Incident:
-    """Close the incident, settling first what would otherwise stay silently active.
+def _settle(incident: Incident, *, actor, containment: dict | None, pages: dict | None, why: str) -> None:
+    """Apply the commander's choice for each containment still in force and each unanswered page.
 
     `containment` maps each active containment action to {"decision": "lift", "reason": ...} or
     {"decision": "hand_over", "owner": user, "reason": ...}; `pages` maps each unanswered page to
-    "acknowledge" or "cancel". What is left undecided stops the close (its guard names it), and when
-    anything fails nothing is lifted, handed over or cancelled: one transaction.
+    "acknowledge" or "cancel". What is left undecided is left alone: the transition's guards name it.
     """
-    incident = Incident.objects.select_for_update().get(pk=incident_id)
-    if not incident_is_visible(user=actor, incident=incident):
-        raise Incident.DoesNotExist("No incident with that id.")
-    if expected_state is not None and incident.state != expected_state:
-        raise IncidentChanged()
-    if actor is not None and not actor.has_perm("incidents.close_incident"):
-        raise PermissionDenied("You may not close incidents.")
     for action in unattended_containment(incident):
         decision = (containment or {}).get(action.pk) or {}
         label = action.get_action_type_display()
@@ -281,10 +271,64 @@ def incident_close_settled(
     for page in incident.pages.filter(state__in=OPEN_PAGE_STATES).select_related("contact"):
         decision = (pages or {}).get(page.pk)
         if decision == "acknowledge":
-            page_acknowledge(page_id=page.pk, actor=actor, via="close")
+            page_acknowledge(page_id=page.pk, actor=actor, via="admin")
         elif decision == "cancel":
-            page_cancel(page_id=page.pk, reason=f"{incident.reference} is closing", actor=actor)
+            page_cancel(page_id=page.pk, reason=why, actor=actor)
+
+
+def _lock_for_settling(incident_id: int, *, actor, expected_state: str | None, permission: str, verb: str) -> Incident:
+    incident = Incident.objects.select_for_update().get(pk=incident_id)
+    if not incident_is_visible(user=actor, incident=incident):
+        raise Incident.DoesNotExist("No incident with that id.")
+    if expected_state is not None and incident.state != expected_state:
+        raise IncidentChanged()
+    if actor is not None and not actor.has_perm(permission):
+        raise PermissionDenied(f"You may not {verb} incidents.")
+    return incident
+
+
+@transaction.atomic
+def incident_close_settled(
+    *,
+    incident_id: int,
+    actor,
+    expected_state: str | None = None,
+    containment: dict[int, dict] | None = None,
+    pages: dict[int, str] | None = None,
+) -> Incident:
+    """Close the incident, settling first what would otherwise stay silently active (see `_settle`).
+
+    One transaction: when the close is refused, nothing is lifted, handed over or cancelled.
+    """
+    incident = _lock_for_settling(
+        incident_id, actor=actor, expected_state=expected_state, permission="incidents.close_incident", verb="close"
+    )
+    _settle(incident, actor=actor, containment=containment, pages=pages, why=f"{incident.reference} is closing")
     return incident_close(incident_id=incident.pk, actor=actor)
+
+
+@transaction.atomic
+def incident_dismiss_settled(
+    *,
+    incident_id: int,
+    reason: str,
+    actor,
+    note: str = "",
+    duplicate_of: Incident | None = None,
+    expected_state: str | None = None,
+    containment: dict[int, dict] | None = None,
+    pages: dict[int, str] | None = None,
+) -> Incident:
+    """Dismiss (false alarm, duplicate), settling first what would stay silently active, as closing does."""
+    incident = _lock_for_settling(
+        incident_id,
+        actor=actor,
+        expected_state=expected_state,
+        permission="incidents.dismiss_incident",
+        verb="dismiss",
+    )
+    _settle(incident, actor=actor, containment=containment, pages=pages, why=f"{incident.reference} is dismissed")
+    return incident_dismiss(incident_id=incident.pk, reason=reason, actor=actor, note=note, duplicate_of=duplicate_of)
 
 
 @transaction.atomic

@@ -262,11 +262,23 @@ def test_dismiss_from_any_open_state_needs_a_reason(open_incident, commander, st
     incident = makers[state_maker]()
     with pytest.raises(ValidationError, match="dismissed"):
         services.incident_dismiss(incident_id=incident.pk, reason="", actor=commander)
-    incident = services.incident_dismiss(
-        incident_id=incident.pk, reason=DismissReason.FALSE_ALARM, note="Staging traffic", actor=commander
+    active = {
+        a.pk: {"decision": "lift", "reason": "false alarm"}
+        for a in incident.containment_actions.filter(reverted_at__isnull=True)
+    }
+    if active:  # a false alarm dismissed with its kill switch held would leave it held: it must be settled
+        with pytest.raises(ValidationError, match="Still in force"):
+            services.incident_dismiss(incident_id=incident.pk, reason=DismissReason.FALSE_ALARM, actor=commander)
+    incident = services.incident_dismiss_settled(
+        incident_id=incident.pk,
+        reason=DismissReason.FALSE_ALARM,
+        note="Staging traffic",
+        actor=commander,
+        containment=active,
     )
     assert incident.state == S.DISMISSED and incident.dismissed_at is not None
-    assert "False alarm" in incident.timeline.last().text
+    assert "False alarm" in incident.timeline.filter(kind=TimelineKind.TRANSITION).last().text
+    assert not incident.containment_actions.filter(reverted_at__isnull=True).exists()
 
 
 def test_dismiss_as_duplicate_names_the_original(open_incident, commander):

@@ -380,3 +380,30 @@ def test_two_lifts_and_a_record_at_the_same_moment_leave_the_right_state(
         switch.refresh_from_db()
         assert switch.is_on is True and switch.version == version + 1
         assert read_flag(feature.kill_switch_key)[0] is True
+
+
+def test_dismissing_a_false_alarm_from_the_page_asks_about_the_held_switch(
+    client, open_incident, commander, committed, read_flag
+):
+    incident = open_incident(is_public=True)
+    action = committed(flag_off, incident, commander)
+    client.force_login(commander)
+    html = client.get(reverse("admin:incidents_incident_change", args=[incident.pk])).content.decode()
+    assert 'id="dismiss-settle"' in html
+    url = reverse("admin:incidents_incident_transition", args=[incident.pk, "dismiss"])
+    refused = client.post(url, {"expected_state": "detected", "dismiss_reason": "false_alarm"}, follow=True)
+    assert "Still in force: Feature flag off" in refused.content.decode()
+    assert read_flag(incident.feature.kill_switch_key)[0] is False
+    committed(
+        client.post,
+        url,
+        {
+            "expected_state": "detected",
+            "dismiss_reason": "false_alarm",
+            f"containment_{action.pk}": "lift",
+            f"containment_{action.pk}_reason": "it was staging traffic",
+        },
+    )
+    incident.refresh_from_db()
+    assert incident.state == S.DISMISSED
+    assert read_flag(incident.feature.kill_switch_key)[0] is True

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -192,7 +193,14 @@ def test_escalation_with_no_one_left_is_shown(roster, open_incident):
 
 def test_closed_incidents_do_not_escalate(roster, open_incident, commander):
     incident = open_incident()
-    services.incident_dismiss(incident_id=incident.pk, reason="false_alarm", actor=commander)
+    pages = incident.pages.all()
+    assert pages, "the roster pages someone"
+    with pytest.raises(ValidationError, match="Pages still waiting"):  # nobody is left being paged silently
+        services.incident_dismiss(incident_id=incident.pk, reason="false_alarm", actor=commander)
+    services.incident_dismiss_settled(
+        incident_id=incident.pk, reason="false_alarm", actor=commander, pages={p.pk: "cancel" for p in pages}
+    )
+    assert set(incident.pages.values_list("state", flat=True)) == {PageState.CANCELLED}
     Page.objects.update(ack_due_at=timezone.now() - timedelta(seconds=1))
     assert escalations_due() == 0
 
