@@ -129,11 +129,22 @@ class DrillPolicyAdmin(admin.ModelAdmin):
 
 
 class DrillAddForm(forms.ModelForm):
-    scheduled_for = LocalDateTimeField(required=False, label="When (UTC)")
+    scheduled_for = LocalDateTimeField(
+        required=False,
+        label="When (UTC)",
+        help_text="With a date and participants the drill is scheduled when you save: the participants are "
+        "reminded a week, a day and an hour before. Without either it stays Planned; schedule it from its page.",
+    )
 
     class Meta:
         model = Drill
         fields = ["scenario", "feature", "team", "facilitator", "participants", "scheduled_for"]
+
+    def clean_scheduled_for(self):
+        when = self.cleaned_data.get("scheduled_for")
+        if when is not None and when <= timezone.now():
+            raise ValidationError("A drill is scheduled in the future.")
+        return when
 
 
 @admin.register(Drill)
@@ -233,6 +244,41 @@ class DrillAdmin(admin.ModelAdmin):
         )
         obj.pk = drill.pk
         obj.id = drill.pk
+        self._schedule_on_add(request, drill, data)
+
+    def _schedule_on_add(self, request, drill: Drill, data) -> None:
+        """A date typed on the add form means "schedule it": through the same service as the page's button."""
+        when, participants = data.get("scheduled_for"), list(data.get("participants") or [])
+        if when is None:
+            return
+        if not participants:
+            self.message_user(
+                request,
+                "Planned, not scheduled: a drill is scheduled with participants. Choose them on the drill's page "
+                "and press Schedule.",
+                messages.WARNING,
+            )
+            return
+        try:
+            services.drill_schedule(
+                drill_id=drill.pk, scheduled_for=when, participants=participants, actor=request.user
+            )
+        except PermissionDenied:
+            self.message_user(
+                request,
+                "Planned, not scheduled: scheduling a drill needs the Drill Facilitator role. Ask a facilitator to "
+                "press Schedule on the drill's page.",
+                messages.WARNING,
+            )
+        except ValidationError as exc:
+            self.message_user(request, f"Planned, not scheduled: {_error_text(exc)}", messages.WARNING)
+        else:
+            self.message_user(
+                request,
+                f"Scheduled for {when.astimezone(datetime.UTC):%Y-%m-%d %H:%M} UTC: the participants are reminded "
+                "a week, a day and an hour before.",
+                messages.SUCCESS,
+            )
 
     def save_related(self, request, form, formsets, change):
         if change:
@@ -365,6 +411,9 @@ class DrillAdmin(admin.ModelAdmin):
                     "provisional_score": drill_score([r.status for r in results], ticked, len(checklist))
                     if results
                     else None,
+                    "pending_steps": sum(r.is_pending for r in results),
+                    # Before the start the checklist is empty: the scenario's actions are shown (and counted).
+                    "expected_actions": [] if checklist else list(drill.scenario.expected_actions.all()),
                     "score_rule": SCORE_RULE,
                     "gaps": gaps,
                     "stale_contacts": escalation_path_stale_contacts(drill) if drill.incident_id else [],

@@ -40,6 +40,8 @@ def drill_report_context(drill: Drill) -> dict:
         "steps": drill_step_results(drill),
         "checklist": checklist,
         "ticked": sum(i.is_done for i in checklist),
+        # Before the start the checklist is empty: the report lists (and counts) the scenario's actions.
+        "expected_actions": [] if checklist or drill.started_at else list(scenario.expected_actions.all()),
         "score_rule": SCORE_RULE,
         "gaps": [i for i in items if i.source == ActionItemSource.DRILL],
         "other_items": [i for i in items if i.source != ActionItemSource.DRILL],

@@ -62,12 +62,18 @@ def recorded_step_times(drill: Drill) -> dict[str, datetime.datetime | None]:
 
 
 def drill_step_results(drill: Drill, now: datetime.datetime | None = None) -> list[StepResult]:
-    """Each step against its target, corrections applied; empty before the drill started."""
+    """Each step against its target, corrections applied; empty before the drill started.
+
+    While the exercise runs, a step not done is pending until its target time passes; once it has
+    ended (debrief, completed or cancelled) a step not done is missed.
+    """
     if drill.started_at is None:
         return []
     recorded = recorded_step_times(drill)
     corrections = {c.step: c for c in drill.corrections.all()}
-    ended_at = drill.debrief_at or drill.cancelled_at or (now or timezone.now())
+    exercise_ended_at = drill.debrief_at or drill.cancelled_at
+    now = now or timezone.now()
+    ended_at = exercise_ended_at or now
     results = []
     for step in Step.values:
         correction = corrections.get(step)
@@ -78,6 +84,7 @@ def drill_step_results(drill: Drill, now: datetime.datetime | None = None) -> li
             started_at=drill.started_at,
             ended_at=ended_at,
             occurred_at=occurred_at,
+            now=None if exercise_ended_at else now,
         )
         if correction:
             result.is_corrected = True

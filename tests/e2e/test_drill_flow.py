@@ -106,3 +106,54 @@ def test_facilitator_runs_a_drill_and_sees_the_score(live_server, page: Page, ar
         assert page_errors == []
     finally:
         page.screenshot(path=str(artifacts_dir / "e2e-drill.png"), full_page=True)
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_drill_added_with_a_date_is_scheduled_and_starts_with_every_step_pending(
+    live_server, page: Page, artifacts_dir
+):
+    facilitator = UserFactory(username="facil", role="Drill Facilitator")
+    UserFactory(username="cmdr", role="Incident Commander")
+    feature = AIFeatureFactory(key="support-bot", name="Support assistant")
+    scenario = Scenario.objects.get(category=Category.HARMFUL_OUTPUT)
+    expected = scenario.expected_actions.count()
+    page_errors: list[str] = []
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
+    base = live_server.url
+    try:
+        # 1. The facilitator adds a drill with a date and a participant: saving it schedules it.
+        login(page, base, "facil")
+        page.goto(f"{base}/admin/drills/drill/add/")
+        expect(page.locator("#drill_form")).to_contain_text("scheduled when you save")
+        page.locator("#id_scenario").select_option(value=str(scenario.pk))
+        page.locator("#id_feature").select_option(value=str(feature.pk))
+        page.locator("#id_facilitator").select_option(label="facil")
+        page.locator("#id_participants").select_option(label="cmdr")
+        when = timezone.now() + datetime.timedelta(days=9)
+        page.locator("#id_scheduled_for").fill(when.strftime("%Y-%m-%dT%H:%M"))
+        submit(page, page.get_by_role("button", name="Save", exact=True))
+        expect(page.locator(".messagelist")).to_contain_text("Scheduled for")
+        drill = Drill.objects.get(facilitator=facilitator)
+        page.goto(f"{base}/admin/drills/drill/{drill.pk}/change/")
+        expect(page.locator("#drill-state")).to_have_text("Scheduled")
+
+        # 2. Before the start the checklist heading counts the expected actions it shows.
+        heading = page.locator("#checklist h2")
+        expect(heading).to_contain_text(f"{expected} expected actions")
+        expect(heading).not_to_contain_text("0 of 0")
+        assert page.locator("#checklist li").count() == expected
+        page.screenshot(path=str(artifacts_dir / "e2e-drill-scheduled.png"), full_page=True)
+
+        # 3. At minute 0 every step is pending, none missed; the checklist is now the one to tick.
+        submit(page, page.locator("form[data-transition=start]").get_by_role("button", name="Start drill"))
+        expect(page.locator("#drill-state")).to_have_text("Running")
+        steps = page.locator("#steps")
+        for step in ("detect", "triage", "contain", "investigate", "fix", "communicate"):
+            expect(steps.locator(f"tr[data-step={step}]")).to_contain_text("Pending")
+        expect(steps).not_to_contain_text("Missed")
+        expect(page.locator("#drill-provisional-score")).to_contain_text("every step is pending")
+        expect(heading).to_contain_text(f"0 of {expected} ticked")
+        assert page_errors == []
+    finally:
+        page.screenshot(path=str(artifacts_dir / "e2e-drill-pending.png"), full_page=True)
