@@ -571,9 +571,10 @@ class Command(BaseCommand):
             detection_signal=DetectionSignal.MONITORING_ALERT,
             feature=features["checkout-agent"],
         )
-        services.incident_dismiss(
+        services.incident_dismiss_settled(
             incident_id=i.pk,
             actor=cmd,
             reason=DismissReason.FALSE_ALARM,
             note="Load test in staging pointed at the production dashboard.",
+            pages={p.pk: "cancel" for p in i.pages.all()},
         )
