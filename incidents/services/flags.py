@@ -151,7 +151,7 @@ def _after_change(switch: KillSwitch, *, actor, before: dict, reason: str, incid
             recipient=switch.webhook_url,
             subject=f"{key} v{switch.version}",
             body=body,
-            dedup_key=f"flag:{switch.pk}:{switch.version}",
+            dedup_key=f"switch:{switch.pk}:{switch.version}",  # per switch (a drill stand-in has no feature)
             incident=incident,
         )
 
