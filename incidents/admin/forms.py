@@ -1,8 +1,18 @@
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
-from incidents.constants import Audience, ContainmentType, DismissReason, StakeholderRole
+from incidents.constants import (
+    Audience,
+    Category,
+    ContainmentType,
+    DetectionSignal,
+    DismissReason,
+    Impact,
+    Severity,
+    StakeholderRole,
+)
 from incidents.models import TriageRule
 
 
@@ -82,3 +92,72 @@ class TransitionForm(forms.Form):
 
 class RevertForm(forms.Form):
     reason = forms.CharField(max_length=2000)
+
+
+class DeclareIncidentForm(forms.Form):
+    """The one-screen "Declare incident" form: what the triage matrix needs, nothing more."""
+
+    title = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"autofocus": True, "size": 60}))
+    feature = forms.ModelChoiceField(queryset=None, label="AI feature", empty_label="— choose the AI feature —")
+    category = forms.ChoiceField(choices=[("", "— choose a category —"), *Category.choices])
+    impact = forms.ChoiceField(
+        choices=Impact.choices,
+        initial=Impact.LIMITED,
+        widget=forms.RadioSelect,
+        help_text="With the category, this gives the severity from the triage matrix.",
+    )
+    users_affected = forms.IntegerField(min_value=0, required=False, label="Users affected")
+    public_link = forms.URLField(
+        required=False, assume_scheme="https", label="Public link", help_text="Where it went public, if it did."
+    )
+    detection_signal = forms.ChoiceField(
+        choices=DetectionSignal.choices, initial=DetectionSignal.INTERNAL_DISCOVERY, label="How we found out"
+    )
+    commander = forms.ModelChoiceField(queryset=None, empty_label="— nobody yet —", required=False)
+    severity_override = forms.ChoiceField(
+        choices=[("", "— as the triage matrix says —"), *Severity.choices], required=False, label="Severity override"
+    )
+    severity_override_reason = forms.CharField(required=False, label="Reason for the override")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from incidents.models import AIFeature
+
+        self.fields["feature"].queryset = AIFeature.objects.order_by("name")
+        self.fields["commander"].queryset = staff_users()
+        self.fields["category"].help_text = "What the model did wrong; the category's meaning is in the list below."
+
+    def clean(self):
+        data = super().clean()
+        if data.get("severity_override") and not (data.get("severity_override_reason") or "").strip():
+            self.add_error("severity_override_reason", "Say why the triage matrix's severity is wrong.")
+        if data.get("severity_override_reason") and not data.get("severity_override"):
+            self.add_error("severity_override", "Choose the severity the reason argues for, or clear the reason.")
+        impact = data.get("impact")
+        users = data.get("users_affected") or 0
+        if impact == Impact.WIDESPREAD and users < settings.FIRELINE_WIDESPREAD_USERS:
+            self.add_error(
+                "users_affected",
+                f"Widespread means at least {settings.FIRELINE_WIDESPREAD_USERS} users: say how many are affected.",
+            )
+        if data.get("public_link") and impact in (Impact.LIMITED, Impact.WIDESPREAD):
+            self.add_error("impact", "A public link makes it public: choose Public (or Regulatory).")
+        return data
+
+    def service_kwargs(self) -> dict:
+        """The keyword arguments for incidents.services.incident_open."""
+        data = self.cleaned_data
+        impact = data["impact"]
+        return {
+            "title": data["title"],
+            "feature": data["feature"],
+            "category": data["category"],
+            "detection_signal": data["detection_signal"],
+            "users_affected": data.get("users_affected") or 0,
+            "is_public": impact == Impact.PUBLIC,
+            "involves_privacy": impact == Impact.REGULATORY,
+            "public_link": data.get("public_link") or "",
+            "commander": data.get("commander"),
+            "severity_override": data.get("severity_override") or "",
+            "severity_override_reason": (data.get("severity_override_reason") or "").strip(),
+        }

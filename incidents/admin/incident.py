@@ -42,6 +42,7 @@ from incidents.templatetags.fireline import duration
 
 from .action_items import IncidentFollowupAdminMixin
 from .blockers import link_blockers
+from .declare import DeclareIncidentAdminMixin
 from .fix_panel import FixPanelAdminMixin
 from .forms import ContainmentForm, RevertForm, TimelineNoteForm, TransitionForm, staff_users
 from .forms import error_text as _error_text
@@ -81,7 +82,12 @@ def _form_errors(form) -> str:
 
 @admin.register(Incident)
 class IncidentAdmin(
-    IncidentFollowupAdminMixin, RegulatoryAdminMixin, FixPanelAdminMixin, InvestigationAdminMixin, SimpleHistoryAdmin
+    DeclareIncidentAdminMixin,
+    IncidentFollowupAdminMixin,
+    RegulatoryAdminMixin,
+    FixPanelAdminMixin,
+    InvestigationAdminMixin,
+    SimpleHistoryAdmin,
 ):
     change_form_template = "admin/incidents/incident/change_form.html"
     list_display = [
