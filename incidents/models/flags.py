@@ -136,6 +136,9 @@ class KillSwitchHold(models.Model):
     @property
     def holder_label(self) -> str:
         if self.incident_id:
+            if self.incident.is_restricted:
+                # seen on other incidents' pages, timelines and PDFs: a restricted incident is not named there
+                return "a restricted incident"
             severity = f" ({self.incident.severity})" if self.incident.severity else ""
             return f"{self.incident.reference}{severity}"
         who = self.held_by.get_username() if self.held_by_id else "Fireline"

@@ -30,6 +30,7 @@ from .incidents import (
     incident_end_drill_transition,
     incident_triage,
 )
+from .workflow import actor_user, require_permission, require_visible
 
 # What one click can do without asking: the rest of the default needs parameters from a person.
 ONE_CLICK = (ContainmentType.FEATURE_FLAG_OFF, ContainmentType.FALLBACK)
@@ -153,7 +154,7 @@ def containment_revert(*, action_id: int, reason: str, actor) -> ContainmentActi
 def _lift(action: ContainmentAction, *, reason: str, actor, switch_actor) -> ContainmentAction:
     """The ledger entry, the log, the timeline and the switch hold; the caller has checked who may."""
     action.reverted_at = timezone.now()
-    action.reverted_by = actor if getattr(actor, "pk", None) else None
+    action.reverted_by = actor_user(actor)
     action.revert_reason = reason.strip()
     action.save(update_fields=["reverted_at", "reverted_by", "revert_reason"])
     audit.log_containment_reverted(actor=actor, action=action)
@@ -278,12 +279,10 @@ def _settle(incident: Incident, *, actor, containment: dict | None, pages: dict 
 
 def _lock_for_settling(incident_id: int, *, actor, expected_state: str | None, permission: str, verb: str) -> Incident:
     incident = Incident.objects.select_for_update().get(pk=incident_id)
-    if not incident_is_visible(user=actor, incident=incident):
-        raise Incident.DoesNotExist("No incident with that id.")
+    require_visible(incident, actor)
     if expected_state is not None and incident.state != expected_state:
         raise IncidentChanged()
-    if actor is not None and not actor.has_perm(permission):
-        raise PermissionDenied(f"You may not {verb} incidents.")
+    require_permission(actor, permission, f"You may not {verb} incidents.")
     return incident
 
 

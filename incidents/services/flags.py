@@ -15,7 +15,7 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -35,6 +35,7 @@ from incidents.models.flags import validate_cohort_rules
 
 from . import hotcache
 from .notifications import notification_enqueue
+from .workflow import actor_user, require_permission
 
 # The containment types that hold a kill switch.
 SWITCH_ACTION_TYPES = (ContainmentType.FEATURE_FLAG_OFF, ContainmentType.RESTRICT_COHORT)
@@ -170,11 +171,6 @@ def _apply_holds(switch: KillSwitch, *, actor, reason: str, incident: Incident |
     return holds
 
 
-def _require_flip_permission(actor) -> None:
-    if actor is not None and not actor.has_perm("incidents.change_killswitch"):
-        raise PermissionDenied("You may not flip kill switches.")
-
-
 def _rule_text(rule: dict) -> str:
     return f"{rule['attribute']}={','.join(map(str, rule['values']))}"
 
@@ -185,7 +181,7 @@ def _timeline(incident: Incident | None, text: str, actor) -> None:
     TimelineEntry.objects.create(
         incident=incident,
         kind=TimelineKind.CONTAINMENT,
-        actor=actor if getattr(actor, "pk", None) else None,
+        actor=actor_user(actor),
         occurred_at=timezone.now(),
         text=text,
     )
@@ -244,7 +240,7 @@ def killswitch_hold(
     rule: dict | None = None,
 ) -> KillSwitchHold:
     """Hold a switch off (or a cohort restricted) for one incident or, with no incident, by hand."""
-    _require_flip_permission(actor)
+    require_permission(actor, "incidents.change_killswitch", "You may not flip kill switches.")
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Say why the feature is held off."})
@@ -262,7 +258,7 @@ def killswitch_hold(
         incident=incident,
         containment=containment,
         reason=reason,
-        held_by=actor if getattr(actor, "pk", None) else None,
+        held_by=actor_user(actor),
         held_at=timezone.now(),
     )
     if incident is None:
@@ -275,7 +271,7 @@ def killswitch_hold(
 @transaction.atomic
 def killswitch_release(*, hold_id: int, reason: str, actor) -> KillSwitchHold:
     """Lift one hold. The switch turns back on only when no other hold keeps it off; `still_held_by` says who does."""
-    _require_flip_permission(actor)
+    require_permission(actor, "incidents.change_killswitch", "You may not flip kill switches.")
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Say why the hold is lifted."})
@@ -286,7 +282,7 @@ def killswitch_release(*, hold_id: int, reason: str, actor) -> KillSwitchHold:
         hold.still_held_by = holders_text(active_holds(switch))
         return hold
     hold.released_at = timezone.now()
-    hold.released_by = actor if getattr(actor, "pk", None) else None
+    hold.released_by = actor_user(actor)
     hold.release_reason = reason
     hold.save(update_fields=["released_at", "released_by", "release_reason"])
     if hold.incident_id is None:
@@ -310,7 +306,7 @@ def killswitch_flip(*, switch_id: int, is_on: bool, reason: str, actor) -> KillS
     Off: a manual hold (one is enough). On: every manual hold is lifted; holds of open incidents stay,
     so the switch may stay off (the returned switch and `still_held_by` say so).
     """
-    _require_flip_permission(actor)
+    require_permission(actor, "incidents.change_killswitch", "You may not flip kill switches.")
     if not (reason or "").strip():
         raise ValidationError({"reason": "Say why the feature is turned " + ("on." if is_on else "off.")})
     switch = _lock_switch(switch_id)
@@ -328,7 +324,7 @@ def killswitch_set(
     *, feature: AIFeature, is_on: bool, reason: str, actor, incident: Incident | None = None
 ) -> KillSwitch:
     """Turn a feature off (is_on=False) or back on by hand. A reason is required either way."""
-    _require_flip_permission(actor)
+    require_permission(actor, "incidents.change_killswitch", "You may not flip kill switches.")
     return killswitch_flip(switch_id=killswitch_for(feature).pk, is_on=is_on, reason=reason, actor=actor)
 
 
@@ -337,7 +333,7 @@ def killswitch_set_cohort_rules(
     *, feature: AIFeature | None = None, rules: list, reason: str, actor, switch_id: int | None = None
 ) -> KillSwitch:
     """The admin's cohort rules edit: rules no incident holds become (or stop being) manual holds."""
-    _require_flip_permission(actor)
+    require_permission(actor, "incidents.change_killswitch", "You may not flip kill switches.")
     validate_cohort_rules(rules)
     if not (reason or "").strip():
         raise ValidationError({"reason": "Say why the cohort rules change."})

@@ -407,3 +407,21 @@ def test_dismissing_a_false_alarm_from_the_page_asks_about_the_held_switch(
     incident.refresh_from_db()
     assert incident.state == S.DISMISSED
     assert read_flag(incident.feature.kill_switch_key)[0] is True
+
+
+def test_a_restricted_incidents_hold_is_not_named_on_another_incident(
+    client, open_incident, commander, responder, committed
+):
+    leak = open_incident(title="Addresses shown to other customers", category=Category.DATA_LEAK)  # restricted
+    assert leak.is_restricted
+    other = open_incident(title="Harmful answers")
+    committed(flag_off, leak, commander)
+    action = committed(flag_off, other, commander)
+    lifted = committed(services.containment_revert, action_id=action.pk, reason="ours is fixed", actor=commander)
+    assert lifted.still_held_by == "a restricted incident"
+    assert "Still off: held by a restricted incident" in timeline_texts(other)[-1]
+    services.incident_update(incident_id=other.pk, changes={"members": [responder]}, actor=commander)
+    client.force_login(responder)  # sees the other incident, not the leak
+    html = client.get(reverse("admin:incidents_incident_change", args=[other.pk])).content.decode()
+    assert leak.reference not in html and "a restricted incident" in html
+    assert leak.reference not in switch_export_text(other)

@@ -22,22 +22,6 @@ def clear_cache():
     hotcache.clear()
 
 
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    """Run a change and its on-commit work (cache invalidation), as a committed request would."""
-
-    def run(func, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return func(*args, **kwargs)
-
-    return run
-
-
-@pytest.fixture
-def flags_token(db):
-    return api_token_create(name="product", scopes=["flags"])[1]
-
-
 def evaluate(client, token, key, context=None, **extra):
     body = json.dumps({"context": context or {}})
     return client.post(
