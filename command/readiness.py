@@ -67,6 +67,8 @@ class Scorecard:
     # severities whose escalation policy cannot page everyone it names: shown above the features, since
     # paging does not depend on the feature (and a fresh install has no feature yet)
     paging_gaps: list = field(default_factory=list)
+    # stretches of the next 7 days when an on-call schedule has no one on call (the oncall app)
+    schedule_gaps: list = field(default_factory=list)
 
     @property
     def percent(self) -> int:
@@ -83,6 +85,14 @@ def _drills_this_quarter(now: datetime) -> tuple[set[int] | None, str]:
         return None, ""
     start, end = quarter_bounds(now, settings.TIME_ZONE)
     return features_with_completed_drill(start, end), quarter_label(now, settings.TIME_ZONE)
+
+
+def _schedule_gaps(now: datetime) -> list:
+    try:
+        from oncall.selectors import gap_list
+    except ImportError:
+        return []
+    return gap_list(now=now)
 
 
 def _would_route(rules: list[AlertRoutingRule], feature: AIFeature, labels: dict) -> bool:
@@ -250,7 +260,13 @@ def scorecard_get(*, features=None, now: datetime | None = None) -> Scorecard:
             )
         )
         result.append(card)
-    return Scorecard(now=now, quarter=quarter, features=result, paging_gaps=paging_gap_list())
+    return Scorecard(
+        now=now,
+        quarter=quarter,
+        features=result,
+        paging_gaps=paging_gap_list(),
+        schedule_gaps=_schedule_gaps(now),
+    )
 
 
 def _labels(monitor: QualityMonitor) -> dict:

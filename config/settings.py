@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "incidents",
     "drills",
     "command",  # the command centre: dashboard, readiness, metrics, quality monitors
+    "oncall",  # on-call schedules: layers, overrides, calendars; escalation pages whoever is on call
 ]
 
 MIDDLEWARE = [
@@ -279,6 +280,9 @@ CELERY_BEAT_SCHEDULE = {
     # Fire drills: one drill per policy per quarter (idempotent); injects and reminders every minute.
     "propose-quarterly-drills": {"task": "drills.tasks.propose_quarterly_drills", "schedule": 3600.0},
     "drill-clock": {"task": "drills.tasks.drill_clock", "schedule": 60.0},
+    # On-call: a notice to the incoming and outgoing person at each handoff (once each); imported feeds hourly.
+    "oncall-handoff-notices": {"task": "oncall.tasks.send_handoff_notices", "schedule": 60.0},
+    "oncall-import-calendars": {"task": "oncall.tasks.import_calendars", "schedule": 3600.0},
 }
 # A broker that is down must not hold up the request that wrote the outbox row: publish once, and
 # let the sweep re-queue what did not get through.

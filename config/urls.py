@@ -25,6 +25,7 @@ urlpatterns = [
         name="api-redoc",
     ),
     path("drills/", include("drills.urls")),
+    path("oncall/", include("oncall.urls")),
     path("", include("audit.urls")),
     path("", include("incidents.urls")),
 ]

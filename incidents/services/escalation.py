@@ -3,12 +3,16 @@
 A trigger (incident opened or triaged, severity raised) pages the tier-1 contacts of the roles its
 severity's policy names. A page not acknowledged by its due time escalates: to the contact's backup
 and to the same roles one tier up. Every page, acknowledgement and escalation is on the timeline.
+
+A policy may also name on-call schedules per tier (the oncall app): the schedule is resolved to the
+person on call at the moment a page is sent, and again at each escalation.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from django.apps import apps
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -89,6 +93,22 @@ def _reachable(queryset, incident: Incident):
             people.append(incident.commander_id)
         queryset = queryset.filter(user_id__in=people)
     return queryset
+
+
+def _on_call(incident: Incident, policy: EscalationPolicy | None, tier: int, escalating: Page | None = None) -> list:
+    """Who the policy's on-call schedules put on call for this tier now. A drill pages its participants only."""
+    if incident.is_drill or not apps.is_installed("oncall"):
+        return []
+    # oncall builds on incidents, not the other way round: imported here, when a page is sent.
+    from oncall.paging import on_call_targets
+
+    return on_call_targets(policy=policy, tier=tier, escalating=escalating)
+
+
+def _record_schedule(page: Page, target) -> None:
+    from oncall.paging import page_record_schedule
+
+    page_record_schedule(page=page, schedule_id=target.schedule_id)
 
 
 def _message(incident: Incident, page: Page, policy_minutes: int) -> tuple[str, str]:
@@ -186,7 +206,20 @@ def incident_page(*, incident: Incident, reason: str, severity: str | None = Non
         )
         if page is not None:
             pages.append(page)
-    if not contacts.exists():
+    on_call = _on_call(incident, policy, tier=1)
+    for target in on_call:
+        page = _page_contact(
+            incident=incident,
+            contact=target.contact,
+            policy=policy,
+            tier=1,
+            reason=f"{reason}; on call for {target.schedule_name}",
+            dedup_key=f"page:{incident.pk}:{severity}:{target.contact.pk}",
+        )
+        if page is not None:
+            _record_schedule(page, target)
+            pages.append(page)
+    if not contacts.exists() and not on_call:
         TimelineEntry.objects.create(
             incident=incident,
             kind=TimelineKind.DELIVERY_FAILED,
@@ -318,21 +351,29 @@ def page_escalate(*, page_id: int) -> list[Page]:
         targets += list(
             _reachable(StakeholderContact.objects.filter(role=contact.role, escalation_tier=next_tier), incident)
         )
+    on_call = {}
+    if policy is not None and next_tier <= policy.max_tier:
+        on_call = {t.contact.pk: t for t in _on_call(incident, policy, next_tier, escalating=page)}
+        targets += [t.contact for t in on_call.values()]
     why = (
         "could not be reached" if source == PageState.FAILED else f"did not acknowledge by {page.ack_due_at:%H:%M} UTC"
     )
     new_pages = []
     for target in {t.pk: t for t in targets}.values():
+        schedule = on_call.get(target.pk)
         new = _page_contact(
             incident=incident,
             contact=target,
             policy=policy or EscalationPolicy(ack_timeout_minutes=15),
             tier=next_tier,
-            reason=f"escalated: {contact.name} {why}",
+            reason=f"escalated: {contact.name} {why}"
+            + (f"; on call for {schedule.schedule_name}" if schedule else ""),
             dedup_key=f"esc:{page.pk}:{target.pk}",
             escalated_from=page,
         )
         if new is not None:
+            if schedule is not None:
+                _record_schedule(new, schedule)
             new_pages.append(new)
     if new_pages:
         text = f"{contact.name} ({contact.get_role_display()}) {why}: escalated to " + ", ".join(
