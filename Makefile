@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PORT ?= 8000
 
-.PHONY: run test test-pg bench lint check-deploy clean
+.PHONY: run serve test test-pg bench lint check-deploy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 
 run: $(VENV)/.installed
 	bin/run
+
+# The production shape from the environment (DATABASE_URL, REDIS_URL or BROKER_URL, SECRET_KEY): README, "Production".
+serve: $(VENV)/.installed
+	bin/serve
 
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .

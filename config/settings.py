@@ -8,6 +8,9 @@ import secrets
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from config.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("FIRELINE_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -71,12 +74,16 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz, /readyz and /metrics, answered before host checks and HTTPS redirects (probes use IPs)
+    "config.health.ProbeMiddleware",
+    "config.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.logging.RequestContextMiddleware",  # request id, user and incident on every log line
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -234,11 +241,18 @@ SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
 if CACHES["ratelimit"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache":
     SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
 
-# Celery: Redis where REDIS_URL is set, otherwise kombu's filesystem transport under var/.
+# Celery: BROKER_URL (RabbitMQ, amqp://...) where set, else Redis where REDIS_URL is set, otherwise kombu's
+# filesystem transport under var/.
 REDIS_URL = env.str("REDIS_URL", default="")
+BROKER_URL = env.str("BROKER_URL", default="")
 CELERY_QUEUE_DIR = VAR_DIR / "celery"
-if REDIS_URL:
-    CELERY_BROKER_URL = REDIS_URL
+if BROKER_URL.startswith(("amqp://", "amqps://", "pyamqp://")):
+    CELERY_BROKER_URL = BROKER_URL
+    # Publisher confirms: a notification counts as queued only once RabbitMQ has it (the outbox row is
+    # the truth either way; the sweep re-queues what was not confirmed).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True, "max_retries": 1, "interval_start": 0}
+elif BROKER_URL or REDIS_URL:
+    CELERY_BROKER_URL = BROKER_URL or REDIS_URL
     # One quick connection attempt when publishing: with Redis down, kombu would otherwise sleep ~2 s
     # per notification inside the request. The outbox sweep re-queues whatever was not published.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "max_retries": 1, "interval_start": 0}
@@ -262,7 +276,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 90
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's database scheduler behind a leader lock: a second beat stands by (config/beat.py).
+CELERY_BEAT_SCHEDULER = "config.beat:LeaderScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "verify-action-log": {"task": "audit.tasks.verify_action_log", "schedule": 3600.0},
@@ -336,17 +351,17 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = max(2621440, FIRELINE_ALERT_MAX_BYTES + 1, FIRELIN
 # Triage: an incident touching at least this many users counts as widespread.
 FIRELINE_WIDESPREAD_USERS = env.int("FIRELINE_WIDESPREAD_USERS", default=1000)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        "axes": {"level": "WARNING"},
-        # the filesystem broker has no host: kombu says so at every connection
-        "kombu.connection": {"level": "ERROR"},
-        # WeasyPrint narrates every rendering step at INFO; refused fetches still show as warnings
-        "weasyprint.progress": {"level": "WARNING"},
-    },
-}
+# Logs (config/logging.py): LOG_FORMAT=json (bin/serve) or text; secrets and emails are redacted in both.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text").lower()
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}")
+# One line per request (view, status, duration; never the path): on where logs are JSON, unless set.
+FIRELINE_REQUEST_LOG = env.bool("FIRELINE_REQUEST_LOG", default=LOG_FORMAT == "json")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env.str("LOG_LEVEL", default="INFO"))
+
+# Health and metrics (config/health.py, config/metrics.py). /readyz fails when the oldest notification
+# that is due has waited longer than this. /metrics needs the token (Authorization: Bearer ...) or a
+# client address inside one of the networks; with neither set it is off.
+FIRELINE_READY_OUTBOX_LAG_SECONDS = env.int("FIRELINE_READY_OUTBOX_LAG_SECONDS", default=300)
+FIRELINE_METRICS_TOKEN = env.str("FIRELINE_METRICS_TOKEN", default="")
+FIRELINE_METRICS_ALLOWED_NETWORKS = env.list("FIRELINE_METRICS_ALLOWED_NETWORKS", default=[])
