@@ -71,11 +71,19 @@ class LayerForm(forms.ModelForm):
             )
 
     def clean_rotation(self):
-        return services.parse_rotation(self.cleaned_data.get("rotation") or "")
+        try:
+            return services.parse_rotation(self.cleaned_data.get("rotation") or "")
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["rotation"]) from exc
 
     def clean(self):
         cleaned = super().clean()
-        if not cleaned.get("rotation") and not cleaned.get("ical_url") and not self.cleaned_data.get("DELETE"):
+        if (
+            "rotation" not in self.errors
+            and not cleaned.get("rotation")
+            and not cleaned.get("ical_url")
+            and not cleaned.get("DELETE")
+        ):
             self.add_error("rotation", "Name the people in the rotation, or give a calendar feed to import.")
         return cleaned
 
@@ -119,7 +127,7 @@ class OverrideInline(admin.TabularInline):
             .get_queryset(request)
             .filter(ends_at__gte=timezone.now())
             .exclude(state__in=[OverrideState.CANCELLED, OverrideState.DECLINED])
-            .select_related("user", "created_by")
+            .select_related("schedule", "user", "created_by")
         )
 
     def has_add_permission(self, request, obj=None):
