@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
@@ -24,9 +25,8 @@ FREQUENCIES = {RotationLength.DAILY: DAILY, RotationLength.WEEKLY: WEEKLY, Rotat
 ONE_DAY = relativedelta(days=+1)
 
 
-@dataclass(frozen=True)
-class Shift:
-    """[start, end) in UTC; user_id None is a gap (no one on call)."""
+class Shift(NamedTuple):
+    """[start, end) in UTC; user_id None is a gap (no one on call). A tuple: a year of them is made per lookup."""
 
     start: datetime
     end: datetime
@@ -92,7 +92,23 @@ def _local(instant: datetime, zone: ZoneInfo) -> datetime:
     return instant.astimezone(zone).replace(tzinfo=None)
 
 
-def rotation_shifts(layer: LayerSpec, start: datetime, end: datetime) -> list[Shift]:
+def _periods_to_skip(layer: LayerSpec, first: datetime, start_local: datetime) -> int:
+    """Whole handoff periods from the first handoff to a little before the window (one period early).
+
+    Only an anchor: rrule still makes every occurrence from there. Over naive wall-clock time rrule's
+    k-th occurrence is the first plus k intervals, so starting it k periods later gives the same handoffs
+    without walking a year of past ones on every lookup (tests/oncall/test_rotation.py checks both agree).
+    """
+    if start_local <= first:
+        return 0
+    if layer.length == RotationLength.CUSTOM:
+        units = int((start_local - first).total_seconds() // 3600)
+    else:
+        units = (start_local.date() - first.date()).days // (7 if layer.length == RotationLength.WEEKLY else 1)
+    return max(units // layer.interval - 1, 0)
+
+
+def rotation_shifts(layer: LayerSpec, start: datetime, end: datetime, *, skip_ahead: bool = True) -> list[Shift]:
     """The layer's rotation (before restrictions) for the shifts overlapping [start, end)."""
     if layer.imported is not None:
         return [s for s in layer.imported if s.end > start and s.start < end]
@@ -100,13 +116,16 @@ def rotation_shifts(layer: LayerSpec, start: datetime, end: datetime) -> list[Sh
         return []
     zone = ZoneInfo(layer.time_zone)
     first = datetime.combine(layer.rotation_start, layer.handoff_time)
-    rule = rrule(FREQUENCIES[layer.length], interval=layer.interval, dtstart=first, cache=False)
+    skipped = _periods_to_skip(layer, first, _local(start, zone)) if skip_ahead else 0
+    unit = {RotationLength.DAILY: "days", RotationLength.WEEKLY: "weeks", RotationLength.CUSTOM: "hours"}[layer.length]
+    anchor = first + relativedelta(**{unit: skipped * layer.interval})
+    rule = rrule(FREQUENCIES[layer.length], interval=layer.interval, dtstart=anchor, cache=False)
     end_local = _local(end, zone)
     shifts: list[Shift] = []
     members = layer.members
     previous: datetime | None = None
-    index = -1
-    # Occurrences from the rotation's start: the k-th handoff gives the shift to member k mod n.
+    index = skipped - 1
+    # The k-th handoff from the rotation's start gives the shift to member k mod n.
     for occurrence in rule:
         at = _aware(occurrence, zone)
         if previous is not None and at > start:
@@ -121,16 +140,9 @@ def restriction_windows(restriction: Restriction, zone_name: str, start: datetim
     """The restriction's windows overlapping [start, end), as UTC intervals (user_id unset)."""
     zone = ZoneInfo(zone_name)
     # Start a day early: a window that opened yesterday evening may still be open at `start`.
-    first_day = datetime.combine(_local(start, zone).date(), time()) - ONE_DAY
+    first_opening = datetime.combine(_local(start, zone).date(), restriction.start) - ONE_DAY
     rule = rrule(
-        DAILY,
-        dtstart=first_day,
-        byweekday=restriction.weekdays,
-        byhour=restriction.start.hour,
-        byminute=restriction.start.minute,
-        bysecond=0,
-        until=_local(end, zone) + ONE_DAY,
-        cache=False,
+        DAILY, dtstart=first_opening, byweekday=restriction.weekdays, until=_local(end, zone) + ONE_DAY, cache=False
     )
     windows = []
     for opens in rule:
@@ -178,14 +190,19 @@ def final_shifts(schedule: ScheduleSpec, start: datetime, end: datetime) -> list
     """Who is on call over [start, end): overrides over every layer, higher layers over lower ones, and
     the gaps (user_id None) where no one is. Adjacent pieces with the same person and source are joined."""
     # Each source is a sorted list of non-overlapping shifts; the first that covers an instant wins.
-    sources: list[list[Shift]] = []
     overrides = sorted(
         (o for o in schedule.overrides if o.end > start and o.start < end), key=lambda o: o.created_at, reverse=True
     )
-    for override in overrides:  # the newest override wins where two overlap
-        sources.append([Shift(override.start, override.end, override.user_id, "override", None, override.override_id)])
+    # The newest override wins where two overlap: flattened first into one source of their own.
+    override_sources = [[Shift(o.start, o.end, o.user_id, "override", None, o.override_id)] for o in overrides]
+    sources: list[list[Shift]] = [_sweep(override_sources, start, end, gaps=False)] if overrides else []
     for layer in sorted(schedule.layers, key=lambda spec: (-spec.priority, spec.layer_id)):
         sources.append(_clip(layer_shifts(layer, start, end), start, end))
+    return _sweep(sources, start, end, gaps=True)
+
+
+def _sweep(sources: list[list[Shift]], start: datetime, end: datetime, *, gaps: bool) -> list[Shift]:
+    """Walk every boundary once; the first source covering a piece wins it. Gaps as user None if asked."""
     cuts = {start, end}
     for source in sources:
         for shift in source:
@@ -204,6 +221,8 @@ def final_shifts(schedule: ScheduleSpec, start: datetime, end: datetime) -> list
             if p < len(source) and source[p].start <= lo:
                 winner = source[p]
                 break
+        if winner is None and not gaps:
+            continue
         piece = (
             Shift(lo, hi, winner.user_id, winner.source, winner.layer_id, winner.override_id)
             if winner

@@ -366,8 +366,7 @@ def page_escalate(*, page_id: int) -> list[Page]:
             contact=target,
             policy=policy or EscalationPolicy(ack_timeout_minutes=15),
             tier=next_tier,
-            reason=f"escalated: {contact.name} {why}"
-            + (f"; on call for {schedule.schedule_name}" if schedule else ""),
+            reason=f"escalated: {contact.name} {why}" + (f"; on call for {schedule.schedule_name}" if schedule else ""),
             dedup_key=f"esc:{page.pk}:{target.pk}",
             escalated_from=page,
         )

@@ -6,6 +6,9 @@ The expected instants are written out by hand from the time zone rules (Europe/B
 
 from datetime import UTC, date, datetime, time, timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from oncall.constants import RotationLength
 from oncall.rotation import (
     LayerSpec,
@@ -17,6 +20,7 @@ from oncall.rotation import (
     handoffs,
     layer_shifts,
     on_call_at,
+    rotation_shifts,
 )
 
 ALICE, BOB, CAROL, DAVE = 1, 2, 3, 4
@@ -202,3 +206,23 @@ def test_every_other_week():
     spec = schedule(layer([ALICE, BOB], zone="UTC", start=date(2026, 3, 2), interval=2, length=RotationLength.WEEKLY))
     assert on_call_at(spec, utc(2026, 3, 15, 12)).user_id == ALICE
     assert on_call_at(spec, utc(2026, 3, 16, 9)).user_id == BOB
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    length=st.sampled_from(["daily", "weekly", "custom"]),
+    interval=st.integers(min_value=1, max_value=13),
+    zone=st.sampled_from(["Europe/Berlin", "America/New_York", "UTC", "Australia/Lord_Howe"]),
+    handoff=st.times(),
+    offset_hours=st.integers(min_value=-200, max_value=24 * 800),
+    span_hours=st.integers(min_value=1, max_value=24 * 40),
+    people=st.integers(min_value=1, max_value=5),
+)
+def test_skipping_ahead_gives_the_same_handoffs_as_walking_from_the_start(
+    length, interval, zone, handoff, offset_hours, span_hours, people
+):
+    spec = layer(list(range(1, people + 1)), zone=zone, start=date(2025, 1, 1), handoff=handoff.replace(
+        microsecond=0), length=length, interval=interval)  # fmt: skip
+    start = utc(2025, 1, 1) + timedelta(hours=offset_hours)
+    end = start + timedelta(hours=span_hours)
+    assert rotation_shifts(spec, start, end) == rotation_shifts(spec, start, end, skip_ahead=False)
