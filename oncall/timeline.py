@@ -29,6 +29,10 @@ PALETTE = [
 ]
 
 
+# A bar narrower than this (percent of two weeks, about 16 hours) shows initials, not the name.
+NAME_FITS = 5.0
+
+
 @dataclass
 class Bar:
     left: float
@@ -37,6 +41,18 @@ class Bar:
     title: str
     colour: str
     is_gap: bool = False
+
+    @property
+    def is_short(self) -> bool:
+        return self.width < NAME_FITS
+
+    @property
+    def text(self) -> str:
+        if self.width >= NAME_FITS:
+            return self.label
+        if self.is_gap:
+            return "!"
+        return "".join(part[0] for part in self.label.split()[:2]).upper()
 
 
 @dataclass
@@ -64,6 +80,9 @@ class Timeline:
     now_left: float | None
     on_call_now: str
     gaps: int
+    until: str = ""  # when the current shift ends, in the schedule's zone
+    next_name: str = ""
+    legend: list[tuple[str, str]] = field(default_factory=list)
 
 
 def colour_for(user_id: int) -> str:
@@ -83,6 +102,7 @@ def schedule_timeline_get(*, schedule: Schedule, now: datetime) -> Timeline:
     data = schedule_timeline(schedule=schedule, start=start, end=end)
     people = users_by_id(s.user_id for row in data for s in row.shifts)
     rows, on_call_now, gaps = [], "no one", 0
+    until, next_name, legend = None, "", {}
     for row in data:
         out = Row(label=row.label, is_final=row.is_final)
         for shift in row.shifts:
@@ -105,8 +125,12 @@ def schedule_timeline_get(*, schedule: Schedule, now: datetime) -> Timeline:
                     colour_for(shift.user_id),
                 )
             out.bars.append(bar)
+            if not shift.is_gap:
+                legend.setdefault(bar.label, bar.colour)
             if row.is_final and shift.start <= now < shift.end:
-                on_call_now = bar.label
+                on_call_now, until = bar.label, shift.end.astimezone(zone)
+            elif row.is_final and until is not None and not next_name:
+                next_name = bar.label
         rows.append(out)
     ticks = [
         Tick(
@@ -118,4 +142,16 @@ def schedule_timeline_get(*, schedule: Schedule, now: datetime) -> Timeline:
         for d, n in zip(days, days[1:], strict=False)
     ]
     now_left = pos(now) if start <= now < end else None
-    return Timeline(schedule.time_zone, start, end, rows, ticks, now_left, on_call_now, gaps)
+    return Timeline(
+        schedule.time_zone,
+        start,
+        end,
+        rows,
+        ticks,
+        now_left,
+        on_call_now,
+        gaps,
+        until=f"{until:%a %d %b %H:%M}" if until is not None and until < end else "",
+        next_name=next_name,
+        legend=sorted(legend.items()),
+    )
