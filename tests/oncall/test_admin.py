@@ -106,7 +106,7 @@ def test_the_schedule_page_shows_who_is_on_call_and_a_two_week_timeline(
     assert re.search(r"On call now: <b>Bob</b>", html)
     final = html.split('class="oc-track oc-final"')[1].split('class="oc-label')[0]
     # today (from midnight) is Alice until 09:00 then Bob: 14 days of daily shifts in the top row
-    assert final.count('class="oc-bar"') == 15
+    assert final.count('class="oc-bar') == 15
     assert "Thu 05 Mar" in html and "Wed 18 Mar" in html
     assert "oc-gap" not in final  # no gap from the first handoff on
     # more people and overrides: the page costs the same number of queries
