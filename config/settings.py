@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "audit",
     "incidents",
     "drills",
+    "preferences",  # each person's time zone and open cards
     "command",  # the command centre: dashboard, readiness, metrics, quality monitors
     "oncall",  # on-call schedules: layers, overrides, calendars; escalation pages whoever is on call
 ]
@@ -84,6 +85,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "config.logging.RequestContextMiddleware",  # request id, user and incident on every log line
+    "preferences.services.UserTimeZoneMiddleware",  # each person's own zone on screen
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -137,6 +139,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-gb"
+FORMAT_MODULE_PATH = ["config.formats"]  # one date-time format everywhere, the zone named
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
@@ -300,8 +303,11 @@ CELERY_BEAT_SCHEDULE = {
     "oncall-import-calendars": {"task": "oncall.tasks.import_calendars", "schedule": 3600.0},
 }
 # A broker that is down must not hold up the request that wrote the outbox row: publish once, and
-# let the sweep re-queue what did not get through.
-CELERY_TASK_PUBLISH_RETRY = False
+# let the sweep re-queue what did not get through. On RabbitMQ, once more at once: py-amqp does not
+# reconnect a connection the broker closed (a restart), kombu's retry does; without it every publish of a
+# web process or beat would fail until it restarted.
+CELERY_TASK_PUBLISH_RETRY = CELERY_BROKER_URL.startswith(("amqp://", "amqps://", "pyamqp://"))
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.admin_view(command_views.command_centre), name="command-centre"),
     path("admin/", admin.site.urls),
     path("", include("command.urls")),
+    path("", include("preferences.urls")),
     path("api/v1/", include("incidents.api.urls")),
     path("ofrep/v1/evaluate/flags/<str:key>", ofrep.evaluate_flag, name="ofrep-evaluate-flag"),
     path("ofrep/v1/evaluate/flags", ofrep.evaluate_flags, name="ofrep-evaluate-flags"),

@@ -4,7 +4,7 @@ from incidents.constants import ContainmentType, IncidentState, RootCauseLayer
 
 S = IncidentState
 
-CHECKLISTS: dict[str, tuple[str, list[str]]] = {
+CHECKLISTS: dict[str, tuple[str, list[str | tuple[str, str]]]] = {
     S.DETECTED: (
         "Detect and triage",
         [
@@ -20,14 +20,14 @@ CHECKLISTS: dict[str, tuple[str, list[str]]] = {
         [
             *[label for _, label in ContainmentType.choices],
             "Record who approved it and whether it can be reversed.",
-            "SEV1/SEV2: bring in leadership, legal and PR now.",
+            ("SEV1/SEV2: bring in leadership, legal and PR now.", "commander"),
         ],
     ),
     S.CONTAINED: (
         "Confirm containment holds",
         [
             "Check the alert or the reports have stopped.",
-            "Tell the stakeholders the triage matrix names that the feature is contained.",
+            ("Tell the stakeholders the triage matrix names that the feature is contained.", "communications"),
         ],
     ),
     S.INVESTIGATING: (
@@ -70,11 +70,43 @@ CHECKLISTS: dict[str, tuple[str, list[str]]] = {
             "Root cause, from the findings.",
             "Why it was not caught earlier: eval, monitoring, process gaps.",
             "What is changing: action items with owners and due dates.",
-            "Send the communications the triage matrix requires; meet every regulatory clock.",
+            ("Send the communications the triage matrix requires.", "communications"),
+            ("Meet every regulatory clock: decide reportability, submit each report.", "legal"),
         ],
     ),
 }
 
 
+# Who does an item when the playbook does not say: the commander owns the incident, responders dig.
+DEFAULT_OWNER = {
+    S.DETECTED: "commander",
+    S.TRIAGED: "commander",
+    S.CONTAINED: "commander",
+    S.INVESTIGATING: "responders",
+    S.FIXED: "responders",
+    S.VERIFIED: "commander",
+    S.POSTMORTEM: "commander",
+}
+OWNER_LABELS = {"legal": "Legal", "communications": "Communications", "responders": "Responders"}
+
+
 def checklist_for(state: str) -> tuple[str, list[str]] | None:
-    return CHECKLISTS.get(state)
+    found = CHECKLISTS.get(state)
+    if found is None:
+        return None
+    title, items = found
+    return title, [item if isinstance(item, str) else item[0] for item in items]
+
+
+def checklist_with_owners(state: str, *, commander_name: str) -> tuple[str, list[dict]] | None:
+    """The phase's checklist, each item with who does it: the commander by name, or a role."""
+    found = CHECKLISTS.get(state)
+    if found is None:
+        return None
+    title, items = found
+    rows = []
+    for item in items:
+        text, owner = (item, DEFAULT_OWNER.get(state, "commander")) if isinstance(item, str) else item
+        label = (commander_name or "Commander (none yet)") if owner == "commander" else OWNER_LABELS[owner]
+        rows.append({"text": text, "owner": label})
+    return title, rows

@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.http import HttpResponseNotAllowed
 from django.urls import path
 
-from incidents.constants import ContainmentType, RootCauseLayer
+from incidents.constants import ContainmentType, IncidentState, RootCauseLayer
 from incidents.models import Incident
 from incidents.services import incident_contain_now
 from incidents.services.containment import one_click_containment
@@ -47,8 +47,14 @@ class FixPanelAdminMixin:
         layer_mismatch = bool(
             incident.fix_layer and incident.root_cause_layer and incident.fix_layer != incident.root_cause_layer
         )
+        # The red card is for an incident not yet contained: once it is (or has moved past containment),
+        # lifting a containment is a decision, not an emergency, and the card stays away.
+        one_click = (
+            one_click_containment(incident) if incident.state in (IncidentState.DETECTED, IncidentState.TRIAGED) else []
+        )
         return {
-            "contain_now": [ContainmentType(t).label for t in one_click_containment(incident)],
+            "contain_now": [ContainmentType(t).label for t in one_click],
+            "contain_now_turns_switch_off": ContainmentType.FEATURE_FLAG_OFF in one_click and switch.is_on,
             "can_contain_now": request.user.has_perm("incidents.add_containmentaction")
             and request.user.has_perm("incidents.change_killswitch"),
             "kill_switch": switch,

@@ -24,7 +24,7 @@ from incidents.constants import (
 )
 from incidents.models import Incident
 from incidents.models.guards import OPEN_PAGE_STATES, unattended_containment
-from incidents.playbook import checklist_for
+from incidents.playbook import checklist_with_owners
 from incidents.selectors import incident_visibility_q, visible_incidents
 from incidents.services import (
     TRANSITION_SERVICES,
@@ -46,6 +46,7 @@ from .declare import DeclareIncidentAdminMixin
 from .fix_panel import FixPanelAdminMixin
 from .forms import ContainmentForm, RevertForm, TimelineNoteForm, TransitionForm, staff_users
 from .forms import error_text as _error_text
+from .incident_page import incident_page_cards
 from .investigation import InvestigationAdminMixin
 from .regulatory import RegulatoryAdminMixin
 
@@ -131,8 +132,13 @@ class IncidentAdmin(
         ("People", {"fields": ["commander", "members", "is_restricted"]}),
         ("Severity override", {"classes": ["collapse"], "fields": ["severity_override", "severity_override_reason"]}),
     ]
+    # Every section of the raw form starts closed: the page above it is how an incident is worked,
+    # and a section with an error opens itself (Django's collapse does).
     change_fieldsets = [
-        (None, {"fields": ["title", "summary", "feature", "detection_signal", "category"]}),
+        (
+            "What and where",
+            {"fields": ["title", "summary", "feature", "detection_signal", "category"], "classes": ["collapse"]},
+        ),
         (
             "Triage",
             {
@@ -147,10 +153,11 @@ class IncidentAdmin(
                     "detected_at",
                     "public_link",
                     "went_public_at",
-                ]
+                ],
+                "classes": ["collapse"],
             },
         ),
-        ("People and visibility", {"fields": ["commander", "members", "is_restricted"]}),
+        ("People and visibility", {"fields": ["commander", "members", "is_restricted"], "classes": ["collapse"]}),
         (
             "Root cause and fix",
             {
@@ -162,12 +169,16 @@ class IncidentAdmin(
                     "fix_reference",
                     "fix_approved_by",
                     "fix_layer_justification",
-                ]
+                ],
+                "classes": ["collapse"],
             },
         ),
         (
             "Verification, post-mortem and communications",
-            {"fields": ["verification_summary", "postmortem_summary", "communications_summary"]},
+            {
+                "fields": ["verification_summary", "postmortem_summary", "communications_summary"],
+                "classes": ["collapse"],
+            },
         ),
     ]
 
@@ -239,8 +250,26 @@ class IncidentAdmin(
             raise Http404
         return super().history_view(request, object_id, extra_context)
 
+    # The raw-form sections this state's next step needs stay open; the rest start closed.
+    OPEN_SECTIONS = {
+        IncidentState.INVESTIGATING: {"Root cause and fix"},
+        IncidentState.FIXED: {"Root cause and fix"},
+        IncidentState.VERIFIED: {"Verification, post-mortem and communications"},
+        IncidentState.POSTMORTEM: {"Verification, post-mortem and communications"},
+    }
+
     def get_fieldsets(self, request, obj=None):
-        return self.change_fieldsets if obj else self.add_fieldsets
+        if obj is None:
+            return self.add_fieldsets
+        wanted = set(self.OPEN_SECTIONS.get(obj.state, ()))
+        if obj.commander_id is None and obj.is_open:
+            wanted.add("People and visibility")
+        fieldsets = []
+        for name, options in self.change_fieldsets:
+            if name in wanted:
+                options = {**options, "classes": [c for c in options.get("classes", []) if c != "collapse"]}
+            fieldsets.append((name, options))
+        return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(self.readonly_fields)
@@ -549,7 +578,11 @@ class IncidentAdmin(
         )
         if incident is not None:
             now = timezone.now()
-            checklist = checklist_for(incident.state)
+            commander = incident.commander
+            checklist = checklist_with_owners(
+                incident.state,
+                commander_name=(commander.get_full_name() or commander.get_username()) if commander else "",
+            )
             options = transition_options(incident, request.user)
             # the button that writes the post-mortem, while one is needed and none exists yet
             can_write_postmortem = (
@@ -623,4 +656,5 @@ class IncidentAdmin(
                     "comm_audiences": Audience.choices,
                 }
             )
+            extra_context.update(incident_page_cards(request, incident, extra_context))
         return super().change_view(request, object_id, form_url, extra_context)

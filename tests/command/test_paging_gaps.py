@@ -47,9 +47,8 @@ def test_a_sev2_on_a_fresh_install_warns_that_no_one_can_be_paged(client, superu
     assert "Engineering on-call, Leadership" in warning
     assert f'href="{ADD_CONTACT}?role=engineering_on_call&amp;escalation_tier=1"' in body
     assert f'href="{ADD_CONTACT}?role=leadership&amp;escalation_tier=1"' in body
-    # the warning sits in the Paging card, above "No one paged yet"
-    paging = body[body.index('id="pages"') :]
-    assert paging.index('id="paging-gap"') < paging.index("No one paged yet")
+    # the warning is on the first screen, above the next steps, not folded away in the Paging card
+    assert body.index('id="paging-gap"') < body.index('id="transitions"') < body.index('id="card-pages"')
 
 
 def test_the_link_opens_the_contact_form_with_the_role_filled_in(client, superuser):

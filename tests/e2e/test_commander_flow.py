@@ -76,6 +76,17 @@ def select_feature(page: Page, search: str, label: str) -> None:
     expect(page.locator(".field-feature .select2-selection__rendered")).to_contain_text(label)
 
 
+def open_card(page: Page, card: str) -> None:
+    """Open one of the incident page's folded cards, as a person clicks its heading, and wait until
+    Fireline has remembered it open for them (it stays open on the pages that follow)."""
+    fold = page.locator(f"#card-{card}")
+    if fold.evaluate("el => el.open"):
+        return
+    with page.expect_response(lambda r: "/preferences/cards" in r.url and r.request.method == "POST"):
+        fold.locator("summary").click()
+    expect(fold).to_have_attribute("open", "")
+
+
 def timeline_entry(page: Page, text: str) -> Locator:
     return page.locator("#timeline .fl-timeline li", has_text=text)
 
@@ -119,8 +130,9 @@ def test_commander_opens_triages_and_contains_an_incident(live_server, page: Pag
         # Harmful output × limited impact (few users, not public) → SEV3 in the seeded matrix.
         expect(page.locator("#incident-severity")).to_have_text("SEV3")
         expect(panel).to_contain_text("Support assistant")
-        expect(panel).to_contain_text("Commander: cmdr")
-        # The feature's rollback procedure is on the incident page too, still without the script.
+        expect(page.locator("#incident-commander")).to_have_text("cmdr")
+        # The feature's rollback procedure is on the incident page too (under Reference), still without the script.
+        open_card(page, "reference")
         rollback_card = panel.locator(".fl-card", has_text="Rollback procedure: Support assistant")
         expect(rollback_card.locator("ol > li")).to_have_count(2)
         expect(rollback_card.locator("script")).to_have_count(0)
@@ -156,6 +168,8 @@ def test_commander_opens_triages_and_contains_an_incident(live_server, page: Pag
         expect(page.locator("#incident-state")).to_have_text("Contained")
 
         # 7. The timeline tells the story so far; a note joins it.
+        expect(page.locator("#latest .fl-timeline li").first).to_contain_text("Triaged → Contained")
+        open_card(page, "timeline")
         expect(timeline_entry(page, "Incident opened (User report)")).to_contain_text("triage matrix gives SEV3")
         expect(timeline_entry(page, "Detected → Triaged")).to_have_count(1)
         expect(timeline_entry(page, "Containment: Feature flag off (kill switch)")).to_have_count(1)
@@ -164,7 +178,9 @@ def test_commander_opens_triages_and_contains_an_incident(live_server, page: Pag
         expect(page.locator("#timeline .fl-timeline li").first).to_contain_text("Triaged → Contained")
 
         note_form = page.locator("#note-form")
-        note_form.get_by_label("Text").fill("Support macro updated; **on-call** paged for the prompt fix.")
+        note_form.get_by_label("Note for the timeline").fill(
+            "Support macro updated; **on-call** paged for the prompt fix."
+        )
         submit(page, note_form.get_by_role("button", name="Add to timeline"))
         expect(page.locator(".messagelist")).to_contain_text("Added to the timeline.")
         note = timeline_entry(page, "Support macro updated")

@@ -73,7 +73,7 @@ def test_declare_a_public_sev1_and_contain_it_in_five_clicks(live_server, page: 
         incident = Incident.objects.get()
         expect(page.locator(".messagelist .success")).to_contain_text(f"{incident.reference} declared: SEV1")
         expect(page.locator("#incident-severity")).to_have_text("SEV1")
-        expect(page.locator("#incident-panel")).to_contain_text("Commander: cmdr")
+        expect(page.locator("#incident-commander")).to_have_text("cmdr")
         expect(page.locator("#contain-now h2")).to_have_text("SEV1: contain it now")
         page.screenshot(path=str(artifacts_dir / "e2e-declare-landed.png"))
 

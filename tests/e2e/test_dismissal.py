@@ -56,6 +56,8 @@ def test_a_false_alarm_is_dismissed_and_its_kill_switch_lifted(live_server, page
         expect(page.locator(".messagelist")).to_contain_text("Containment action recorded.")
         assert flag_value(page, base, token, "support-bot-enabled") is False
 
+        # Dismiss is folded away until asked for, with what it would leave active.
+        page.locator("#dismiss-fold > summary").click()
         dismiss_form = page.locator("form[data-transition=dismiss]")
         dismiss_form.get_by_label("Dismiss reason").select_option(label="False alarm")
         dismiss_form.get_by_label("Dismiss note").fill("A load test in staging pointed at the production dashboard.")

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from incidents import services
 from incidents.constants import Category, DetectionSignal, StakeholderRole
 from incidents.models import EscalationPolicy, KillSwitch, StakeholderContact
-from tests.e2e.test_commander_flow import login, submit
+from tests.e2e.test_commander_flow import login, open_card, submit
 from tests.factories import AIFeatureFactory, UserFactory
 from tests.incidents.test_incident_lifecycle import prove_fix, send_required_communications, set_fix
 
@@ -63,6 +63,7 @@ def test_two_incidents_share_a_kill_switch_and_close_cleanly(live_server, page: 
         expect(page.locator("#switch-holders")).to_contain_text(f"{first.reference} (SEV1)")
 
         # Lift the second incident's kill switch: the first still holds it, and the page says so.
+        open_card(page, "containment")
         flag_row = page.locator("#containment table.fl-ledger tbody tr", has_text="Feature flag off")
         flag_row.get_by_label("Why lift it").fill("our region is fixed")
         submit(page, flag_row.get_by_role("button", name="Lift"))
