@@ -103,6 +103,11 @@ class LayerInline(admin.StackedInline):
     ]
     readonly_fields = ["ical_fetched_at", "ical_error"]
 
+    @admin.display(description="rotation")
+    def rotation(self, obj):
+        """Shown to those who may only read the schedule (the editable form has its own field)."""
+        return ", ".join(m.user.get_username() for m in obj.memberships.select_related("user")) or "-"
+
 
 class PolicyTierInline(admin.TabularInline):
     model = PolicyTier

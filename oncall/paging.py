@@ -26,15 +26,31 @@ class OnCallTarget:
 
 
 def on_call_targets(
-    *, policy: EscalationPolicy | None, tier: int, escalating: Page | None = None, at: datetime | None = None
+    *,
+    policy: EscalationPolicy | None,
+    tier: int,
+    escalating: Page | None = None,
+    paged_before: str = "",
+    at: datetime | None = None,
 ) -> list[OnCallTarget]:
     """The people on call now in the schedules the policy names at this tier; when a page escalates, also
     whoever is on call now in the schedule that page came from, if that is someone else (a handoff
-    happened while it waited). Never for a drill: callers do not ask."""
+    happened while it waited). Never for a drill: callers do not ask.
+
+    paged_before: a dedup-key prefix; a schedule that already paged someone under it is not asked again
+    (triage with an unchanged severity pages no one new, even after a handoff).
+    """
     at = at or timezone.now()
     schedule_ids = []
     if policy is not None and policy.pk is not None:
         schedule_ids = list(PolicyTier.objects.filter(policy=policy, tier=tier).values_list("schedule_id", flat=True))
+    if paged_before and schedule_ids:
+        done = set(
+            SchedulePage.objects.filter(
+                schedule_id__in=schedule_ids, page__dedup_key__startswith=paged_before
+            ).values_list("schedule_id", flat=True)
+        )
+        schedule_ids = [s for s in schedule_ids if s not in done]
     if escalating is not None:
         origin = SchedulePage.objects.filter(page=escalating).values_list("schedule_id", flat=True).first()
         if origin is not None and origin not in schedule_ids:

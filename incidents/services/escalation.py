@@ -95,14 +95,16 @@ def _reachable(queryset, incident: Incident):
     return queryset
 
 
-def _on_call(incident: Incident, policy: EscalationPolicy | None, tier: int, escalating: Page | None = None) -> list:
+def _on_call(
+    incident: Incident, policy: EscalationPolicy | None, tier: int, escalating: Page | None = None, paged_before=""
+) -> list:
     """Who the policy's on-call schedules put on call for this tier now. A drill pages its participants only."""
     if incident.is_drill or not apps.is_installed("oncall"):
         return []
     # oncall builds on incidents, not the other way round: imported here, when a page is sent.
     from oncall.paging import on_call_targets
 
-    return on_call_targets(policy=policy, tier=tier, escalating=escalating)
+    return on_call_targets(policy=policy, tier=tier, escalating=escalating, paged_before=paged_before)
 
 
 def _record_schedule(page: Page, target) -> None:
@@ -206,7 +208,7 @@ def incident_page(*, incident: Incident, reason: str, severity: str | None = Non
         )
         if page is not None:
             pages.append(page)
-    on_call = _on_call(incident, policy, tier=1)
+    on_call = _on_call(incident, policy, tier=1, paged_before=f"page:{incident.pk}:{severity}:")
     for target in on_call:
         page = _page_contact(
             incident=incident,

@@ -90,6 +90,7 @@ def test_a_responder_reads_the_schedule_but_may_not_edit_it(client, responder, r
     url = reverse("admin:oncall_schedule_change", args=[rotation.pk])
     response = client.get(url)
     assert response.status_code == 200
+    assert "alice, bob" in response.content.decode()  # the rotation, read-only
     assert client.post(url, {"name": "Renamed"}).status_code == 403
     assert Schedule.objects.get(pk=rotation.pk).name == "AI on-call"
 

@@ -99,3 +99,13 @@ def test_the_contact_made_for_a_user_is_never_paged_by_role_alone(policy_with_sc
     with time_machine.travel(SENT_AT, tick=False):
         incident = open_incident()
     assert pages(incident) == set()
+
+
+def test_triage_at_the_same_severity_after_a_handoff_pages_no_one_new(policy_with_schedules, open_incident, commander):
+    from incidents import services as incident_services
+
+    with time_machine.travel(SENT_AT, tick=False):
+        incident = open_incident()
+    with time_machine.travel(SENT_AT + timedelta(hours=1), tick=False):  # Bob is on call now
+        incident_services.incident_triage(incident_id=incident.pk, actor=commander)
+    assert pages(incident) == {("alice", 1)}
