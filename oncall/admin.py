@@ -14,10 +14,12 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from . import calendars, services
 from .constants import OverrideState, Weekday
 from .models import ImportedShift, Layer, Override, PolicyTier, Schedule
+from .tasks import import_calendar
 from .timeline import schedule_timeline_get
 
 
@@ -78,6 +80,8 @@ class LayerForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        if cleaned.get("rotation") and cleaned.get("ical_url"):
+            self.add_error("rotation", "An imported layer takes its people from the feed: leave the rotation empty.")
         if (
             "rotation" not in self.errors
             and not cleaned.get("rotation")
@@ -171,12 +175,15 @@ class ScheduleAdmin(admin.ModelAdmin):
         with transaction.atomic():
             formset.save()
             for layer_form in formset.forms:
-                if layer_form.instance.pk and layer_form not in formset.deleted_forms and layer_form.has_changed():
-                    services.layer_set_rotation(
-                        layer=layer_form.instance,
-                        users=layer_form.cleaned_data.get("rotation") or [],
-                        actor=request.user,
-                    )
+                layer = layer_form.instance
+                if not layer.pk or layer_form in formset.deleted_forms or not layer_form.has_changed():
+                    continue
+                services.layer_set_rotation(
+                    layer=layer, users=layer_form.cleaned_data.get("rotation") or [], actor=request.user
+                )
+                if layer.ical_url and "ical_url" in layer_form.changed_data:
+                    # a new feed is fetched at once, not at the next hourly import
+                    transaction.on_commit(lambda pk=layer.pk: import_calendar.delay(pk))
 
     def get_urls(self):
         return [
@@ -193,7 +200,10 @@ class ScheduleAdmin(admin.ModelAdmin):
             raise PermissionDenied("Use the button on a schedule page.")
         services.calendar_token_replace(user=request.user, actor=request.user)
         self.message_user(request, "New calendar links: the old ones no longer work.", messages.SUCCESS)
-        return HttpResponseRedirect(request.POST.get("next") or reverse("admin:oncall_schedule_changelist"))
+        target = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+            target = reverse("admin:oncall_schedule_changelist")
+        return HttpResponseRedirect(target)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         schedule = get_object_or_404(Schedule, pk=object_id)

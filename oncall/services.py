@@ -254,7 +254,9 @@ def _open_work_text() -> str:
     )
     pages = list(
         Page.objects.filter(
-            state__in=[PageState.PENDING, PageState.SENT, PageState.FAILED], incident__state__in=OPEN_STATES
+            state__in=[PageState.PENDING, PageState.SENT, PageState.FAILED],
+            incident__state__in=OPEN_STATES,
+            incident__is_drill=False,
         )
         .select_related("incident", "contact")
         .order_by("ack_due_at")[:20]

@@ -32,3 +32,15 @@ def import_calendars() -> dict:
             logger.warning("Importing the calendar of layer %s failed", layer_id, exc_info=True)
             failed += 1
     return {"imported": done, "failed": failed}
+
+
+@shared_task(base=FirelineTask)
+def import_calendar(layer_id: int) -> int | str:
+    """One layer's feed, right after its URL was set; the hourly import retries a feed that failed."""
+    if not Layer.objects.filter(pk=layer_id).exclude(ical_url="").exists():
+        return "no feed"
+    try:
+        return layer_import_ical(layer_id=layer_id)
+    except ValidationError as exc:
+        logger.warning("Importing the calendar of layer %s failed: %s", layer_id, exc)
+        return "failed"

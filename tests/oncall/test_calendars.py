@@ -9,6 +9,7 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 
 from oncall import services
 from oncall.calendars import layer_import_ical
@@ -149,3 +150,42 @@ def test_only_schedule_editors_import(rotation, feed_server, responder):
     with pytest.raises(Exception, match="Schedule Managers"):
         layer_import_ical(layer_id=layer.pk, actor=responder)
     assert feed_server.requests == 0
+
+
+def test_a_feed_added_in_the_admin_is_imported_at_once(
+    client, commander, rotation, people, feed_server, django_capture_on_commit_callbacks
+):
+    token = services.calendar_token_get(user=commander).token
+    feed_server.body = client.get(reverse("oncall:schedule-ics", args=[token, rotation.pk])).content
+    client.force_login(commander)
+    data = {
+        "name": "Vendor rota",
+        "time_zone": "UTC",
+        "layers-TOTAL_FORMS": "1",
+        "layers-INITIAL_FORMS": "0",
+        "layers-MIN_NUM_FORMS": "0",
+        "layers-MAX_NUM_FORMS": "1000",
+        "layers-0-name": "vendor",
+        "layers-0-priority": "1",
+        "layers-0-time_zone": "UTC",
+        "layers-0-rotation_start": "2026-03-02",
+        "layers-0-handoff_time": "09:00",
+        "layers-0-length": "weekly",
+        "layers-0-interval": "1",
+        "layers-0-rotation": "alice",
+        "layers-0-ical_url": feed_server.url,
+        "policy_tiers-TOTAL_FORMS": "0",
+        "policy_tiers-INITIAL_FORMS": "0",
+        "policy_tiers-MIN_NUM_FORMS": "0",
+        "policy_tiers-MAX_NUM_FORMS": "1000",
+    }
+    response = client.post(reverse("admin:oncall_schedule_add"), data)
+    assert "An imported layer takes its people from the feed" in response.content.decode()
+    data["layers-0-rotation"] = ""
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("admin:oncall_schedule_add"), data)
+    assert response.status_code == 302
+    layer = Layer.objects.get(name="vendor")
+    assert feed_server.requests == 1 and layer.imported_shifts.count() > 90
+    now = timezone.now()
+    assert who_is_on_call(schedule_id=layer.schedule_id, at=now) == who_is_on_call(schedule_id=rotation.pk, at=now)
