@@ -83,7 +83,7 @@ def open_card(page: Page, card: str) -> None:
     if fold.evaluate("el => el.open"):
         return
     with page.expect_response(lambda r: "/preferences/cards" in r.url and r.request.method == "POST"):
-        fold.locator("summary").click()
+        fold.locator(":scope > summary").click()
     expect(fold).to_have_attribute("open", "")
 
 
