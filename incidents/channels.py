@@ -24,6 +24,13 @@ class DeliveryError(Exception):
     pass
 
 
+def feature_webhook_secret(feature_key: str) -> str:
+    """Per-feature signing key derived from the install's webhook secret; nothing secret is stored."""
+    return hmac.new(
+        settings.FIRELINE_WEBHOOK_SECRET.encode(), f"flag:{feature_key}".encode(), hashlib.sha256
+    ).hexdigest()
+
+
 def _message_id(dedup_key: str) -> str:
     digest = hashlib.sha256(dedup_key.encode()).hexdigest()[:32]
     return f"<{digest}@fireline>"
@@ -93,7 +100,6 @@ def send_webhook(notification) -> None:
 
 def send_flag_webhook(notification) -> None:
     """A kill-switch change to the team's own flag system, signed with the feature's own key."""
-    from incidents.services.flags import feature_webhook_secret
 
     body = notification.body.encode()
     feature_key = json.loads(body)["feature"]

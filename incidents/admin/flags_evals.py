@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from incidents.channels import feature_webhook_secret
 from incidents.models import EvalCase, EvalRun, KillSwitch, KillSwitchHold, VerificationPolicy
 from incidents.selectors import visible_incidents
 from incidents.services import record_save
@@ -22,7 +23,6 @@ from incidents.services.evals import (
     policy_for,
 )
 from incidents.services.flags import (
-    feature_webhook_secret,
     holders_text,
     killswitch_flip,
     killswitch_set_cohort_rules,

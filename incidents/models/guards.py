@@ -6,6 +6,8 @@ the incident page shows when the guard stops a transition. Guards only read the 
 
 from incidents.constants import LOW_SEVERITIES, PageState
 
+from .evals import evals_blockers
+
 OPEN_PAGE_STATES = (PageState.PENDING, PageState.SENT, PageState.FAILED)
 
 
@@ -108,8 +110,6 @@ def fix_layer_matches_root_cause_or_is_justified(incident) -> bool:
 @_failure("The eval cases do not prove the fix yet (see the Evals card).")
 def evals_prove_the_fix(incident) -> bool:
     """Fixed is a rate: every linked case's latest run passes the severity's Wilson bound."""
-    from incidents.services.evals import evals_blockers
-
     return not evals_blockers(incident)
 
 

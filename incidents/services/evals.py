@@ -7,74 +7,32 @@ trials and a failure rate whose 95% Wilson upper bound is within the severity's 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from audit import services as audit
 from incidents.constants import IncidentState, TimelineKind
-from incidents.models import EvalCase, EvalRun, Incident, TimelineEntry, VerificationPolicy
+from incidents.models import EvalCase, EvalRun, Incident, TimelineEntry
+from incidents.models.evals import (  # the gate's reads live with the models; services re-export them
+    DEFAULT_POLICY,
+    CaseStatus,
+    evals_blockers,
+    incident_eval_status,
+    policy_for,
+)
 
+from .incidents import incident_reopen
 from .notifications import notification_enqueue
 
-DEFAULT_POLICY = VerificationPolicy(severity="", min_trials=20, max_failure_rate=0.05)
-
-
-@dataclass
-class CaseStatus:
-    case: EvalCase
-    run: EvalRun | None
-    min_trials: int
-    threshold: float
-
-    @property
-    def bound(self) -> float | None:
-        return self.run.upper_bound if self.run else None
-
-    @property
-    def why_not(self) -> str:
-        if self.run is None:
-            return "no run reported yet"
-        if self.run.trials < self.min_trials:
-            return f"{self.run.trials} trials; at least {self.min_trials} are needed"
-        if self.run.upper_bound > self.threshold:
-            return (
-                f"failure rate {self.run.failure_rate:.1%}, upper bound {self.run.upper_bound:.1%} "
-                f"is over the {self.threshold:.1%} threshold"
-            )
-        return ""
-
-    @property
-    def passes(self) -> bool:
-        return not self.why_not
-
-
-def policy_for(severity: str) -> VerificationPolicy:
-    return VerificationPolicy.objects.filter(severity=severity).first() or DEFAULT_POLICY
-
-
-def incident_eval_status(incident: Incident) -> list[CaseStatus]:
-    """Each live case linked to the incident with its latest run: two queries, whatever the bench size."""
-    policy = policy_for(incident.severity)
-    latest = EvalRun.objects.filter(case=OuterRef("pk")).order_by("-ran_at", "-id").values("pk")[:1]
-    cases = list(
-        incident.eval_cases.filter(retired_at__isnull=True).annotate(latest_run=Subquery(latest)).order_by("pk")
-    )
-    runs = EvalRun.objects.in_bulk([c.latest_run for c in cases if c.latest_run])
-    return [
-        CaseStatus(case=c, run=runs.get(c.latest_run), min_trials=policy.min_trials, threshold=policy.max_failure_rate)
-        for c in cases
-    ]
-
-
-def evals_blockers(incident: Incident) -> list[str]:
-    statuses = incident_eval_status(incident)
-    if not statuses:
-        return ["Link at least one eval case that reproduces the failure."]
-    return [f"EV-{s.case.pk}: {s.why_not}" for s in statuses if not s.passes]
+__all__ = [
+    "DEFAULT_POLICY",
+    "CaseStatus",
+    "evals_blockers",
+    "incident_eval_status",
+    "policy_for",
+]
 
 
 @transaction.atomic
@@ -216,7 +174,6 @@ def evalruns_record(*, runs: list[dict], harness: str = "", actor=None) -> list[
 
 
 def _reopen_on_regression(run: EvalRun) -> None:
-    from .incidents import incident_reopen
 
     if run.failures == 0:
         return

@@ -9,11 +9,9 @@ once instead of after a TTL.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import time
 
-from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -45,13 +43,6 @@ ALL_FLAGS_KEY = CACHE_PREFIX + "all"
 # Changes delete the entry on commit. The TTL only bounds one race: a read that fetched the old row just
 # before the commit and stores it just after the delete.
 CACHE_SECONDS = 15
-
-
-def feature_webhook_secret(feature_key: str) -> str:
-    """Per-feature signing key derived from the install's webhook secret; nothing secret is stored."""
-    return hmac.new(
-        settings.FIRELINE_WEBHOOK_SECRET.encode(), f"flag:{feature_key}".encode(), hashlib.sha256
-    ).hexdigest()
 
 
 def flag_cache_key(flag_key: str) -> str:

@@ -19,6 +19,7 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from audit import services as audit
 from incidents.constants import Category, DismissReason, IncidentState, TimelineKind
 from incidents.models import AIFeature, Incident, TimelineEntry
+from incidents.models.evals import evals_blockers
 from incidents.models.incident import guards
 
 from .errors import IncidentChanged
@@ -241,8 +242,6 @@ def transition_blockers(incident: Incident, name: str, *, include_input_guards: 
     for cond in transition.conditions:
         if (include_input_guards or cond not in INPUT_GUARDS) and not cond(incident):
             if cond is guards.evals_prove_the_fix:
-                from .evals import evals_blockers
-
                 blockers.extend(evals_blockers(incident))  # say exactly which case and why
             else:
                 failure = getattr(cond, "failure", cond.__name__.replace("_", " "))

@@ -179,8 +179,8 @@ def test_webhook_is_told_with_a_per_feature_signature(feature, commander, settin
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
-    from incidents.channels import webhook_signature
-    from incidents.services.flags import feature_webhook_secret, killswitch_for
+    from incidents.channels import feature_webhook_secret, webhook_signature
+    from incidents.services.flags import killswitch_for
 
     received = []
 
