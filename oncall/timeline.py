@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import DAILY, rrule
@@ -93,7 +93,8 @@ def schedule_timeline_get(*, schedule: Schedule, now: datetime) -> Timeline:
     zone = ZoneInfo(schedule.time_zone)
     today = now.astimezone(zone).date()
     days = list(rrule(DAILY, dtstart=datetime.combine(today, time()), count=DAYS + 1))
-    start, end = (d.replace(tzinfo=zone) for d in (days[0], days[-1]))
+    # In UTC: two aware datetimes sharing one zone subtract as wall-clock times, an hour off across DST.
+    start, end = (d.replace(tzinfo=zone).astimezone(UTC) for d in (days[0], days[-1]))
     total = (end - start).total_seconds()
 
     def pos(instant: datetime) -> float:

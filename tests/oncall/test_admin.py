@@ -177,3 +177,21 @@ def test_command_centre_shows_who_is_on_call_and_the_gaps(client, commander, rot
 def test_no_schedules_no_card(client, commander):
     client.force_login(commander)
     assert 'id="oncall-now"' not in client.get(reverse("admin:index")).content.decode()
+
+
+def test_the_timeline_places_a_handoff_after_the_clocks_change_where_it_happens(client, commander, people):
+    from oncall.timeline import schedule_timeline_get
+
+    schedule = make_schedule(
+        "Berlin", zone="Europe/Berlin", layers=[{"members": [people["alice"], people["bob"]], "length": "daily"}]
+    )
+    # two weeks from Thursday 26 March 2026, 00:00 Berlin: the clocks go forward on Sunday 29 March
+    timeline = schedule_timeline_get(schedule=schedule, now=datetime(2026, 3, 26, 10, tzinfo=UTC))
+    total_hours = 14 * 24 - 1
+    final = timeline.rows[0].bars
+    # the handoff on Monday 30 March 09:00 CEST is 07:00 UTC: 4 days + 8 hours after midnight CET (23:00 UTC)
+    monday = next(b for b in final if abs(b.left - 100 * (4 * 24 + 8) / total_hours) < 0.01)
+    assert monday.label in ("Alice", "Bob")
+    assert abs(sum(b.width for b in final) - 100) < 0.01
+    assert [t.label for t in timeline.ticks][3:5] == ["Sun 29 Mar", "Mon 30 Mar"]
+    assert abs(timeline.ticks[4].left - 100 * (4 * 24 - 1) / total_hours) < 0.01  # Sunday was 23 hours long
