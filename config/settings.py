@@ -61,7 +61,6 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our own static files, no CDN
     "django_fsm",
     "simple_history",
-    "rules.apps.AutodiscoverRulesConfig",
     "axes",
     "django_celery_beat",
     "django_celery_results",
@@ -95,7 +94,6 @@ MIDDLEWARE = [
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "rules.permissions.ObjectPermissionBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 

@@ -136,10 +136,6 @@ class DrillPolicy(models.Model):
             raise ValidationError({"team": "Give either a team or an AI feature (not both)."})
 
 
-def _always(drill) -> bool:
-    return True
-
-
 def has_scheduled_time(drill) -> bool:
     return drill.scheduled_for is not None
 

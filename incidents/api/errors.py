@@ -1,8 +1,7 @@
 """Every API error is JSON: {"detail": "...", "errors": {"field": ["reason", ...]}}."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import exceptions, serializers, status
-from rest_framework.response import Response
+from rest_framework import exceptions, serializers
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
@@ -18,10 +17,6 @@ def exception_handler(exc, context):
     elif isinstance(exc, exceptions.NotFound):
         response.data = {"detail": "Not found."}
     return response
-
-
-def not_found() -> Response:
-    return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
 
 
 # The error bodies, for the OpenAPI schema.

@@ -1,3 +1,4 @@
+from django.core.exceptions import ObjectDoesNotExist
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics
 from rest_framework.exceptions import NotFound, ValidationError
@@ -66,7 +67,5 @@ class IncidentDetailView(generics.RetrieveAPIView):
             raise NotFound()
         try:
             return incident_get(user=self.request.user, pk=int(pk))
-        except Exception as exc:
-            if exc.__class__.__name__ == "DoesNotExist":
-                raise NotFound() from exc
-            raise
+        except ObjectDoesNotExist as exc:
+            raise NotFound() from exc
