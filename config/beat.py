@@ -117,11 +117,11 @@ class LeaderScheduler(DatabaseScheduler):
             if self._is_leader:
                 self._is_leader = False
             elif not getattr(self, "_said_standby", False):
-                logger.warning("Another beat holds the scheduler's leader lock: this one stands by")
+                logger.warning("Another beat holds the leader lock and sends the periodic tasks: this one stands by")
                 self._said_standby = True
             return STANDBY_SECONDS
         if not self._is_leader:
-            logger.warning("This beat holds the scheduler's leader lock: it sends the periodic tasks")
+            logger.warning("This beat took the leader lock: it now sends the periodic tasks")
             self._is_leader = True
             self._said_standby = False
             # Read every entry's last run afresh: the previous leader may have run it moments ago.

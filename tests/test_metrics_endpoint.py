@@ -179,3 +179,27 @@ def test_overdue_regulatory_deadlines_are_counted(client, open_incident, command
     assert value(scrape(client), "fireline_regulatory_obligations_overdue") == 0
     RegulatoryObligation.objects.filter(incident=incident).update(deadline=timezone.now() - timedelta(hours=1))
     assert value(scrape(client), "fireline_regulatory_obligations_overdue") == 1
+
+
+def test_every_metric_the_dashboard_and_alert_rules_use_is_exported(client, db, metrics_on):
+    """deploy/: a panel or rule naming a metric /metrics does not export would show nothing, silently."""
+    import re
+    from pathlib import Path
+
+    deploy = Path(__file__).resolve().parents[1] / "deploy"
+    text = (deploy / "grafana" / "fireline-dashboard.json").read_text()
+    text += (deploy / "prometheus" / "fireline-rules.yaml").read_text()
+    used = set(re.findall(r"\bfireline_[a-z_]+", text))
+    assert "fireline_outbox_lag_seconds" in used
+    response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    exported = set()
+    for family in text_string_to_metric_families(response.content.decode()):
+        exported |= {s.name for s in family.samples} | {family.name}
+    # Counters and histograms show up once a process has counted something: add what they will export.
+    from config import metrics
+
+    for collector in (metrics.REQUEST_LATENCY, metrics.ALERT_REQUESTS, metrics.ALERTS_RECEIVED, metrics.TASK_RUNTIME):
+        for family in collector.describe():
+            kind = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum")}[family.type]
+            exported |= {family.name + suffix for suffix in kind}
+    assert used - exported == set()

@@ -33,7 +33,7 @@ CLIENTS = 4
 REQUESTS = 25  # per client
 PER_REQUEST = 5
 GROUPS = 10  # per client: 40 incidents
-PAUSE = 0.35
+PAUSE = 0.25
 ALERTS = CLIENTS * REQUESTS * PER_REQUEST
 INCIDENTS = CLIENTS * GROUPS
 CONTACTS = {"engineering_on_call": "oncall@fleet.example", "leadership": "lead@fleet.example"}
@@ -85,7 +85,7 @@ class Fleet:
         self.wait_web()
         for name in ("worker-1", "worker-2"):
             self.machines[name].wait_ready(" ready.", timeout=90)
-        self.machines["beat"].wait_ready("holds the scheduler's leader lock", timeout=90)
+        self.machines["beat"].wait_ready("This beat took the leader lock", timeout=90)
 
     def wait_web(self) -> None:
         def ready():
