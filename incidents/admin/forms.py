@@ -1,7 +1,9 @@
 from django import forms
 from django.conf import settings
+from django.contrib.admin import widgets as admin_widgets
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.utils.text import capfirst
 
 from incidents.constants import (
     Audience,
@@ -27,6 +29,22 @@ def error_text(exc: ValidationError) -> str:
             parts.append(text)
         return " ".join(parts)
     return " ".join(m.rstrip(".") + "." for m in exc.messages)
+
+
+class LabelledSplitDateTime(admin_widgets.AdminSplitDateTime):
+    """The admin's date and time inputs, each with a name a screen reader says: "Occurred at: date".
+
+    Django labels the pair but neither input (a split widget's label points at no single input). The
+    name comes from the field's name the way Django makes a verbose name, which is what the page shows
+    for a field without one.
+    """
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        label = capfirst(name.rsplit("-", 1)[-1].replace("_", " "))  # without a formset prefix
+        for subwidget, part in zip(context["widget"]["subwidgets"], ("date", "time"), strict=False):
+            subwidget["attrs"]["aria-label"] = f"{label}: {part}"
+        return context
 
 
 def staff_users():

@@ -6,6 +6,7 @@ import re
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
@@ -44,7 +45,7 @@ from .action_items import IncidentFollowupAdminMixin
 from .blockers import link_blockers
 from .declare import DeclareIncidentAdminMixin
 from .fix_panel import FixPanelAdminMixin
-from .forms import ContainmentForm, RevertForm, TimelineNoteForm, TransitionForm, staff_users
+from .forms import ContainmentForm, LabelledSplitDateTime, RevertForm, TimelineNoteForm, TransitionForm, staff_users
 from .forms import error_text as _error_text
 from .incident_page import incident_page_cards
 from .investigation import InvestigationAdminMixin
@@ -91,6 +92,7 @@ class IncidentAdmin(
     SimpleHistoryAdmin,
 ):
     change_form_template = "admin/incidents/incident/change_form.html"
+    formfield_overrides = {models.DateTimeField: {"widget": LabelledSplitDateTime}}
     list_display = [
         "reference_link",
         "title",
