@@ -16,6 +16,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from incidents.models import EscalationPolicy
+
 from . import calendars, services
 from .constants import OverrideState, Weekday
 from .models import ImportedShift, Layer, Override, PolicyTier, Schedule
@@ -351,3 +353,22 @@ class ImportedShiftAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class PolicyScheduleInline(admin.TabularInline):
+    model = PolicyTier
+    fk_name = "policy"
+    extra = 0
+    verbose_name = "on-call schedule paged at a tier"
+    verbose_name_plural = "on-call schedules paged at each tier (whoever is on call when the page is sent)"
+
+
+def _with_schedule_tiers(policy_admin: type[admin.ModelAdmin]) -> type[admin.ModelAdmin]:
+    """The escalation policy page, with the schedules it pages per tier (rows of this app)."""
+    return type(policy_admin.__name__, (policy_admin,), {"inlines": [*policy_admin.inlines, PolicyScheduleInline]})
+
+
+if EscalationPolicy in admin.site._registry:  # incidents is installed before oncall: its admin is registered
+    _policy_admin = type(admin.site._registry[EscalationPolicy])
+    admin.site.unregister(EscalationPolicy)
+    admin.site.register(EscalationPolicy, _with_schedule_tiers(_policy_admin))

@@ -195,3 +195,31 @@ def test_the_timeline_places_a_handoff_after_the_clocks_change_where_it_happens(
     assert abs(sum(b.width for b in final) - 100) < 0.01
     assert [t.label for t in timeline.ticks][3:5] == ["Sun 29 Mar", "Mon 30 Mar"]
     assert abs(timeline.ticks[4].left - 100 * (4 * 24 - 1) / total_hours) < 0.01  # Sunday was 23 hours long
+
+
+def test_the_escalation_policy_page_names_the_schedules_it_pages(client, superuser, rotation):
+    from incidents.models import EscalationPolicy
+    from oncall.models import PolicyTier
+
+    policy = EscalationPolicy.objects.get(severity="SEV2")
+    client.force_login(superuser)
+    url = reverse("admin:incidents_escalationpolicy_change", args=[policy.pk])
+    assert "on-call schedules paged at each tier" in client.get(url).content.decode().lower()
+    data = {
+        "roles": policy.roles,
+        "channels": policy.channels,
+        "ack_timeout_minutes": policy.ack_timeout_minutes,
+        "max_tier": policy.max_tier,
+        "notify_states": policy.notify_states,
+        "schedule_tiers-TOTAL_FORMS": "1",
+        "schedule_tiers-INITIAL_FORMS": "0",
+        "schedule_tiers-MIN_NUM_FORMS": "0",
+        "schedule_tiers-MAX_NUM_FORMS": "1000",
+        "schedule_tiers-0-tier": "9",
+        "schedule_tiers-0-schedule": rotation.pk,
+    }
+    response = client.post(url, data)
+    assert response.status_code == 200 and "stops escalating after tier" in response.content.decode()
+    data["schedule_tiers-0-tier"] = "1"
+    assert client.post(url, data).status_code == 302
+    assert PolicyTier.objects.get(policy=policy).schedule == rotation
