@@ -198,6 +198,16 @@ def log_api_token_created(*, actor, token) -> ActionLogEntry:
     )
 
 
+def log_api_token_revoked(*, actor, token) -> ActionLogEntry:
+    return _append(
+        actor=actor,
+        verb="api_token_revoked",
+        target=token,
+        before={"revoked_at": None},
+        after={"revoked_at": token.revoked_at, "name": token.name, "prefix": token.prefix},
+    )
+
+
 def log_deletion_ordered(*, actor, order, record_ids: list[int]) -> ActionLogEntry:
     """A responder ordered the content of audit records removed. Ids and the reason only, never content."""
     return _append(

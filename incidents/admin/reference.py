@@ -1,16 +1,16 @@
 """Admin for the reference data: AI features, the triage matrix, API tokens."""
 
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from incidents.api.auth import forget_cached_tokens
 from incidents.constants import OPEN_STATES, Audience, ContainmentType, StakeholderRole
 from incidents.models import AIFeature, ApiToken, TriageRule
 from incidents.services import record_save
 from incidents.services.flags import killswitch_for
+from incidents.services.tokens import api_token_revoke
 from incidents.text import render_markdown
 
 from .forms import TriageRuleForm
@@ -149,14 +149,12 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected tokens", permissions=["change"])
     def revoke(self, request, queryset):
-        from django.utils import timezone
-
-        live = queryset.filter(revoked_at__isnull=True)
-        hashes = list(live.values_list("key_hash", flat=True))
-        count = live.update(revoked_at=timezone.now())
-        # the API and OFREP cache tokens briefly: a revoked token must stop working now, in every process
-        forget_cached_tokens(hashes)
-        self.message_user(request, f"Revoked {count} token(s).", messages.SUCCESS)
+        try:
+            count = api_token_revoke(token_ids=queryset.values_list("pk", flat=True), actor=request.user)
+        except PermissionDenied as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        self.message_user(request, f"Revoked {count} token{'' if count == 1 else 's'}.", messages.SUCCESS)
 
 
 __all__ = ["AIFeatureAdmin", "ApiTokenAdmin", "TriageRuleAdmin", "ValidationError"]

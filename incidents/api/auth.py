@@ -39,8 +39,12 @@ def forget_cached_tokens(key_hashes) -> None:
 
 
 def token_changed(sender, instance, **kwargs) -> None:
-    """Signal receiver: forget the cached copies of a token that was saved or deleted."""
-    forget_cached_tokens([instance.key_hash])
+    """Signal receiver: forget the cached copies of a token that was saved or deleted.
+
+    Now, and again once the change commits: a request may cache the old row in between."""
+    hashes = [instance.key_hash]
+    forget_cached_tokens(hashes)
+    transaction.on_commit(lambda: forget_cached_tokens(hashes))
 
 
 def user_changed(sender, instance, **kwargs) -> None:
