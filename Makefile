@@ -25,7 +25,14 @@ run: $(VENV)/.installed
 serve: $(VENV)/.installed
 	bin/serve
 
-test: $(VENV)/.installed-test
+# axe-core for the accessibility tests (tests/a11y), at the version in its lock file; without npm they skip.
+AXE_LOCK := tests/a11y/node_modules/.package-lock.json
+$(AXE_LOCK): tests/a11y/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/a11y --no-audit --no-fund --loglevel=error \
+	  || echo "npm ci failed: the accessibility tests will skip (or fail where FIRELINE_REQUIRE_BROWSER=1)"; \
+	else echo "npm not found: the accessibility tests will skip (or fail where FIRELINE_REQUIRE_BROWSER=1)"; fi
+
+test: $(VENV)/.installed-test $(AXE_LOCK)
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
