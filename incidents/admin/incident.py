@@ -7,7 +7,6 @@ import re
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
-from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
@@ -18,7 +17,6 @@ from incidents.constants import (
     CATEGORY_HELP,
     Audience,
     Category,
-    DetectionSignal,
     IncidentState,
     NotificationState,
     PageState,
@@ -26,7 +24,7 @@ from incidents.constants import (
 from incidents.models import Incident
 from incidents.models.guards import OPEN_PAGE_STATES, unattended_containment
 from incidents.playbook import checklist_with_owners
-from incidents.selectors import incident_visibility_q, visible_incidents
+from incidents.selectors import detection_shares_get, incident_visibility_q, visible_incidents
 from incidents.services import (
     TRANSITION_SERVICES,
     containment_record,
@@ -55,13 +53,6 @@ from .regulatory import RegulatoryAdminMixin
 INCIDENT_REFERENCE = re.compile(r"^\s*(?:INC-?\s*|#)?(\d{1,18})\s*$", re.IGNORECASE)
 
 # The detection signals in the order of the playbook's hope: caught by us first, by the press last.
-DETECTION_SHARE_LABELS = [
-    (DetectionSignal.MONITORING_ALERT, "monitoring"),
-    (DetectionSignal.USER_REPORT, "user reports"),
-    (DetectionSignal.INTERNAL_DISCOVERY, "internal"),
-    (DetectionSignal.EXTERNAL_ATTENTION, "external attention"),
-]
-
 STATE_COLOURS = {
     IncidentState.DETECTED: "red",
     IncidentState.TRIAGED: "orange",
@@ -208,42 +199,15 @@ class IncidentAdmin(
         return super().changelist_view(request, extra_context)
 
     def _detection_shares(self, request) -> dict | None:
-        """How incidents were found, over the real (non-drill) incidents this user can see.
-
-        The playbook's aim is to hear of a problem from monitoring or users before it is public: a
-        growing "external attention" share says detection is failing. One GROUP BY query.
-        """
-        rows = {
-            row["detection_signal"]: row
-            for row in self.get_queryset(request)
-            .real()
-            .order_by()
-            .values("detection_signal")
-            .annotate(
-                count=Count("pk"),
-                time_to_detect=Avg(
-                    ExpressionWrapper(F("detected_at") - F("occurred_at"), output_field=DurationField()),
-                    filter=Q(occurred_at__isnull=False),
-                ),
-            )
-        }
-        total = sum(row["count"] for row in rows.values())
-        if not total:
+        found = detection_shares_get(user=request.user)
+        if found is None:
             return None
-        shares = []
-        for signal, label in DETECTION_SHARE_LABELS:
-            row = rows.get(signal, {"count": 0, "time_to_detect": None})
-            shares.append(
-                {
-                    "signal": signal,
-                    "label": label,
-                    "count": row["count"],
-                    "percent": round(100 * row["count"] / total),
-                    "time_to_detect": duration(row["time_to_detect"]) if row["time_to_detect"] is not None else "",
-                }
-            )
-        times = [(s["label"], s["time_to_detect"]) for s in shares if s["time_to_detect"]]
-        return {"total": total, "shares": shares, "times_to_detect": times}
+        shares = [
+            {**share, "time_to_detect": duration(share["time_to_detect"]) if share["time_to_detect"] else ""}
+            for share in found["shares"]
+        ]
+        times = [(share["label"], share["time_to_detect"]) for share in shares if share["time_to_detect"]]
+        return {"total": found["total"], "shares": shares, "times_to_detect": times}
 
     def history_view(self, request, object_id, extra_context=None):
         # simple-history falls back to the historical rows when the live object is not found,
