@@ -20,11 +20,35 @@ RUN = """async (tags) => {
 }"""
 
 
+# axe accepts a placeholder or a title as an input's name; a placeholder disappears as soon as someone
+# types, so Fireline asks for a label (visible, or aria-label where the context shows what it is).
+PLACEHOLDER_ONLY = """() => [...document.querySelectorAll('input, select, textarea')]
+  .filter(el => !['hidden', 'submit', 'button', 'reset', 'image'].includes(el.type))
+  .filter(el => el.getClientRects().length > 0)
+  .filter(el => !(el.labels && el.labels.length))
+  .filter(el => !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
+  .map(el => ({target: el.id ? '#' + el.id : `${el.tagName.toLowerCase()}[name="${el.name}"]`,
+               summary: `named only by ${el.placeholder ? 'its placeholder "' + el.placeholder + '"' : 'nothing'}`}))"""
+
+
 def axe_violations(page, source: str) -> list[dict]:
-    """Inject axe-core into the loaded page and run the WCAG 2.1 A/AA rules on the whole document."""
+    """Inject axe-core into the loaded page and run the WCAG 2.1 A/AA rules on the whole document,
+    plus Fireline's own rule that every visible input has a label, not just a placeholder."""
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.add_script_tag(content=source)
-    return page.evaluate(RUN, WCAG_21_AA)
+    violations = page.evaluate(RUN, WCAG_21_AA)
+    unlabelled = page.evaluate(PLACEHOLDER_ONLY)
+    if unlabelled:
+        violations.append(
+            {
+                "id": "fireline-label-not-placeholder",
+                "impact": "serious",
+                "help": "Inputs must have a label or an accessible name, not only a placeholder",
+                "helpUrl": "",
+                "nodes": unlabelled,
+            }
+        )
+    return violations
 
 
 def describe(where: str, violations: list[dict], *, nodes_per_rule: int = 6) -> str:
