@@ -72,3 +72,12 @@ def person(user, fallback: str = "Fireline") -> str:
     if user is None or not getattr(user, "pk", None):
         return fallback
     return user.get_full_name() or user.get_username()
+
+
+@register.filter
+def when_short(value) -> str:
+    """As `when`, without the date when it is today in the viewer's zone: '23:58 UTC' for a deadline tonight."""
+    if isinstance(value, datetime) and timezone.is_aware(value):
+        if timezone.localdate(value) == timezone.localdate():
+            return clock(value)
+    return when(value)
