@@ -35,6 +35,7 @@ class FirstStart:
     exit_code: int | None
     processes_left: list[int]
     log: str
+    static_root: Path  # what its collectstatic made: later servers of the session serve the same files
 
 
 @pytest.fixture(scope="session")
@@ -97,7 +98,14 @@ def first_start(workdir, database_url: str, redis_url: str) -> FirstStart:
         children = process_children(serve.proc.pid)
         code = serve.stop()
         left = [pid for pid in children if Path(f"/proc/{pid}").exists()]
-        return FirstStart(readyz=readyz, static=static, exit_code=code, processes_left=left, log=serve.log())
+        return FirstStart(
+            readyz=readyz,
+            static=static,
+            exit_code=code,
+            processes_left=left,
+            log=serve.log(),
+            static_root=workdir / "var" / "static",
+        )
     finally:
         serve.kill_group()
 

@@ -1,5 +1,8 @@
 """The benchmarks' URLconf: Fireline's URLs plus bare views (the floors) that do no Fireline work."""
 
+import hmac
+import os
+
 from django.http import JsonResponse
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
@@ -15,7 +18,19 @@ def bare_post(request):
     return JsonResponse({"received": len(request.body)}, status=202)
 
 
+@csrf_exempt
+def ofrep_floor(request, key):
+    """The floor for OFREP: the same method, body and bearer-token check, a constant answer; no cache, no database."""
+    token = os.environ.get("FIRELINE_BENCH_FLOOR_TOKEN", "")
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if request.method != "POST" or not token or not hmac.compare_digest(header.encode(), f"Bearer {token}".encode()):
+        return JsonResponse({"errorCode": "UNAUTHORIZED"}, status=401)
+    len(request.body)
+    return JsonResponse({"key": key, "value": True, "reason": "STATIC", "variant": "on", "metadata": {"version": 1}})
+
+
 urlpatterns = [
+    path("bench/ofrep/<str:key>", ofrep_floor),
     path("bench/constant", constant_json),
     path("bench/post", bare_post),
     path("", include("config.urls")),

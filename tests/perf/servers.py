@@ -23,7 +23,7 @@ def _free_port():
 
 
 @contextmanager
-def gunicorn_server(workers=2, ready_path="/bench/constant"):
+def gunicorn_server(workers=2, ready_path="/bench/constant", **extra_env):
     """gunicorn against this run's test database (committed rows: the test is transactional)."""
     db = connection.settings_dict
     user = quote(db["USER"] or "", safe="") + (":" + quote(db["PASSWORD"], safe="") if db["PASSWORD"] else "")
@@ -38,6 +38,7 @@ def gunicorn_server(workers=2, ready_path="/bench/constant"):
         "SECURE_SSL_REDIRECT": "false",
         "ALLOWED_HOSTS": "127.0.0.1",
         "LOG_LEVEL": "WARNING",
+        **extra_env,
     }
     log = tempfile.TemporaryFile(mode="w+")
     cmd = [sys.executable, "-m", "gunicorn", "config.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}"]
