@@ -78,9 +78,14 @@ def html_to_pdf(html: str, *, archive: bool = False, attachments: Sequence[PdfAt
     `archive` makes a PDF/A-3b (ISO 19005-3, level B: fonts embedded, colours and metadata declared)
     so the file stays readable for as long as a record must be kept; PDF/A-3 is the part that allows
     embedded files, which carry the machine-readable timeline next to the printed one.
+
+    Every PDF is tagged (headings, paragraphs, tables with their header cells, in reading order) with
+    the document's title and language, so a screen reader can read it; one that is not archived is
+    declared PDF/UA-1 (ISO 14289-1). WeasyPrint writes one variant per file, so an archive stays
+    PDF/A-3b, tagged all the same.
     """
     fetcher = StaticOnlyURLFetcher()
-    options: dict = {}
+    options: dict = {"pdf_tags": True, "pdf_variant": "pdf/ua-1"}
     if archive:
         options["pdf_variant"] = "pdf/a-3b"
     if attachments:
