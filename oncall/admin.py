@@ -16,13 +16,32 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from audit import services as audit
 from incidents.models import EscalationPolicy
+from incidents.services import record_save
 
 from . import calendars, services
 from .constants import OverrideState, Weekday
 from .models import ImportedShift, Layer, Override, PolicyTier, Schedule
 from .tasks import import_calendar
 from .timeline import schedule_timeline_get
+
+SCHEDULE_FIELDS = ["name", "description", "time_zone"]
+LAYER_FIELDS = [
+    "schedule",
+    "name",
+    "priority",
+    "time_zone",
+    "rotation_start",
+    "handoff_time",
+    "length",
+    "interval",
+    "restrict_weekdays",
+    "restrict_start",
+    "restrict_end",
+    "ical_url",
+]
+TIER_FIELDS = ["policy", "tier", "schedule"]
 
 
 def _is_staff(request) -> bool:
@@ -171,11 +190,22 @@ class ScheduleAdmin(admin.ModelAdmin):
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else [LayerInline, PolicyTierInline]
 
+    def save_model(self, request, obj, form, change):
+        record_save(instance=obj, actor=request.user, fields=SCHEDULE_FIELDS)
+
     def save_formset(self, request, form, formset, change):
-        if formset.model is not Layer:
+        """Layers and policy tiers are saved one by one into the action log; a layer's people through the service."""
+        if formset.model not in (Layer, PolicyTier):
             return super().save_formset(request, form, formset, change)
+        fields = LAYER_FIELDS if formset.model is Layer else TIER_FIELDS
         with transaction.atomic():
-            formset.save()
+            for obj in formset.save(commit=False):
+                record_save(instance=obj, actor=request.user, fields=fields)
+            for obj in formset.deleted_objects:
+                audit.log_changed(actor=request.user, target=obj, before=audit.snapshot(obj, fields), after={})
+                obj.delete()
+            if formset.model is not Layer:
+                return None
             for layer_form in formset.forms:
                 layer = layer_form.instance
                 if not layer.pk or layer_form in formset.deleted_forms or not layer_form.has_changed():
@@ -186,6 +216,7 @@ class ScheduleAdmin(admin.ModelAdmin):
                 if layer.ical_url and "ical_url" in layer_form.changed_data:
                     # a new feed is fetched at once, not at the next hourly import
                     transaction.on_commit(lambda pk=layer.pk: import_calendar.delay(pk))
+        return None
 
     def get_urls(self):
         return [

@@ -7,6 +7,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
+from audit.models import ActionLogEntry
 from oncall.constants import OverrideState
 from oncall.models import LayerMember, Override, Schedule
 from oncall.selectors import who_is_on_call
@@ -57,6 +58,8 @@ def test_a_commander_creates_a_schedule_with_a_restricted_layer(client, commande
     layer = schedule.layers.get()
     assert layer.restrict_weekdays == [0, 1, 2, 3, 4]
     assert list(LayerMember.objects.filter(layer=layer).values_list("user__username", flat=True)) == ["carol", "dave"]
+    logged = set(ActionLogEntry.objects.filter(actor=commander).values_list("target_type", "verb"))
+    assert {("oncall.schedule", "created"), ("oncall.layer", "created"), ("oncall.layer", "changed")} <= logged
     # Tuesday 3 March 10:00 Berlin (09:00 UTC): Carol; 19:00 Berlin: no one
     assert who_is_on_call(schedule_id=schedule.pk, at=datetime(2026, 3, 3, 9, tzinfo=UTC)) == people["carol"].pk
     assert who_is_on_call(schedule_id=schedule.pk, at=datetime(2026, 3, 3, 18, tzinfo=UTC)) is None

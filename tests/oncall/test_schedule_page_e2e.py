@@ -1,18 +1,58 @@
 """A commander sets up an on-call schedule in a real browser, from an empty install, and reads it at a glance."""
 
+import os
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
+from django.db import connections
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from oncall.models import Schedule
 from oncall.selectors import display_name, who_is_on_call
-from tests.e2e.conftest import artifacts_dir, browser, page  # noqa: F401 (fixtures)
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, artifacts_dir  # noqa: F401 (a fixture)
 from tests.factories import UserFactory
 
 PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium for this module only, set up as tests/e2e/conftest.py explains; everything it changes in the
+    environment and in Django's connections is put back when the module is done."""
+    if not CHROMIUM.exists():
+        if os.environ.get("FIRELINE_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"Chromium not found at {CHROMIUM} and FIRELINE_REQUIRE_BROWSER=1 is set.")
+        pytest.skip(f"Chromium not found at {CHROMIUM}.")
+    from playwright.sync_api import sync_playwright
+
+    wrappers = {alias: connections[alias] for alias in connections}
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            for alias, wrapper in wrappers.items():
+                connections[alias] = wrapper
+            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+            try:
+                yield chromium
+            finally:
+                chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-GB")
+    context.set_default_timeout(10_000)
+    tab = context.new_page()
+    yield tab
+    context.close()
 
 
 def submit(tab: Page, button) -> None:
@@ -83,4 +123,5 @@ def test_commander_builds_a_schedule_and_sees_who_is_on_call(live_server, page: 
     card = page.locator("#oncall-now")
     expect(card).to_contain_text("Support assistant on-call")
     expect(card).to_contain_text(expected)
+    card.screenshot(path=str(artifacts_dir / "oncall-command-centre-card.png"))
     assert page_errors == []
