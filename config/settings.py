@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "incidents",
     "drills",
     "preferences",  # each person's time zone and open cards
+    "integrations",  # what systems that drive Fireline need kept: idempotent API writes
     "command",  # the command centre: dashboard, readiness, metrics, quality monitors
     "oncall",  # on-call schedules: layers, overrides, calendars; escalation pages whoever is on call
 ]
@@ -207,6 +208,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     # The docs pages work offline: their JavaScript and CSS come from drf-spectacular-sidecar.
+    # One schema name per choice set, however many fields use it (severity and its override, the two layers).
+    "ENUM_NAME_OVERRIDES": {
+        "SeverityEnum": "incidents.constants.Severity",
+        "RootCauseLayerEnum": "incidents.constants.RootCauseLayer",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

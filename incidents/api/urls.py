@@ -6,6 +6,12 @@ urlpatterns = [
     path("incidents", views.IncidentListView.as_view(), name="api-incident-list"),
     # Any text: an id that is not a number is a JSON 404 from the view, not the HTML page of the resolver.
     path("incidents/<str:pk>", views.IncidentDetailView.as_view(), name="api-incident-detail"),
+    path("incidents/<str:pk>/transitions", views.IncidentTransitionListView.as_view(), name="api-incident-transitions"),
+    path(
+        "incidents/<str:pk>/transitions/<str:name>",
+        views.IncidentTransitionView.as_view(),
+        name="api-incident-transition",
+    ),
     path("", include("incidents.api.alerts_urls")),
     path("", include("incidents.api.reports_urls")),
     path("", include("incidents.api.evals_urls")),

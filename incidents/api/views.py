@@ -5,8 +5,10 @@ from rest_framework.exceptions import NotFound, ValidationError
 
 from incidents.selectors import incident_get, incident_list
 
+from . import incident_writes as writes
 from .errors import ErrorBody, ValidationErrorBody
 from .pagination import BoundedLimitOffsetPagination
+from .parsers import JSONParser
 from .serializers import IncidentFilterSerializer, IncidentSerializer
 
 PK_MAX = 2**63 - 1  # a bigint: beyond it no incident exists
@@ -14,6 +16,38 @@ AUTH_ERRORS = {
     401: OpenApiResponse(ErrorBody, description="No token, or an invalid or revoked one."),
     403: OpenApiResponse(ErrorBody, description="The token lacks the `incidents` scope."),
 }
+ID_PARAMETER = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The incident's id (INC-n -> n).")
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Any unique string (a UUID): a retry with the same key gets the first answer, not a second write.",
+)
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="The ETag from your last GET: the write is refused with 412 if the incident changed since.",
+)
+WRITE_ERRORS = {
+    400: OpenApiResponse(ValidationErrorBody, description="Bad input; `errors` names each field and what is wrong."),
+    401: OpenApiResponse(ErrorBody, description="No token, or an invalid or revoked one."),
+    403: OpenApiResponse(
+        ErrorBody,
+        description="The token lacks the `incidents` scope, acts for no user, or its user lacks the permission "
+        "(the body names it).",
+    ),
+    404: OpenApiResponse(ErrorBody, description="No such incident, or one this token's user may not see."),
+    413: OpenApiResponse(ErrorBody, description="The body is too large."),
+    415: OpenApiResponse(ErrorBody, description="Send JSON (Content-Type: application/json)."),
+    422: OpenApiResponse(ErrorBody, description="The Idempotency-Key was used for a different request."),
+}
+
+
+class GuardBody(ErrorBody):
+    blockers = writes.serializers.ListField(child=writes.serializers.CharField())
 
 
 class IncidentListView(generics.ListAPIView):
@@ -22,6 +56,17 @@ class IncidentListView(generics.ListAPIView):
     required_scope = "incidents"
     serializer_class = IncidentSerializer
     pagination_class = BoundedLimitOffsetPagination
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        request=writes.DeclareSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: IncidentSerializer, **WRITE_ERRORS},
+        description="Declare an incident, as the admin's Declare screen does: the triage matrix sets the "
+        "severity (override it with a reason), paging starts, and the action log names the token's user.",
+    )
+    def post(self, request, *args, **kwargs):
+        return writes.declare(request, IncidentSerializer)
 
     def get_queryset(self):
         # The REST framework reads "?state=" as no filter at all; a filter sent empty is refused by name.
@@ -49,9 +94,10 @@ class IncidentListView(generics.ListAPIView):
 class IncidentDetailView(generics.RetrieveAPIView):
     required_scope = "incidents"
     serializer_class = IncidentSerializer
+    parser_classes = [JSONParser]
 
     @extend_schema(
-        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="The incident's id (INC-n -> n).")],
+        parameters=[ID_PARAMETER],
         responses={
             200: IncidentSerializer,
             404: OpenApiResponse(ErrorBody, description="No such incident, or one this token may not see."),
@@ -59,7 +105,23 @@ class IncidentDetailView(generics.RetrieveAPIView):
         },
     )
     def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+        incident = self.get_object()
+        response = writes.Response(self.get_serializer(incident).data)
+        response["ETag"] = writes.incident_etag(incident)
+        return response
+
+    @extend_schema(
+        parameters=[ID_PARAMETER, IF_MATCH],
+        request=writes.IncidentPatchSerializer,
+        responses={
+            200: IncidentSerializer,
+            412: OpenApiResponse(ErrorBody, description="The incident changed since your If-Match ETag."),
+            **WRITE_ERRORS,
+        },
+        description="Edit the fields a commander edits on the incident page; the triage matrix is applied again.",
+    )
+    def patch(self, request, *args, **kwargs):
+        return writes.update(request, self.kwargs["pk"], IncidentSerializer)
 
     def get_object(self):
         pk = self.kwargs["pk"]
@@ -69,3 +131,47 @@ class IncidentDetailView(generics.RetrieveAPIView):
             return incident_get(user=self.request.user, pk=int(pk))
         except ObjectDoesNotExist as exc:
             raise NotFound() from exc
+
+
+class IncidentTransitionListView(generics.GenericAPIView):
+    """The steps this token's user may take from the incident's state now, each with what blocks it."""
+
+    required_scope = "incidents"
+    serializer_class = writes.TransitionOptionSerializer
+
+    @extend_schema(
+        parameters=[ID_PARAMETER],
+        responses={
+            200: writes.TransitionOptionSerializer(many=True),
+            404: OpenApiResponse(ErrorBody, description="No such incident, or one this token may not see."),
+            **AUTH_ERRORS,
+        },
+    )
+    def get(self, request, pk):
+        return writes.options(request, pk)
+
+
+class IncidentTransitionView(generics.GenericAPIView):
+    """Run one transition, through the same service as the admin's button."""
+
+    required_scope = "incidents"
+    serializer_class = writes.TransitionInputSerializer
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        parameters=[
+            ID_PARAMETER,
+            OpenApiParameter("name", str, OpenApiParameter.PATH, description="As listed by GET .../transitions."),
+            IF_MATCH,
+            IDEMPOTENCY_KEY,
+        ],
+        request=writes.TransitionInputSerializer,
+        responses={
+            200: IncidentSerializer,
+            409: OpenApiResponse(GuardBody, description="A guard stops it now; `blockers` say why, in words."),
+            412: OpenApiResponse(ErrorBody, description="The incident changed since your If-Match ETag."),
+            **WRITE_ERRORS,
+        },
+    )
+    def post(self, request, pk, name):
+        return writes.transition(request, pk, name, IncidentSerializer)
