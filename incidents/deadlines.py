@@ -58,6 +58,26 @@ class ClockStart(models.TextChoices):
     DISCOVERY = "discovery", "Discovery of the incident"
 
 
+class OpensOn(models.TextChoices):
+    """When a report of a chain is owed: with the decision, or after something happens to an earlier one."""
+
+    DECISION = "decision", "With the reportability decision"
+    INCOMPLETE = "incomplete", "When an earlier report of the regime is sent incomplete (information to follow)"
+    REQUEST = "request", "When the authority requests it"
+    ONGOING = "ongoing", "When the report it follows is sent while the incident is still ongoing"
+    AMENDMENT = "amendment", "When the organisation decides to amend a report it sent"
+
+
+class ClockFrom(models.TextChoices):
+    """What a rule's count runs from."""
+
+    TRIGGER = "trigger", "The regime's trigger (awareness, discovery or materiality determination)"
+    PREDECESSOR = "predecessor", "The submission of the report it follows"
+    EVENT = "event", "An event recorded on the report itself (e.g. the information is determined)"
+    REQUEST = "request", "The deadline the authority sets in its request"
+    NONE = "none", "No deadline (a voluntary report)"
+
+
 def _zone(name: str) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(name or "UTC")
 
@@ -154,6 +174,11 @@ def reminder_points(*, start: datetime, deadline: datetime, percentages=(), hour
 # replaces_default=True means it takes the place of the regime's standard rules (AI Act: the 2- and
 # 10-day reports instead of the 15-day one). `after` names a rule whose submission starts this
 # rule's clock (NIS2's final report counts from the notification, not from awareness).
+#
+# Reports come in chains. `opens_on` says when a follow-up becomes owed (an earlier report sent
+# incomplete, the authority's request, an incident still ongoing, a voluntary amendment) and
+# `clock_from` what its count runs from (the earlier report's submission, an event recorded later
+# such as "the information is determined", the deadline in the authority's request, or nothing).
 
 EU_ZONE = "Europe/Brussels"  # CET/CEST, the zone of the EU institutions; Berlin and Paris keep the same clock
 
@@ -199,6 +224,18 @@ SEED_REGIMES = [
                 "replaces_default": True,
                 "condition": "The serious incident involves the death of a person.",
             },
+            {
+                "code": "complete-report",
+                "name": "Complete report (after an incomplete initial report)",
+                "citation": "AI Act Art. 73(5): where necessary to ensure timely reporting, an initial report that is "
+                "incomplete may be submitted, followed by a complete report. The Act sets no number of days for the "
+                "complete report; 15 days from the initial report is Fireline's internal target",
+                "count": 15,
+                "unit": Unit.CALENDAR_DAYS,
+                "is_target": True,
+                "opens_on": OpensOn.INCOMPLETE,
+                "clock_from": ClockFrom.PREDECESSOR,
+            },
         ],
     },
     {
@@ -218,6 +255,18 @@ SEED_REGIMES = [
                 "after having become aware; a later notification must give the reasons for the delay",
                 "count": 72,
                 "unit": Unit.HOURS,
+            },
+            {
+                "code": "further-information",
+                "name": "Further information (next phase)",
+                "citation": "GDPR Art. 33(4): where, and in so far as, it is not possible to provide the information "
+                "at the same time, it may be provided in phases without undue further delay. The law sets no number; "
+                "7 days from the previous phase is Fireline's internal target",
+                "count": 7,
+                "unit": Unit.CALENDAR_DAYS,
+                "is_target": True,
+                "opens_on": OpensOn.INCOMPLETE,
+                "clock_from": ClockFrom.PREDECESSOR,
             },
         ],
     },
@@ -280,6 +329,30 @@ SEED_REGIMES = [
                 "count": 1,
                 "unit": Unit.CALENDAR_MONTHS,
                 "after": "notification",
+                "clock_from": ClockFrom.PREDECESSOR,
+            },
+            {
+                "code": "intermediate-report",
+                "name": "Intermediate report (on request)",
+                "citation": "NIS2 Art. 23(4)(c): upon the request of a CSIRT or, where relevant, the competent "
+                "authority, an intermediate report on relevant status updates; due when the request says",
+                "count": 0,
+                "unit": Unit.HOURS,
+                "opens_on": OpensOn.REQUEST,
+                "clock_from": ClockFrom.REQUEST,
+            },
+            {
+                "code": "final-report-after-handling",
+                "name": "Final report (one month after the incident is handled)",
+                "citation": "NIS2 Art. 23(4)(e): where the incident is still ongoing when the final report is due, a "
+                "progress report is submitted at that time and a final report within one month of the handling of "
+                "the incident",
+                "count": 1,
+                "unit": Unit.CALENDAR_MONTHS,
+                "after": "final-report",
+                "opens_on": OpensOn.ONGOING,
+                "clock_from": ClockFrom.EVENT,
+                "clock_event": "the handling of the incident",
             },
         ],
     },
@@ -306,6 +379,20 @@ SEED_REGIMES = [
                 "holiday_country": "US",
                 "due_local_time": "17:30",
             },
+            {
+                "code": "8k-a",
+                "name": "Form 8-K/A amendment (4 business days)",
+                "citation": "Form 8-K Item 1.05, Instruction 2: information not determined or unavailable at the "
+                "time of the filing is filed in an amendment within four business days after the registrant, "
+                "without unreasonable delay, determines it or it becomes available",
+                "count": 4,
+                "unit": Unit.BUSINESS_DAYS,
+                "holiday_country": "US",
+                "due_local_time": "17:30",
+                "opens_on": OpensOn.INCOMPLETE,
+                "clock_from": ClockFrom.EVENT,
+                "clock_event": "the information is determined or becomes available",
+            },
         ],
     },
     {
@@ -314,7 +401,8 @@ SEED_REGIMES = [
         "citation": "California SB 53 (2025), Transparency in Frontier Artificial Intelligence Act, "
         "Bus. & Prof. Code § 22757.13",
         "clock_start": ClockStart.DISCOVERY,
-        "clock_start_note": "The large frontier developer discovers the critical safety incident.",
+        "clock_start_note": "The frontier developer discovers the critical safety incident (§ 22757.13(c)). The "
+        "reporting duty applies to every frontier developer, not only to large frontier developers.",
         "audience": Audience.AUTHORITY,
         "recipient": "California Office of Emergency Services",
         "time_zone": "America/Los_Angeles",
@@ -322,24 +410,37 @@ SEED_REGIMES = [
             {
                 "code": "report",
                 "name": "Critical safety incident report (15 days)",
-                "citation": "SB 53, Bus. & Prof. Code § 22757.13: within 15 days of discovering the critical "
-                "safety incident, to the Office of Emergency Services",
+                "citation": "SB 53, Bus. & Prof. Code § 22757.13(c)(1): a frontier developer reports a critical "
+                "safety incident to the Office of Emergency Services within 15 days of discovering it",
                 "count": 15,
                 "unit": Unit.CALENDAR_DAYS,
             },
             {
                 "code": "imminent-risk",
                 "name": "Imminent risk of death or serious physical injury (24 hours)",
-                "citation": "SB 53, Bus. & Prof. Code § 22757.13: within 24 hours to an appropriate authority "
-                "(law enforcement or public safety agency) when the incident poses an imminent risk of death or "
-                "serious physical injury",
+                "citation": "SB 53, Bus. & Prof. Code § 22757.13(c)(2): when the incident poses an imminent risk of "
+                "death or serious physical injury, the frontier developer discloses it within 24 hours to an "
+                "appropriate authority, such as a law enforcement or public safety agency with jurisdiction",
                 "count": 24,
                 "unit": Unit.HOURS,
                 "is_variant": True,
                 "replaces_default": False,
                 "condition": "The incident poses an imminent risk of death or serious physical injury.",
+                "recipient": "An appropriate authority, such as a law enforcement or public safety agency with "
+                "jurisdiction",
                 "reminder_percentages": [50],
                 "reminder_hours_before": [4],
+            },
+            {
+                "code": "amended-report",
+                "name": "Amended report",
+                "citation": "SB 53, Bus. & Prof. Code § 22757.13(c)(3): a frontier developer that discovers "
+                "information about a critical safety incident after filing the initial report may file an amended "
+                "report; the law sets no deadline",
+                "count": 0,
+                "unit": Unit.HOURS,
+                "opens_on": OpensOn.AMENDMENT,
+                "clock_from": ClockFrom.NONE,
             },
         ],
     },

@@ -3,6 +3,7 @@ from .action_items import ActionItemAdmin, DistributionListAdmin
 from .communications import CommunicationAdmin, CommunicationTemplateAdmin
 from .incident import IncidentAdmin
 from .notifications import EscalationPolicyAdmin, NotificationAdmin, PageAdmin, StakeholderContactAdmin
+from .organisation import OrganisationProfileAdmin
 from .postmortems import LearningAdmin, PostMortemAdmin, PostMortemTemplateAdmin
 from .reference import AIFeatureAdmin, ApiTokenAdmin, TriageRuleAdmin
 from .regulatory import RegimeAdmin, RegulatoryObligationAdmin
@@ -17,6 +18,7 @@ __all__ = [
     "EscalationPolicyAdmin",
     "IncidentAdmin",
     "NotificationAdmin",
+    "OrganisationProfileAdmin",
     "LearningAdmin",
     "PageAdmin",
     "PostMortemAdmin",

@@ -19,8 +19,10 @@ from incidents.selectors import visible_incidents
 from incidents.services.postmortems import (
     postmortem_approve,
     postmortem_create,
+    postmortem_pending_changes,
     postmortem_publish,
     postmortem_request_changes,
+    postmortem_revise,
     postmortem_submit,
     postmortem_update,
 )
@@ -38,6 +40,12 @@ ACTIONS = {
     ),
     "approve": (postmortem_approve, "incidents.approve_postmortem", "Approve", [PostMortemState.IN_REVIEW]),
     "publish": (postmortem_publish, "incidents.publish_postmortem", "Publish", [PostMortemState.APPROVED]),
+    "revise": (
+        postmortem_revise,
+        "incidents.publish_postmortem",
+        "Publish a new revision",
+        [PostMortemState.PUBLISHED],
+    ),
 }
 
 
@@ -232,7 +240,7 @@ class PostMortemAdmin(admin.ModelAdmin):
                     format_html(
                         '<li class="fl-approved">✓ <b>{}</b>: approved by {} at {}</li>',
                         row["label"],
-                        approval.user.get_username(),
+                        approval.user.get_full_name() or approval.user.get_username(),
                         approval.approved_at.strftime("%Y-%m-%d %H:%M UTC"),
                     )
                 )
@@ -253,7 +261,7 @@ class PostMortemAdmin(admin.ModelAdmin):
     def get_urls(self):
         own = [
             re_path(
-                r"^(?P<pk>\d+)/(?P<action>submit|request_changes|approve|publish)/$",
+                r"^(?P<pk>\d+)/(?P<action>submit|request_changes|approve|publish|revise)/$",
                 self.admin_site.admin_view(self.action_view),
                 name="incidents_postmortem_action",
             ),
@@ -313,6 +321,10 @@ class PostMortemAdmin(admin.ModelAdmin):
             extra_context["pm_review"] = status
             extra_context["pm_my_roles"] = sorted(my_roles)
             extra_context["pm_key_events"] = list(postmortem.key_events())
+            extra_context["pm_revisions"] = list(postmortem.revisions.select_related("created_by").order_by("number"))
+            extra_context["pm_pending"] = (
+                postmortem_pending_changes(postmortem) if postmortem.state == PostMortemState.PUBLISHED else ""
+            )
             extra_context.update(action_items_context(request, postmortem.incident, back="postmortem"))
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -327,6 +339,8 @@ class PostMortemAdmin(admin.ModelAdmin):
         if action == "request_changes":
             form = RequestChangesForm(request.POST)
             kwargs["note"] = form.cleaned_data["note"] if form.is_valid() else ""
+        if action == "revise":
+            kwargs["reason"] = (request.POST.get("reason") or "").strip()[:4000]
         try:
             if not request.user.has_perm(permission):
                 raise PermissionDenied(f"You may not {label.lower()}.")

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from incidents.constants import ContactState
+from incidents.deadlines import ClockFrom, ClockStart, OpensOn
 from incidents.models import (
     DeadlineRule,
     DecisionState,
@@ -32,6 +33,9 @@ from incidents.models import (
 from incidents.selectors import visible_incidents
 from incidents.services import record_save
 from incidents.services.regulatory import (
+    obligation_amend,
+    obligation_request,
+    obligation_start_clock,
     obligation_submit,
     obligation_waive,
     reportability_confirm,
@@ -86,11 +90,40 @@ class DecisionForm(forms.Form):
         required=False,
         help_text="Pick a variant only when its condition holds; it may replace the regime's standard deadline.",
     )
-    clock_started_at = forms.DateTimeField(
+    # One clock start per trigger: each regime counts from its own (EU regimes from awareness, SB 53 from
+    # discovery, Form 8-K from the materiality determination), each with its instant and its evidence.
+    aware_at = forms.DateTimeField(
+        label="Aware at",
         required=False,
-        help_text="Awareness, discovery or materiality determination, in your time zone. Empty: the detection time.",
+        help_text="AI Act, GDPR, NIS2: when the organisation became aware, in your time zone. Empty: detection time.",
+    )
+    aware_evidence = forms.CharField(
+        label="Evidence of awareness", required=False, max_length=2000, help_text="e.g. the alert acknowledged."
+    )
+    discovered_at = forms.DateTimeField(
+        label="Discovered at", required=False, help_text="SB 53: when it was discovered. Empty: detection time."
+    )
+    discovery_evidence = forms.CharField(label="Evidence of discovery", required=False, max_length=2000)
+    materiality_at = forms.DateTimeField(
+        label="Determined material at",
+        required=False,
+        help_text="Form 8-K: when the incident was determined to be material (required for the SEC).",
+    )
+    materiality_evidence = forms.CharField(
+        label="Evidence of the determination",
+        required=False,
+        max_length=2000,
+        help_text="e.g. the disclosure committee's minutes.",
     )
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=5000)
+
+    def triggers(self) -> dict:
+        data = self.cleaned_data
+        return {
+            ClockStart.AWARENESS: (data.get("aware_at"), data.get("aware_evidence", "")),
+            ClockStart.DISCOVERY: (data.get("discovered_at"), data.get("discovery_evidence", "")),
+            ClockStart.MATERIALITY: (data.get("materiality_at"), data.get("materiality_evidence", "")),
+        }
 
     def __init__(self, *args, rules=None, **kwargs):
         kwargs.setdefault("auto_id", "id_reg_%s")
@@ -115,10 +148,44 @@ class SubmitForm(forms.Form):
     reference = forms.CharField(max_length=300, required=False, help_text="The authority's case or filing number.")
     submitted_at = forms.DateTimeField(required=False, help_text="In your time zone; empty for now.")
     report_file = forms.FileField(required=False, help_text="The exact document sent (kept with its SHA-256).")
+    is_incomplete = forms.BooleanField(
+        label="Sent incomplete: the rest follows",
+        required=False,
+        help_text="AI Act Art. 73(5), GDPR Art. 33(4), Form 8-K Instruction 2: opens the follow-up report.",
+    )
+    is_ongoing = forms.BooleanField(
+        label="The incident is still ongoing (progress report)",
+        required=False,
+        help_text="NIS2 Art. 23(4)(e): opens the final report due a month after the incident is handled.",
+    )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, obligation=None, **kwargs):
         kwargs.setdefault("auto_id", "id_submit_%s")
         super().__init__(*args, **kwargs)
+        if obligation is not None:
+            # Offer only what this regime's chain has.
+            opens = set(
+                DeadlineRule.objects.filter(regime_id=obligation.rule.regime_id).values_list("opens_on", flat=True)
+            )
+            if OpensOn.INCOMPLETE not in opens:
+                del self.fields["is_incomplete"]
+            if not DeadlineRule.objects.filter(after_id=obligation.rule_id, opens_on=OpensOn.ONGOING).exists():
+                del self.fields["is_ongoing"]
+
+
+class RequestForm(forms.Form):
+    requested_by = forms.CharField(max_length=300, required=False, help_text="The authority. Empty: the recipient.")
+    requested_at = forms.DateTimeField(required=False, help_text="In your time zone; empty for now.")
+    due_at = forms.DateTimeField(help_text="The deadline the request sets, in your time zone.")
+
+
+class AmendForm(forms.Form):
+    reason = forms.CharField(max_length=5000, help_text="What the amended report adds or corrects.")
+
+
+class ClockEventForm(forms.Form):
+    at = forms.DateTimeField(help_text="In your time zone.")
+    evidence = forms.CharField(max_length=2000, help_text="What shows it.")
 
 
 class WaiveForm(forms.Form):
@@ -147,6 +214,8 @@ def _submit_kwargs(request, form) -> dict:
         "reference": data["reference"],
         "submitted_at": data["submitted_at"],
         "report_file": data["report_file"],
+        "is_incomplete": data.get("is_incomplete", False),
+        "is_ongoing": data.get("is_ongoing", False),
         "actor": request.user,
     }
 
@@ -201,7 +270,7 @@ class RegulatoryAdminMixin:
                 regimes=list(data["regimes"]),
                 variants=list(data["variants"]),
                 reason=data["reason"],
-                clock_started_at=data["clock_started_at"],
+                triggers=form.triggers(),
                 actor=request.user,
             ),
             "Reportability recorded: the clocks are running.",
@@ -418,13 +487,19 @@ class RegulatoryObligationAdmin(admin.ModelAdmin):
         "rule",
         "state_badge",
         "rule_summary",
+        "follows",
         "clock_started_at",
+        "clock_basis",
         "deadline_shown",
         "time_left",
         "recipient",
         "submitted_at",
         "submitted_to",
         "submission_reference",
+        "is_incomplete",
+        "is_ongoing",
+        "requested_by",
+        "requested_at",
         "submitted_by",
         "report_file",
         "report_sha256",
@@ -468,12 +543,12 @@ class RegulatoryObligationAdmin(admin.ModelAdmin):
 
     @admin.display(description="report PDF")
     def pdf_link(self, obj):
-        url = reverse("regulator-pdf", args=[obj.incident_id, obj.rule.regime.code])
+        url = reverse("regulator-pdf", args=[obj.incident_id, obj.rule.regime.code]) + f"?step={obj.pk}"
         return format_html('<a href="{}">Report PDF</a>', url)
 
     @admin.display(description="obligation", ordering="rule__name")
     def rule_name(self, obj):
-        return obj.rule.name
+        return obj.step_name
 
     @admin.display(description="regime", ordering="rule__regime__name")
     def regime_citation(self, obj):
@@ -504,7 +579,7 @@ class RegulatoryObligationAdmin(admin.ModelAdmin):
     def get_urls(self):
         own = [
             re_path(
-                r"^(?P<pk>\d+)/(?P<action>submit|waive)/$",
+                r"^(?P<pk>\d+)/(?P<action>submit|waive|request|amend|clock)/$",
                 self.admin_site.admin_view(self.action_view),
                 name="incidents_regulatoryobligation_action",
             )
@@ -515,12 +590,30 @@ class RegulatoryObligationAdmin(admin.ModelAdmin):
         extra_context = extra_context or {}
         obligation = self.get_queryset(request).filter(pk=object_id).first()
         if obligation is not None:
+            rule = obligation.rule
+            opens = set(DeadlineRule.objects.filter(regime_id=rule.regime_id).values_list("opens_on", flat=True))
             extra_context.update(
                 {
                     "obligation": obligation,
-                    "reg_submit_form": SubmitForm(),
+                    "reg_submit_form": SubmitForm(obligation=obligation),
                     "reg_can_submit": request.user.has_perm("incidents.submit_regulatoryobligation"),
                     "reg_can_waive": request.user.has_perm("incidents.waive_regulatoryobligation"),
+                    "reg_request_form": RequestForm() if OpensOn.REQUEST in opens else None,
+                    "reg_amend_form": AmendForm()
+                    if OpensOn.AMENDMENT in opens and obligation.state == ObligationState.SUBMITTED
+                    else None,
+                    "reg_clock_form": ClockEventForm()
+                    if rule.clock_from == ClockFrom.EVENT
+                    and obligation.clock_started_at is None
+                    and obligation.state == ObligationState.OPEN
+                    else None,
+                    "reg_pdf_url": reverse("regulator-pdf", args=[obligation.incident_id, rule.regime.code])
+                    + f"?step={obligation.pk}",
+                    "reg_chain": list(
+                        obligation.incident.regulatory_obligations.filter(rule__regime_id=rule.regime_id)
+                        .select_related("rule")
+                        .order_by("rule__order", "sequence", "pk")
+                    ),
                 }
             )
         return self._in_user_zone(
@@ -532,8 +625,15 @@ class RegulatoryObligationAdmin(admin.ModelAdmin):
         pk = int(pk)
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        if action not in ("submit", "waive") or not self.get_queryset(request).filter(pk=pk).exists():
+        if action not in ("submit", "waive", "request", "amend", "clock"):
+            raise Http404("No such action.")
+        obligation = self.get_queryset(request).select_related("rule__regime").filter(pk=pk).first()
+        if obligation is None:
             raise Http404("No such obligation.")
+        back = HttpResponseRedirect(reverse("admin:incidents_regulatoryobligation_change", args=[pk]))
+        if action in ("request", "amend", "clock"):
+            self._chain_action(request, obligation, action)
+            return back
         if action == "waive":
             form = WaiveForm(request.POST)
             if form.is_valid():
@@ -546,10 +646,58 @@ class RegulatoryObligationAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, "Give the reason for waiving it.", messages.ERROR)
         else:
-            form = _bound(SubmitForm, request)
+            form = _bound(SubmitForm, request, obligation=obligation)
             if form.is_valid():
                 kwargs = _submit_kwargs(request, form)
                 _run(self, request, lambda: obligation_submit(obligation_id=pk, **kwargs), "Submission recorded.")
             else:
                 self.message_user(request, "Submission not recorded. " + _errors(form), messages.ERROR)
-        return HttpResponseRedirect(reverse("admin:incidents_regulatoryobligation_change", args=[pk]))
+        return back
+
+    def _chain_action(self, request, obligation: RegulatoryObligation, action: str) -> None:
+        """The next report of a chain: an authority's request, an amendment, or the event its clock counts from."""
+        if action == "request":
+            form = _bound(RequestForm, request)
+            if not form.is_valid():
+                self.message_user(request, "Request not recorded. " + _errors(form), messages.ERROR)
+                return
+            data = form.cleaned_data
+            _run(
+                self,
+                request,
+                lambda: obligation_request(
+                    obligation_id=obligation.pk,
+                    requested_by=data["requested_by"],
+                    requested_at=data["requested_at"],
+                    due_at=data["due_at"],
+                    actor=request.user,
+                ),
+                "Request recorded: the report it asks for is open, with its deadline.",
+            )
+        elif action == "amend":
+            form = AmendForm(request.POST)
+            if not form.is_valid():
+                self.message_user(request, "Say what the amended report adds or corrects.", messages.ERROR)
+                return
+            _run(
+                self,
+                request,
+                lambda: obligation_amend(
+                    obligation_id=obligation.pk, reason=form.cleaned_data["reason"], actor=request.user
+                ),
+                "Amended report opened.",
+            )
+        else:
+            form = _bound(ClockEventForm, request)
+            if not form.is_valid():
+                self.message_user(request, "Clock not started. " + _errors(form), messages.ERROR)
+                return
+            data = form.cleaned_data
+            _run(
+                self,
+                request,
+                lambda: obligation_start_clock(
+                    obligation_id=obligation.pk, at=data["at"], evidence=data["evidence"], actor=request.user
+                ),
+                "Clock started.",
+            )

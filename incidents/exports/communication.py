@@ -9,15 +9,29 @@ from __future__ import annotations
 
 import datetime
 
-from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from incidents.constants import Audience
 from incidents.models import Communication, CommunicationState
-from incidents.models.postmortems import DEFAULT_MARKING
 from incidents.text import render_markdown
 
-from .pdf import html_to_pdf
+from .audience import Redactor, Variant, incident_people, people_table
+from .pdf import html_to_pdf, organisation_context
+
+# The document's variant is its audience's: a message to customers or the public is a public document,
+# a message to a regulator a regulator document, an internal update internal.
+AUDIENCE_VARIANT = {
+    Audience.INTERNAL: Variant.INTERNAL,
+    Audience.AFFECTED_USERS: Variant.PUBLIC,
+    Audience.PUBLIC: Variant.PUBLIC,
+    Audience.REGULATOR: Variant.REGULATOR,
+}
+
+
+def communication_variant(communication: Communication) -> Variant:
+    return AUDIENCE_VARIANT.get(communication.audience, Variant.INTERNAL)
+
 
 EXPORTABLE_STATES = (CommunicationState.APPROVED, CommunicationState.SENT)
 
@@ -33,16 +47,25 @@ def communication_context(communication: Communication) -> dict:
             "only approved or sent communications can be exported."
         )
     is_sent = communication.state == CommunicationState.SENT
-    return {
-        "communication": communication,
-        "incident": communication.incident,
-        "is_sent": is_sent,
-        "marking": getattr(settings, "FIRELINE_PDF_MARKING", DEFAULT_MARKING),
-        "subject": communication.sent_subject if is_sent else communication.subject,
-        "body": render_markdown(communication.sent_body if is_sent else communication.body),
-        "recipients": communication.sent_recipients if is_sent else communication.recipient_list,
-        "generated_at": timezone.now(),
-    }
+    variant = communication_variant(communication)
+    # Approvers and senders are named in full with their role (never by username); the message itself
+    # is printed exactly as approved or sent.
+    people = Redactor(people_table(incident_people(communication.incident)), hide_names=False)
+    context = organisation_context(variant)
+    context.update(
+        {
+            "communication": communication,
+            "incident": communication.incident,
+            "is_sent": is_sent,
+            "approved_by": people.person(communication.approved_by) if communication.approved_by_id else "",
+            "sent_by": people.person(communication.sent_by) if communication.sent_by_id else "",
+            "subject": communication.sent_subject if is_sent else communication.subject,
+            "body": render_markdown(communication.sent_body if is_sent else communication.body),
+            "recipients": communication.sent_recipients if is_sent else communication.recipient_list,
+            "generated_at": timezone.now(),
+        }
+    )
+    return context
 
 
 def communication_html(communication: Communication) -> str:

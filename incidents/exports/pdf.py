@@ -25,11 +25,22 @@ from django.utils.safestring import SafeString, mark_safe
 from weasyprint import HTML, Attachment
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from incidents.models import Incident, PostMortem
-from incidents.models.postmortems import DEFAULT_MARKING
+from incidents.models import Incident, OrganisationProfile, PostMortem, PostMortemRevision
 from incidents.text import render_markdown
 
-from .audience import Redactor, Variant, outside_timeline, public_hides_names, public_marking
+from .audience import (
+    Redactor,
+    Variant,
+    classify_entry,
+    hides_names,
+    is_outside,
+    marking_for,
+    may_see,
+    organisation,
+    person_text,
+    redactor_for,
+)
+from .snapshot import postmortem_snapshot
 
 # A host that never resolves: relative and root-relative URLs in templates join onto it, and only
 # its /static/ paths are served by the fetcher below.
@@ -40,10 +51,20 @@ class RefusedURL(ValueError):
     """A URL the PDF renderer may not fetch."""
 
 
+# The organisation's logo, served from the database row: the one non-static URL the fetcher answers.
+LOGO_URL = PDF_BASE_URL + "organisation/logo"
+
+
 class StaticOnlyURLFetcher(URLFetcher):
-    """Serves `/static/...` from the staticfiles finders; refuses every other URL without opening it."""
+    """Serves `/static/...` from the staticfiles finders and the organisation's logo from the database;
+    refuses every other URL without opening it."""
 
     def fetch(self, url, headers=None):
+        if url == LOGO_URL:
+            profile = OrganisationProfile.objects.filter(pk=1).only("logo", "logo_content_type").first()
+            if profile is None or not profile.has_logo:
+                raise RefusedURL("No organisation logo.")
+            return URLFetcherResponse(url, bytes(profile.logo), {"Content-Type": profile.logo_content_type})
         path = self.static_path(url)
         if path is None:
             raise RefusedURL(f"Refused to fetch {url[:80]!r}: only the app's static files are allowed.")
@@ -115,13 +136,6 @@ class PdfAttachment:
     created: datetime.datetime
 
 
-def timeline_entries(incident: Incident, variant: Variant):
-    entries = incident.timeline.select_related("actor").order_by("occurred_at", "pk")
-    if variant != Variant.INTERNAL:
-        entries = outside_timeline(entries)
-    return list(entries)
-
-
 def cell_markdown(text: str) -> SafeString:
     """Markdown for a table cell: a lone paragraph loses its <p>, one block box less per row.
 
@@ -134,114 +148,243 @@ def cell_markdown(text: str) -> SafeString:
     return html
 
 
-def timeline_rows(entries, redact: Redactor) -> list[dict]:
+# --- the live incident timeline (summary PDF) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    occurred_at: datetime.datetime
+    kind: str
+    kind_label: str
+    text: str  # the wording this variant may read
+    actor_id: int | None
+    is_key_event: bool
+
+
+def timeline_items(incident: Incident, variant: Variant) -> list[TimelineItem]:
+    """The incident's timeline as this variant may read it: classed by the audience rule, outside wording."""
+    items = []
+    for entry in incident.timeline.order_by("occurred_at", "pk"):
+        classified = classify_entry(entry.kind, entry.text, is_automatic=entry.is_automatic)
+        if not may_see(classified.audience, variant):
+            continue
+        text = classified.outside_text if is_outside(variant) else entry.text
+        items.append(
+            TimelineItem(
+                entry.occurred_at,
+                entry.kind,
+                entry.get_kind_display(),
+                text,
+                entry.actor_id,
+                bool(getattr(entry, "is_key_event", False)),
+            )
+        )
+    return items
+
+
+def timeline_rows(items, redact: Redactor) -> list[dict]:
     return [
         {
-            "occurred_at": entry.occurred_at,
-            "kind": entry.get_kind_display(),
-            "text": cell_markdown(redact(entry.text)),
-            # key events are starred by the commander; older databases have no such column
-            "is_key_event": bool(getattr(entry, "is_key_event", False)),
+            "occurred_at": item.occurred_at,
+            "kind": item.kind_label,
+            "text": cell_markdown(redact(item.text)),
+            "is_key_event": item.is_key_event,
         }
-        for entry in entries
+        for item in items
     ]
 
 
-def timeline_attachment(incident: Incident, entries, redact: Redactor, variant: Variant, created) -> PdfAttachment:
-    """The incident's timeline as JSON, for archives that read data rather than pages."""
+def timeline_attachment(
+    incident_reference: str, title: str, items, redact: Redactor, variant: Variant, created
+) -> PdfAttachment:
+    """The timeline as JSON, for archives that read data rather than pages (the same entries as printed)."""
     data = {
-        "incident": incident.reference,
-        "title": incident.title,
+        "incident": incident_reference,
+        "title": title,
         "variant": str(variant),
         "generated_at": created.isoformat(),
         "timeline": [
             {
-                "occurred_at": entry.occurred_at.isoformat(),
-                "kind": entry.kind,
-                "text": redact(entry.text),
-                "actor": redact.person(entry.actor) if entry.actor_id else None,
-                "is_key_event": bool(getattr(entry, "is_key_event", False)),
+                "occurred_at": item.occurred_at.isoformat(),
+                "kind": item.kind,
+                "text": redact(item.text),
+                "actor": redact.person_id(item.actor_id) if item.actor_id else None,
+                "is_key_event": item.is_key_event,
             }
-            for entry in entries
+            for item in items
         ],
     }
     return PdfAttachment(
-        name=f"{incident.reference}-timeline.json",
+        name=f"{incident_reference}-timeline.json",
         body=json.dumps(data, ensure_ascii=False, indent=2),
-        description=f"Timeline of {incident.reference} as JSON",
+        description=f"Timeline of {incident_reference} as JSON",
         created=created,
     )
 
 
-def marking_for(variant: Variant, internal_marking: str) -> str:
-    if variant == Variant.PUBLIC:
-        return public_marking()
-    return internal_marking or getattr(settings, "FIRELINE_PDF_MARKING", DEFAULT_MARKING)
-
-
-def redactor_for(incident: Incident, variant: Variant) -> Redactor:
-    return Redactor(incident, enabled=variant == Variant.PUBLIC and public_hides_names())
-
-
-def postmortem_context(postmortem: PostMortem, variant: Variant = Variant.INTERNAL) -> dict:
-    incident = postmortem.incident
-    redact = redactor_for(incident, variant)
-    entries = timeline_entries(incident, variant)
-    # drill follow-ups stay with the drill's report; this is what the post-mortem commits to
-    action_items = list(postmortem.report_action_items())
-    reviewers = [
-        f"{row['label']}: {redact.person(row['approval'].user)}, {row['approval'].approved_at:%Y-%m-%d}"
-        if row["approval"]
-        else f"{row['label']}: not yet"
-        for row in postmortem.review_status()
-    ]
+def organisation_context(variant: Variant, **marking_kwargs) -> dict:
+    """What every document prints about who issued it: the profile, its logo, the marking."""
+    profile = organisation()
     return {
-        "postmortem": postmortem,
-        "incident": incident,
+        "organisation": profile,
+        "organisation_name": profile.name,
+        "logo_url": LOGO_URL if profile.has_logo else "",
+        "marking": marking_for(variant, profile=profile, **marking_kwargs),
         "variant": variant,
         "is_public": variant == Variant.PUBLIC,
-        "marking": marking_for(variant, postmortem.classification_marking),
-        "approved_by": redact.person(postmortem.approved_by) if postmortem.approved_by_id else "",
-        "reviewers": reviewers,
-        "sections": [(heading, render_markdown(redact(text))) for _, heading, text in postmortem.sections],
-        "timeline": timeline_rows(entries, redact),
-        "has_key_events": any(getattr(entry, "is_key_event", False) for entry in entries),
-        "action_items": [
-            {
-                "title": redact(item.title),
-                "kind": item.get_kind_display(),
-                "owner": redact.person(item.owner),
-                "due_date": item.due_date,
-                "state": item.get_state_display(),
-                "is_overdue": item.is_overdue,
-                "wont_do_reason": redact(item.wont_do_reason),
-            }
-            for item in action_items
-        ],
-        "learnings": [
-            (learning.get_scope_display(), render_markdown(redact(learning.text)))
-            for learning in postmortem.learnings.all()
-        ],
-        "generated_at": timezone.now(),
-        "_entries": entries,
-        "_redact": redact,
+        "is_outside": is_outside(variant),
     }
 
 
-def postmortem_html(postmortem: PostMortem, variant: Variant = Variant.INTERNAL) -> str:
+# --- the post-mortem, rendered from a snapshot ------------------------------------------------------------
+
+
+class NoSuchRevision(LookupError):
+    """The post-mortem has no revision with that number."""
+
+
+def _when(value: str | None) -> datetime.datetime | None:
+    return datetime.datetime.fromisoformat(value) if value else None
+
+
+def postmortem_context(
+    postmortem: PostMortem, variant: Variant = Variant.INTERNAL, *, revision: int | None = None
+) -> dict:
+    """The post-mortem as printed: the stored revision once published (the latest unless one is named),
+    the live post-mortem before that. Both go through the same snapshot, so they print alike."""
+    revisions = list(postmortem.revisions.select_related("created_by").order_by("number"))
+    chosen: PostMortemRevision | None = None
+    if revision is not None:
+        chosen = next((r for r in revisions if r.number == revision), None)
+        if chosen is None:
+            raise NoSuchRevision(f"This post-mortem has no revision {revision}.")
+    elif revisions:
+        chosen = revisions[-1]
+    content = chosen.content if chosen is not None else postmortem_snapshot(postmortem)
+    hide = hides_names(variant)
+    redact = Redactor(content["people"], hide_names=hide)
+    outside = is_outside(variant)
+    items = [
+        TimelineItem(
+            _when(item["occurred_at"]),
+            item["kind"],
+            item["kind_label"],
+            item["outside_text"] if outside else item["text"],
+            item["actor"],
+            item["is_key_event"],
+        )
+        for item in content["timeline"]
+        if may_see(item["audience"], variant)
+    ]
+    people = content["people"]
+
+    def full_name(pk) -> str:
+        row = people.get(str(pk)) if pk is not None else None
+        return "" if row is None or hide else row["name"]
+
+    reviewers = [
+        {
+            "label": row["label"],
+            "name": full_name(row["user"]),
+            "approved_at": _when(row["approved_at"]),
+        }
+        for row in content["reviewers"]
+    ]
+    context = organisation_context(variant, internal=content["postmortem"]["classification_marking"])
+    context.update(
+        {
+            "postmortem": postmortem,
+            "pm": content["postmortem"],
+            "incident": content["incident"],
+            "revision": chosen,
+            "revisions": [
+                {
+                    "number": r.number,
+                    "created_at": r.created_at,
+                    "sha256": r.sha256,
+                    "reason": "" if outside else r.reason,
+                    "by": redact.person(r.created_by) if r.created_by_id else "",
+                }
+                for r in revisions
+                if chosen is None or r.number <= chosen.number
+            ],
+            "diff": chosen.diff if chosen is not None and not outside else "",
+            "published_at": _when(content["postmortem"]["published_at"]),
+            "reviewers": reviewers,
+            "show_names": not hide,
+            "sections": [(s["heading"], render_markdown(redact(s["text"]))) for s in content["sections"]],
+            "timeline": timeline_rows(items, redact),
+            "has_key_events": any(item.is_key_event for item in items),
+            "action_items": [
+                {
+                    "title": redact(item["title"]),
+                    "kind": item["kind"],
+                    "owner": redact.person_id(item["owner"], fallback="not assigned"),
+                    "due_date": datetime.date.fromisoformat(item["due_date"]) if item["due_date"] else None,
+                    "state": item["state"],
+                    "is_overdue": item["is_overdue"],
+                    "wont_do_reason": "" if outside else redact(item["wont_do_reason"]),
+                }
+                for item in content["action_items"]
+            ],
+            "learnings": []
+            if outside
+            else [(row["scope"], render_markdown(redact(row["text"]))) for row in content.get("learnings", [])],
+            "generated_at": timezone.now(),
+            "_items": items,
+            "_redact": redact,
+        }
+    )
+    return context
+
+
+def postmortem_html(postmortem: PostMortem, variant: Variant = Variant.INTERNAL, *, revision: int | None = None) -> str:
     with timezone.override(datetime.UTC):  # the PDF is a record: one zone for every reader
-        return render_to_string("exports/postmortem.html", postmortem_context(postmortem, variant))
+        return render_to_string("exports/postmortem.html", postmortem_context(postmortem, variant, revision=revision))
 
 
-def postmortem_pdf(postmortem: PostMortem, *, variant: Variant = Variant.INTERNAL, archive: bool = False) -> bytes:
+def postmortem_pdf(
+    postmortem: PostMortem,
+    *,
+    variant: Variant = Variant.INTERNAL,
+    archive: bool = False,
+    revision: int | None = None,
+) -> bytes:
     with timezone.override(datetime.UTC):
-        context = postmortem_context(postmortem, variant)
+        context = postmortem_context(postmortem, variant, revision=revision)
         html = render_to_string("exports/postmortem.html", context)
     attachments = ()
     if archive:
+        incident = context["incident"]
         attachments = (
             timeline_attachment(
-                postmortem.incident, context["_entries"], context["_redact"], variant, context["generated_at"]
+                incident["reference"],
+                incident["title"],
+                context["_items"],
+                context["_redact"],
+                variant,
+                context["generated_at"],
             ),
         )
     return html_to_pdf(html, archive=archive, attachments=attachments)
+
+
+__all__ = [
+    "LOGO_URL",
+    "PDF_BASE_URL",
+    "NoSuchRevision",
+    "PdfAttachment",
+    "StaticOnlyURLFetcher",
+    "TimelineItem",
+    "html_to_pdf",
+    "marking_for",
+    "organisation_context",
+    "person_text",
+    "postmortem_context",
+    "postmortem_html",
+    "postmortem_pdf",
+    "redactor_for",
+    "timeline_attachment",
+    "timeline_items",
+    "timeline_rows",
+]

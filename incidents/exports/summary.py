@@ -22,8 +22,8 @@ from incidents.models import Communication, CommunicationState, Incident
 from incidents.services.flags import switch_export_text
 from incidents.text import render_markdown
 
-from .audience import Variant
-from .pdf import html_to_pdf, marking_for, redactor_for, timeline_attachment, timeline_entries, timeline_rows
+from .audience import Variant, redactor_for, shows
+from .pdf import html_to_pdf, organisation_context, timeline_attachment, timeline_items, timeline_rows
 
 # The state timestamps, in the order the playbook reaches them: (label, field).
 MILESTONES = [
@@ -114,71 +114,82 @@ def summary_context(incident: Incident, variant: Variant = Variant.INTERNAL, *, 
     is_public = variant == Variant.PUBLIC
     redact = redactor_for(incident, variant)
     now = timezone.now()
-    entries = timeline_entries(incident, variant)
+    items = timeline_items(incident, variant)
     containment = incident.containment_actions.select_related("actor", "approved_by", "reverted_by").order_by(
         "performed_at", "pk"
     )
     sent = Communication.objects.filter(incident=incident, state=CommunicationState.SENT).select_related("sent_by")
     if is_public:
         sent = sent.filter(audience__in=PUBLIC_AUDIENCES)
-    context = {
-        "incident": incident,
-        "variant": variant,
-        "is_public": is_public,
-        "marking": marking_for(variant, ""),
-        "feature": incident.feature,
-        "commander": redact.person(incident.commander) if incident.commander_id else "not assigned",
-        "summary": render_markdown(redact(incident.summary)),
-        "root_cause": render_markdown(redact(incident.root_cause)),
-        "fix_description": render_markdown(redact(incident.fix_description)),
-        "milestones": milestones(incident),
-        "time_to_contain": duration_text(incident.time_to_contain()),
-        "time_open": duration_text(incident.time_open(now)),
-        "chart": phase_chart(incident, now),
-        "containment": [
-            {
-                "performed_at": action.performed_at,
-                "action": action.get_action_type_display(),
-                "description": redact(action.description),
-                "by": redact.person(action.actor),
-                "approved_by": redact.person(action.approved_by) if action.approved_by_id else "",
-                "is_reversible": action.is_reversible,
-                "reverted_at": action.reverted_at,
-                "revert_reason": redact(action.revert_reason),
-            }
-            for action in containment
-        ],
-        "timeline": timeline_rows(entries, redact),
-        "switch_state": switch_export_text(incident, name_holders=not is_public),
-        "communications": [
-            {
-                "sent_at": comm.sent_at,
-                "audience": comm.get_audience_display(),
-                "subject": redact(comm.sent_subject),
-                "recipients": len(comm.sent_recipients or []),
-                "sent_by": redact.person(comm.sent_by) if comm.sent_by_id else "",
-            }
-            for comm in sent.order_by("sent_at", "pk")
-        ],
-        "generated_at": now,
-        "_entries": entries,
-        "_redact": redact,
-    }
-    if not is_public:
+
+    def text(field: str, value: str) -> str:
+        return render_markdown(redact(value)) if shows(field, variant) and (value or "").strip() else ""
+
+    context = organisation_context(variant)
+    context.update(
+        {
+            "incident": incident,
+            "feature": incident.feature,
+            "commander": redact.person(incident.commander, fallback="not assigned"),
+            "summary": text("incident.summary", incident.summary),
+            "root_cause": text("incident.root_cause", incident.root_cause),
+            "fix_description": text("incident.fix_description", incident.fix_description),
+            "show_override_reason": shows("incident.severity_override_reason", variant),
+            "show_fix_reference": shows("incident.fix_reference", variant),
+            "show_users_affected": shows("incident.users_affected", variant),
+            "milestones": milestones(incident),
+            "time_to_contain": duration_text(incident.time_to_contain()),
+            "time_open": duration_text(incident.time_open(now)),
+            "chart": phase_chart(incident, now),
+            "show_containment_people": shows("containment.people", variant),
+            "containment": [
+                {
+                    "performed_at": action.performed_at,
+                    "action": action.get_action_type_display(),
+                    "description": redact(action.description) if shows("containment.description", variant) else "",
+                    "by": redact.person(action.actor),
+                    "approved_by": redact.person(action.approved_by) if action.approved_by_id else "",
+                    "is_reversible": action.is_reversible,
+                    "reverted_at": action.reverted_at,
+                    "revert_reason": redact(action.revert_reason)
+                    if shows("containment.revert_reason", variant)
+                    else "",
+                }
+                for action in containment
+            ],
+            "timeline": timeline_rows(items, redact),
+            "switch_state": switch_export_text(incident, name_holders=not is_public),
+            "communications": [
+                {
+                    "sent_at": comm.sent_at,
+                    "audience": comm.get_audience_display(),
+                    "subject": redact(comm.sent_subject),
+                    "recipients": len(comm.sent_recipients or []),
+                    "sent_by": redact.person(comm.sent_by) if comm.sent_by_id else "",
+                }
+                for comm in sent.order_by("sent_at", "pk")
+            ],
+            "generated_at": now,
+            "_items": items,
+            "_redact": redact,
+        }
+    )
+    if shows("finding.*", variant):
         context["findings"] = [
             {
                 "layer": finding.get_layer_display(),
                 "common": finding.get_common_finding_display(),
-                "text": render_markdown(finding.text),
+                "text": render_markdown(redact(finding.text)),
                 "is_root_cause": finding.is_root_cause,
             }
             for finding in incident.findings.order_by("created_at", "pk")
         ]
+    if shows("obligation.*", variant):
         context["obligations"] = list(
             incident.regulatory_obligations.select_related("rule", "rule__regime").order_by("deadline", "pk")
         )
-        if include_evidence:
-            context["evidence"] = list(incident.evidence.select_related("record").order_by("attached_at", "pk"))
+    if include_evidence and shows("evidence.*", variant):
+        context["evidence"] = list(incident.evidence.select_related("record").order_by("attached_at", "pk"))
     return context
 
 
@@ -191,7 +202,14 @@ def summary_pdf(
     attachments = ()
     if archive:
         attachments = (
-            timeline_attachment(incident, context["_entries"], context["_redact"], variant, context["generated_at"]),
+            timeline_attachment(
+                incident.reference,
+                incident.title,
+                context["_items"],
+                context["_redact"],
+                variant,
+                context["generated_at"],
+            ),
         )
     return html_to_pdf(html, archive=archive, attachments=attachments)
 

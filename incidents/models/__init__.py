@@ -19,12 +19,14 @@ from .findings import CommonFinding, Finding
 from .flags import HoldKind, KillSwitch, KillSwitchHold
 from .incident import Incident, IncidentQuerySet
 from .notifications import EscalationPolicy, Notification, Page, StakeholderContact
+from .organisation import OrganisationProfile
 from .postmortems import (
     DistributionList,
     Learning,
     LearningScope,
     PostMortem,
     PostMortemApproval,
+    PostMortemRevision,
     PostMortemState,
     PostMortemTemplate,
     ReviewerRole,
@@ -84,6 +86,8 @@ __all__ = [
     "LearningScope",
     "PostMortem",
     "PostMortemApproval",
+    "PostMortemRevision",
+    "OrganisationProfile",
     "DistributionList",
     "ReviewerRole",
     "PostMortemState",

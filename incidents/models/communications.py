@@ -32,7 +32,8 @@ class CommunicationTemplate(models.Model):
     """Subject and body for an audience, in Django template syntax over a few plain incident values.
 
     Available: {{ reference }}, {{ title }}, {{ feature }}, {{ severity }}, {{ category }},
-    {{ status }}, {{ detected_at }}, {{ what_happened }}, {{ fix }}. The result is Markdown.
+    {{ status }}, {{ detected_at }}, {{ what_happened }}, {{ fix }} (the last two only for internal and
+    regulator messages: a message to customers or the public never gets internal text). The result is Markdown.
     """
 
     audience = models.CharField(max_length=20, choices=Audience.choices, unique=True)

@@ -18,7 +18,7 @@ from django_fsm import FSMField, FSMModelMixin, transition
 
 from incidents.constants import Severity, StakeholderRole
 
-DEFAULT_MARKING = "Confidential — prepared at the direction of counsel"
+from .organisation import DEFAULT_INTERNAL_MARKING as DEFAULT_MARKING  # kept under its old name
 
 # The five sections, in the order they are written and printed: (field, heading).
 SECTIONS = [
@@ -302,3 +302,35 @@ class Learning(models.Model):
 
     def __str__(self) -> str:
         return self.text[:60]
+
+
+class PostMortemRevision(models.Model):
+    """What was published, frozen: the post-mortem and everything its PDF prints, as canonical JSON.
+
+    Publishing stores revision 1; the PDF renders the latest revision, never the live incident, so
+    what a reader was given does not change when the incident does. A later change is published as a
+    new revision, with the diff from the one before. Rows are never edited or deleted; the SHA-256 of
+    the content is written to the action log when the revision is stored.
+    """
+
+    postmortem = models.ForeignKey(PostMortem, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    content = models.JSONField(help_text="The snapshot: sections, timeline, key events, action items, reviewers.")
+    sha256 = models.CharField(max_length=64, help_text="SHA-256 of the canonical JSON of the content.")
+    diff = models.TextField(blank=True, help_text="What changed from the previous revision (unified diff).")
+    reason = models.TextField(blank=True, help_text="Why a new revision was published.")
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["postmortem", "number"]
+        verbose_name = "published post-mortem revision"
+        verbose_name_plural = "published post-mortem revisions"
+        constraints = [
+            models.UniqueConstraint(fields=["postmortem", "number"], name="postmortem_revision_unique_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"Post-mortem of INC-{self.postmortem.incident_id}, revision {self.number}"

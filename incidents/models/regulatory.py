@@ -17,7 +17,7 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from incidents import deadlines
-from incidents.deadlines import Audience, ClockStart, Unit
+from incidents.deadlines import Audience, ClockFrom, ClockStart, OpensOn, Unit
 
 from .notifications import validate_time_zone
 
@@ -69,6 +69,12 @@ class Regime(models.Model):
         help_text="Calendar and business days are counted on this zone's wall clock.",
     )
     is_active = models.BooleanField(default=True, help_text="Inactive regimes are not offered for new decisions.")
+    report_marking = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Classification marking printed on this regime's reports (set by Legal). "
+        "Empty: the organisation profile's regulator marking.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -112,7 +118,25 @@ class DeadlineRule(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="followers",
-        help_text="The clock starts when this rule's obligation is submitted (e.g. NIS2's final report).",
+        help_text="The report this one follows (e.g. NIS2's final report follows the incident notification). "
+        "Empty for a follow-up: it follows any report of the regime.",
+    )
+    opens_on = models.CharField(
+        max_length=16,
+        choices=OpensOn.choices,
+        default=OpensOn.DECISION,
+        help_text="When this report becomes owed: with the decision, or after something happens to an earlier one.",
+    )
+    clock_from = models.CharField(
+        max_length=16, choices=ClockFrom.choices, default=ClockFrom.TRIGGER, help_text="What the count runs from."
+    )
+    clock_event = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Clock from an event: the event, in the law's words (e.g. 'the information is determined').",
+    )
+    recipient = models.CharField(
+        max_length=300, blank=True, help_text="Who receives this report, when not the regime's recipient."
     )
     reminder_percentages = models.JSONField(
         default=default_reminder_percentages,
@@ -146,6 +170,10 @@ class DeadlineRule(models.Model):
             raise ValidationError({"replaces_default": "Only a variant can replace the standard rules."})
         if self.after_id and self.after_id == self.pk:
             raise ValidationError({"after": "A rule cannot start after itself."})
+        if self.clock_from == ClockFrom.PREDECESSOR and not self.after_id and self.opens_on == OpensOn.DECISION:
+            raise ValidationError({"after": "Name the report whose submission starts this clock."})
+        if self.clock_from == ClockFrom.EVENT and not self.clock_event.strip():
+            raise ValidationError({"clock_event": "Say which event starts this clock."})
 
     def deadline_from(self, start: datetime) -> datetime:
         return deadlines.compute_deadline(
@@ -159,13 +187,40 @@ class DeadlineRule(models.Model):
         )
 
     @property
+    def has_deadline(self) -> bool:
+        return self.clock_from != ClockFrom.NONE
+
+    @property
     def summary(self) -> str:
-        unit = {Unit.HOURS: "hours", Unit.CALENDAR_DAYS: "calendar days", Unit.BUSINESS_DAYS: "business days"}.get(
-            self.unit, "month(s)"
-        )
-        start = f"the submission of '{self.after.name}'" if self.after_id else self.regime.get_clock_start_display()
+        if self.clock_from == ClockFrom.NONE:
+            return f"No deadline: a voluntary report; {self.citation}"
+        if self.clock_from == ClockFrom.REQUEST:
+            return f"The deadline the authority sets in its request; {self.citation}"
+        units = {Unit.HOURS: "hour", Unit.CALENDAR_DAYS: "calendar day", Unit.BUSINESS_DAYS: "business day"}
+        unit = units.get(self.unit, "calendar month")
+        unit = unit if self.count == 1 else unit + "s"
+        if self.clock_from == ClockFrom.PREDECESSOR:
+            start = (
+                f"the submission of '{self.after.name}'" if self.after_id else "the submission of the earlier report"
+            )
+        elif self.clock_from == ClockFrom.EVENT:
+            start = self.clock_event
+        else:
+            start = self.regime.get_clock_start_display().lower()
         kind = "internal target" if self.is_target else "deadline"
-        return f"{self.count} {unit} from {start.lower()} ({kind}); {self.citation}"
+        return f"{self.count} {unit} from {start} ({kind}); {self.citation}"
+
+    @property
+    def recipient_text(self) -> str:
+        return self.recipient or self.regime.recipient
+
+
+# Each clock start kind and the decision's fields holding its instant and its evidence.
+TRIGGER_FIELDS = {
+    ClockStart.AWARENESS: ("aware_at", "aware_evidence"),
+    ClockStart.DISCOVERY: ("discovered_at", "discovery_evidence"),
+    ClockStart.MATERIALITY: ("materiality_at", "materiality_evidence"),
+}
 
 
 class ReportabilityDecision(ConcurrentTransitionMixin, models.Model):
@@ -184,8 +239,20 @@ class ReportabilityDecision(ConcurrentTransitionMixin, models.Model):
     variants = models.ManyToManyField(DeadlineRule, blank=True, related_name="decisions")
     reason = models.TextField(help_text="Why these regimes apply (or why a proposal was made).")
     clock_started_at = models.DateTimeField(
-        help_text="Awareness, discovery or materiality determination: when the clock started."
+        help_text="The earliest of the decision's triggers (each regime's clock starts at its own trigger)."
     )
+    aware_at = models.DateTimeField(
+        null=True, blank=True, help_text="Awareness of the incident (AI Act Art. 73, GDPR Art. 33, NIS2 Art. 23)."
+    )
+    aware_evidence = models.TextField(blank=True, help_text="What shows when the organisation became aware.")
+    discovered_at = models.DateTimeField(
+        null=True, blank=True, help_text="Discovery of the incident (California SB 53)."
+    )
+    discovery_evidence = models.TextField(blank=True)
+    materiality_at = models.DateTimeField(
+        null=True, blank=True, help_text="Determination that the incident is material (SEC Form 8-K Item 1.05)."
+    )
+    materiality_evidence = models.TextField(blank=True)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -202,6 +269,17 @@ class ReportabilityDecision(ConcurrentTransitionMixin, models.Model):
 
     def __str__(self) -> str:
         return f"Reportability of INC-{self.incident_id} ({self.get_state_display().lower()})"
+
+    def trigger(self, kind: str) -> tuple[datetime | None, str]:
+        """The instant and evidence of one trigger (awareness, discovery, materiality)."""
+        at_field, evidence_field = TRIGGER_FIELDS[kind]
+        return getattr(self, at_field), getattr(self, evidence_field)
+
+    def triggers(self) -> list[tuple[str, datetime, str]]:
+        """(label, instant, evidence) of each trigger recorded, in time order."""
+        labels = dict(ClockStart.choices)
+        rows = [(labels[kind], *self.trigger(kind)) for kind in TRIGGER_FIELDS]
+        return sorted((row for row in rows if row[1] is not None), key=lambda row: row[1])
 
     @transition(
         field=state,
@@ -241,7 +319,27 @@ class RegulatoryObligation(ConcurrentTransitionMixin, models.Model):
     clock_started_at = models.DateTimeField(
         null=True, blank=True, help_text="Empty while the clock waits for an earlier report to be submitted."
     )
+    clock_basis = models.TextField(blank=True, help_text="What started the clock, when, and the evidence.")
     deadline = models.DateTimeField(null=True, blank=True, db_index=True)
+    sequence = models.PositiveSmallIntegerField(
+        default=1, help_text="The n-th report under this rule (GDPR phases, SEC amendments can repeat)."
+    )
+    follows = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="next_steps",
+        help_text="The earlier report of the chain that this one follows.",
+    )
+    requested_by = models.CharField(max_length=300, blank=True, help_text="The authority that asked for it.")
+    requested_at = models.DateTimeField(null=True, blank=True)
+    is_incomplete = models.BooleanField(
+        "incomplete?", default=False, help_text="Sent incomplete: the information still missing follows later."
+    )
+    is_ongoing = models.BooleanField(
+        "incident still ongoing?", default=False, help_text="Sent while the incident was still ongoing."
+    )
     is_target = models.BooleanField(default=False, help_text="An internal target, not a legal deadline.")
     rule_summary = models.TextField(help_text="The rule as it read when the obligation was created.")
     recipient = models.CharField(max_length=300, blank=True)
@@ -266,14 +364,32 @@ class RegulatoryObligation(ConcurrentTransitionMixin, models.Model):
 
     class Meta:
         ordering = ["deadline", "pk"]
-        constraints = [models.UniqueConstraint(fields=["incident", "rule"], name="obligation_unique_rule")]
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "rule", "sequence"], name="obligation_unique_rule_step")
+        ]
         permissions = [
             ("submit_regulatoryobligation", "Can record a regulatory report as submitted"),
             ("waive_regulatoryobligation", "Can waive a regulatory obligation (Legal)"),
         ]
 
     def __str__(self) -> str:
-        return f"INC-{self.incident_id}: {self.rule.name}" if self.rule_id else "obligation"
+        if not self.rule_id:
+            return "obligation"
+        return f"INC-{self.incident_id}: {self.step_name}"
+
+    @property
+    def step_name(self) -> str:
+        """The rule's name, numbered when the rule repeats (GDPR's second phase, a second 8-K/A)."""
+        return self.rule.name if self.sequence == 1 else f"{self.rule.name} ({self.sequence})"
+
+    @property
+    def submitted_as(self) -> str:
+        """What the report was when sent (NIS2 Art. 23(4)(e): a final report sent mid-incident is a progress report)."""
+        if self.is_ongoing:
+            return "progress report (incident still ongoing)"
+        if self.is_incomplete:
+            return "incomplete report (information to follow)"
+        return ""
 
     @property
     def is_open(self) -> bool:

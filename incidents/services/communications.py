@@ -52,8 +52,12 @@ def template_values(incident: Incident, audience: str = "") -> dict[str, str]:
 
     For the public audience `status` is the status page's word for the incident's state (the one
     mapping in `incidents.constants.PUBLIC_STATUS`), so an update says what the status page says.
+    A message to customers or the public gets no internal text: the incident's summary and fix are
+    written for the team (the audience rule in `incidents.exports.audience` classes them so), and a
+    template that asks for them gets nothing, so its italic guidance stays for the writer to replace.
     """
     status = PUBLIC_STATUS[incident.state].label if audience == Audience.PUBLIC else None
+    internal_text = audience not in (Audience.AFFECTED_USERS, Audience.PUBLIC)
     return {
         "reference": incident.reference,
         "title": incident.title,
@@ -62,8 +66,8 @@ def template_values(incident: Incident, audience: str = "") -> dict[str, str]:
         "category": incident.get_category_display() if incident.category else "",
         "status": status or incident.get_state_display(),
         "detected_at": incident.detected_at.strftime("%Y-%m-%d %H:%M UTC") if incident.detected_at else "",
-        "what_happened": (incident.summary or "").strip(),
-        "fix": (incident.fix_description or "").strip(),
+        "what_happened": (incident.summary or "").strip() if internal_text else "",
+        "fix": (incident.fix_description or "").strip() if internal_text else "",
     }
 
 

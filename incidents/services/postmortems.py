@@ -4,8 +4,13 @@ Every write locks the post-mortem, checks the actor's permission and the inciden
 writes one action-log row and one timeline entry. Nothing is logged when nothing changed.
 
 Review: each required reviewer (the commander, Legal, and Communications when the post-mortem is
-public) approves in their own name; the last one's approval moves it to approved. Publishing tells
-the distribution list of the incident's severity, through the outbox, with a link to the PDF.
+public) approves in their own name; the last one's approval moves it to approved. A post-mortem still
+holding its template's italic guidance is refused at submission, as a communication is.
+
+Publishing freezes it: the snapshot of what the PDF prints (sections, timeline, key events, action
+items, reviewers) is stored as revision 1, with the SHA-256 of its canonical JSON in the action log,
+and the distribution list of the incident's severity is told through the outbox. Later changes to the
+incident never change that revision; `postmortem_revise` publishes them as a new revision with a diff.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from django.urls import reverse
 
 from audit import services as audit
 from incidents.constants import ContactState, TimelineKind
+from incidents.exports.snapshot import content_sha256, postmortem_snapshot, snapshot_diff
 from incidents.models import (
     ActionItem,
     ActionItemSource,
@@ -26,6 +32,7 @@ from incidents.models import (
     LearningScope,
     PostMortem,
     PostMortemApproval,
+    PostMortemRevision,
     PostMortemState,
     PostMortemTemplate,
     ReviewerRole,
@@ -36,6 +43,7 @@ from incidents.models.postmortems import SECTIONS, reviewer_roles_of
 from incidents.selectors import incident_is_visible
 
 from .action_items import owner_recipients
+from .communications import GUIDANCE
 from .notifications import notification_enqueue
 from .workflow import actor_user as _user
 from .workflow import finish_transition, run_transition, timeline_change
@@ -137,6 +145,24 @@ def learning_add(*, postmortem_id: int, text: str, scope: str = LearningScope.NA
     return learning
 
 
+def unedited_guidance(postmortem: PostMortem) -> list[tuple[str, str]]:
+    """(section heading, passage) for each italic guidance passage of a template still in the text.
+
+    The post-mortem's own template and the default one are both checked: a post-mortem started before a
+    template was chosen still carries the default's guidance.
+    """
+    templates = [t for t in (postmortem.template, PostMortemTemplate.objects.filter(is_default=True).first()) if t]
+    left = []
+    for name, heading, text in postmortem.sections:
+        passages = {p for template in templates for p in GUIDANCE.findall(getattr(template, name, "") or "")}
+        left.extend(
+            (heading, passage)
+            for passage in sorted(passages, key=lambda p: (text or "").find(p))
+            if passage in (text or "")
+        )
+    return left
+
+
 @transaction.atomic
 def postmortem_submit(*, postmortem_id: int, actor) -> PostMortem:
     postmortem = _lock(postmortem_id, actor)
@@ -144,6 +170,10 @@ def postmortem_submit(*, postmortem_id: int, actor) -> PostMortem:
     empty = [heading for name, heading, text in postmortem.sections if not (text or "").strip()]
     if empty:
         raise ValidationError(f"Write every section before review: {', '.join(empty)}.")
+    left = unedited_guidance(postmortem)
+    if left:
+        sections = ", ".join(dict.fromkeys(heading for heading, _ in left))
+        raise ValidationError(f"Replace the template's guidance in italics before review; it is still in: {sections}.")
     source = run_transition(postmortem, "submit", "post-mortem")
     return finish_transition(postmortem, source, "submit", actor, "Post-mortem submitted for review")
 
@@ -203,10 +233,11 @@ def postmortem_approve(*, postmortem_id: int, actor) -> PostMortem:
         )
     missing = postmortem.missing_reviewer_roles()
     who = " and ".join(labels[r] for r in new)
+    name = _display_name(actor)
     if missing:
         timeline_change(
             postmortem.incident,
-            f"Post-mortem approved by {actor} ({who}); still needed: {', '.join(labels[r] for r in missing)}",
+            f"Post-mortem approved by {name} ({who}); still needed: {', '.join(labels[r] for r in missing)}",
             actor,
         )
         return postmortem
@@ -214,8 +245,15 @@ def postmortem_approve(*, postmortem_id: int, actor) -> PostMortem:
     postmortem.approved_by = _user(actor)
     postmortem.review_note = ""
     return finish_transition(
-        postmortem, source, "approve", actor, f"Post-mortem approved by every reviewer (last: {actor}, {who})"
+        postmortem, source, "approve", actor, f"Post-mortem approved by every reviewer (last: {name}, {who})"
     )
+
+
+def _display_name(user) -> str:
+    """A person in text: their full name, else their email; never a login name alone."""
+    if user is None or not getattr(user, "pk", None):
+        return "Fireline"
+    return user.get_full_name().strip() or user.email or user.get_username()
 
 
 @transaction.atomic
@@ -225,8 +263,71 @@ def postmortem_publish(*, postmortem_id: int, actor) -> PostMortem:
     source = run_transition(postmortem, "publish", "post-mortem")
     postmortem.published_by = _user(actor)
     finish_transition(postmortem, source, "publish", actor, "Post-mortem published")
+    _store_revision(postmortem, actor=actor, reason="")
     _announce_publication(postmortem)
     return postmortem
+
+
+def _store_revision(postmortem: PostMortem, *, actor, reason: str, content: dict | None = None) -> PostMortemRevision:
+    """Freeze what the PDF prints now as the next revision; its SHA-256 goes to the action log."""
+    content = content if content is not None else postmortem_snapshot(postmortem)
+    previous = postmortem.revisions.order_by("-number").first()
+    number = previous.number + 1 if previous else 1
+    diff = ""
+    if previous is not None:
+        diff = snapshot_diff(
+            previous.content, content, before_name=f"revision {previous.number}", after_name=f"revision {number}"
+        )
+    revision = PostMortemRevision.objects.create(
+        postmortem=postmortem,
+        number=number,
+        content=content,
+        sha256=content_sha256(content),
+        diff=diff,
+        reason=reason,
+        created_by=_user(actor),
+    )
+    audit.log_created(
+        actor=actor,
+        target=revision,
+        incident=postmortem.incident,
+        values={"number": number, "sha256": revision.sha256, "reason": reason},
+    )
+    return revision
+
+
+def postmortem_pending_changes(postmortem: PostMortem) -> str:
+    """What the next revision would change, as a diff; empty when the published revision is current."""
+    latest = postmortem.revisions.order_by("-number").first()
+    if latest is None:
+        return ""
+    current = postmortem_snapshot(postmortem)
+    if content_sha256(current) == latest.sha256:
+        return ""
+    return snapshot_diff(latest.content, current, before_name=f"revision {latest.number}", after_name="now")
+
+
+@transaction.atomic
+def postmortem_revise(*, postmortem_id: int, reason: str, actor) -> PostMortemRevision:
+    """Publish what changed since the last revision (a later timeline entry, an action item done) as a new one.
+
+    The earlier revisions stay as they were, each with its SHA-256; the PDF prints the new one with the
+    diff from the last, and says why it was revised.
+    """
+    postmortem = _lock(postmortem_id, actor)
+    _require(actor, "incidents.publish_postmortem", "You may not publish post-mortems.")
+    if postmortem.state != PostMortemState.PUBLISHED:
+        raise ValidationError("Only a published post-mortem gets revisions: publish it first.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why a new revision is published."})
+    latest = postmortem.revisions.order_by("-number").first()
+    content = postmortem_snapshot(postmortem)
+    if latest is not None and content_sha256(content) == latest.sha256:
+        raise ValidationError(f"Nothing changed since revision {latest.number}.")
+    revision = _store_revision(postmortem, actor=actor, reason=reason, content=content)
+    timeline_change(postmortem.incident, f"Post-mortem revision {revision.number} published: {reason}", actor)
+    return revision
 
 
 # --- publication notice ------------------------------------------------------------------------------
@@ -306,7 +407,8 @@ def _announce_publication(postmortem: PostMortem) -> int:
         )
     if recipients:
         who = "the drill's participants" if incident.is_drill else f"the {incident.severity} distribution list"
-        text = f"Post-mortem publication sent to {who}: {len(recipients)} recipient(s)"
+        count = len(recipients)
+        text = f"Post-mortem publication sent to {who}: {count} recipient{'' if count == 1 else 's'}"
         kind = TimelineKind.PAGE
     else:
         text = "Post-mortem published, but its distribution list reached no one: add contacts to it."

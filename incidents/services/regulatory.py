@@ -9,6 +9,17 @@ or waived (Legal only, with a reason). Drills start no clocks.
 Privacy incidents get a *proposed* GDPR decision from the sweep: its obligations are open at once,
 because Art. 33's 72 hours run from awareness, not from the day Legal looks. Legal confirms the
 proposal, or rejects it with a reason, which waives what it opened.
+
+One clock start per trigger: a decision records awareness, discovery and the materiality determination
+each with its own instant and evidence, and each regime's clock starts at its own trigger (the EU
+regimes at awareness, SB 53 at discovery, the SEC's Form 8-K at the materiality determination), so
+deciding them together never makes one regime's deadline late.
+
+Reports come in chains (`DeadlineRule.opens_on`, `clock_from`): a report sent incomplete opens the next
+one (AI Act Art. 73(5) complete report, GDPR Art. 33(4) next phase, Form 8-K/A); an authority's request
+opens NIS2's intermediate report; a NIS2 final report sent while the incident is ongoing is a progress
+report and opens the final report due a month after the incident is handled; an organisation may amend
+an SB 53 report. Each step is an obligation with its deadline, reminders, submission proof and PDF.
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ from django.utils import timezone
 from audit import services as audit
 from incidents import deadlines
 from incidents.constants import OPEN_STATES, Category, ContactState, StakeholderRole, TimelineKind
+from incidents.deadlines import ClockFrom, ClockStart, OpensOn
 from incidents.models import (
     DeadlineRule,
     DecisionState,
@@ -40,13 +52,23 @@ from incidents.models import (
     StakeholderContact,
     TimelineEntry,
 )
+from incidents.models.regulatory import TRIGGER_FIELDS
 
 from .notifications import reminder_point_send
 from .workflow import require_permission as _require
 from .workflow import require_visible as _require_visible
 
 DRILL_MESSAGE = "This is a drill incident: drills start no regulatory clocks, so no reportability decision is recorded."
-OBLIGATION_FIELDS = ["state", "deadline", "clock_started_at", "submitted_at", "submitted_to", "submission_reference"]
+OBLIGATION_FIELDS = [
+    "state",
+    "deadline",
+    "clock_started_at",
+    "submitted_at",
+    "submitted_to",
+    "submission_reference",
+    "is_incomplete",
+    "is_ongoing",
+]
 
 
 def _timeline(incident: Incident, text: str, actor=None, kind: str = TimelineKind.CHANGE) -> TimelineEntry:
@@ -72,7 +94,8 @@ def rules_for(*, regimes: Iterable[Regime], variants: Iterable[DeadlineRule] = (
             raise ValidationError({"variants": f"{variant.name} is not a variant."})
     replaced = {v.regime_id for v in variants if v.replaces_default}
     chosen = []
-    for rule in DeadlineRule.objects.filter(regime_id__in=regime_ids).select_related("regime", "after"):
+    rules = DeadlineRule.objects.filter(regime_id__in=regime_ids, opens_on=OpensOn.DECISION)
+    for rule in rules.select_related("regime", "after"):
         if rule.is_variant:
             if rule in variants:
                 chosen.append(rule)
@@ -94,11 +117,21 @@ def _write_reminders(obligation: RegulatoryObligation) -> None:
         )
 
 
-def _start_clock(obligation: RegulatoryObligation, start: datetime) -> None:
+def _start_clock(
+    obligation: RegulatoryObligation, start: datetime, basis: str, *, deadline: datetime | None = None
+) -> None:
+    """Start the obligation's clock at `start` (what started it: `basis`) and write its reminder points."""
     obligation.clock_started_at = start
-    obligation.deadline = obligation.rule.deadline_from(start)
-    obligation.save(update_fields=["clock_started_at", "deadline"])
+    obligation.clock_basis = basis
+    obligation.deadline = deadline or obligation.rule.deadline_from(start)
+    obligation.save(update_fields=["clock_started_at", "clock_basis", "deadline"])
     _write_reminders(obligation)
+
+
+def _trigger_basis(decision: ReportabilityDecision, kind: str) -> tuple[datetime, str]:
+    at, evidence = decision.trigger(kind)
+    label = ClockStart(kind).label
+    return at, f"{label}: {utc_text(at)}" + (f". Evidence: {evidence}" if evidence else "")
 
 
 def _open_obligations(*, decision: ReportabilityDecision, rules: list[DeadlineRule], actor) -> list:
@@ -114,34 +147,124 @@ def _open_obligations(*, decision: ReportabilityDecision, rules: list[DeadlineRu
             rule=rule,
             is_target=rule.is_target,
             rule_summary=rule.summary,
-            recipient=rule.regime.recipient,
+            recipient=rule.recipient_text,
         )
-        start = decision.clock_started_at
-        if rule.after_id:
-            before = incident.regulatory_obligations.filter(rule_id=rule.after_id).first()
-            start = before.submitted_at if before is not None and before.state == ObligationState.SUBMITTED else None
-        if start is not None:
-            _start_clock(obligation, start)
+        if rule.clock_from == ClockFrom.PREDECESSOR and rule.after_id:
+            before = incident.regulatory_obligations.filter(rule_id=rule.after_id).order_by("-sequence").first()
+            if before is not None:
+                obligation.follows = before
+                obligation.save(update_fields=["follows"])
+                if before.state != ObligationState.OPEN:
+                    _start_after(obligation, before)
+        else:
+            start, basis = _trigger_basis(decision, rule.regime.clock_start)
+            _start_clock(obligation, start, basis)
         audit.log_created(
             actor=actor,
             target=obligation,
             incident=incident,
             values=audit.snapshot(obligation, OBLIGATION_FIELDS) | {"rule": rule.pk, "decision": decision.pk},
         )
-        kind = "target" if rule.is_target else "deadline"
-        when = utc_text(obligation.deadline) if obligation.deadline else f"starts when '{rule.after.name}' is submitted"
-        _timeline(incident, f"Regulatory obligation opened: {rule.regime.citation}: {rule.name}; {kind} {when}", actor)
+        _timeline(incident, f"Regulatory obligation opened: {rule.regime.citation}: {_due_text(obligation)}", actor)
         created.append(obligation)
     return created
 
 
-def _validate_clock_start(incident: Incident, clock_started_at: datetime | None) -> datetime:
-    start = clock_started_at or incident.detected_at
+def _due_text(obligation: RegulatoryObligation) -> str:
+    rule = obligation.rule
+    kind = "target" if rule.is_target else "deadline"
+    if obligation.deadline:
+        return f"{obligation.step_name}; {kind} {utc_text(obligation.deadline)}"
+    if rule.clock_from == ClockFrom.NONE:
+        return f"{obligation.step_name}; no deadline (voluntary)"
+    if rule.clock_from == ClockFrom.EVENT:
+        return f"{obligation.step_name}; its clock starts when {rule.clock_event}"
+    before = rule.after.name if rule.after_id else "the earlier report"
+    return f"{obligation.step_name}; its clock starts when '{before}' is submitted"
+
+
+def _start_after(obligation: RegulatoryObligation, before: RegulatoryObligation) -> None:
+    """Start a clock that counts from an earlier report: its submission, or its waiver.
+
+    NIS2 Art. 23(4)(d) counts the final report from the submission of the notification. When Legal
+    waives the notification (say, the early warning already carried all of it), the final report still
+    needs a clock: it counts from the waiver, or from the notification's own deadline if that came
+    first, the earlier of the two, so the month never runs longer than the law would allow.
+    """
+    if before.state == ObligationState.SUBMITTED:
+        start = before.submitted_at
+        basis = f"Submission of '{before.step_name}': {utc_text(start)}"
+    else:
+        start = min(t for t in (before.waived_at, before.deadline) if t is not None)
+        basis = (
+            f"'{before.step_name}' was waived ({utc_text(before.waived_at)}); counted from "
+            f"{'its deadline' if start != before.waived_at else 'the waiver'}, {utc_text(start)}, "
+            "the earlier of the two"
+        )
+    _start_clock(obligation, start, basis)
+
+
+def _validate_instant(field: str, start: datetime) -> datetime:
     if timezone.is_naive(start):
-        raise ValidationError({"clock_started_at": "Give the time with its time zone."})
+        raise ValidationError({field: "Give the time with its time zone."})
     if start > timezone.now() + timedelta(minutes=5):
-        raise ValidationError({"clock_started_at": "The clock cannot start in the future."})
+        raise ValidationError({field: "The clock cannot start in the future."})
     return start
+
+
+def _resolve_triggers(
+    *,
+    incident: Incident,
+    needed: set[str],
+    triggers: dict | None,
+    clock_started_at: datetime | None,
+    reason: str,
+) -> dict[str, tuple[datetime, str]]:
+    """Each trigger the chosen regimes count from: (instant, evidence).
+
+    Given triggers need their evidence. `clock_started_at` alone is a shorthand for a decision whose
+    regimes all count from the same trigger; when they count from different ones it is refused, since
+    one instant would make one regime's deadline late (awareness comes before a materiality
+    determination). Awareness and discovery default to the detection time; the materiality
+    determination has no default: it is a decision somebody took, at a time only they know.
+    """
+    resolved: dict[str, tuple[datetime, str]] = {}
+    for kind, value in (triggers or {}).items():
+        if kind not in TRIGGER_FIELDS:
+            raise ValidationError({"triggers": f"Unknown clock start {kind!r}."})
+        at, evidence = value if isinstance(value, tuple | list) else (value, "")
+        if at is None:
+            continue
+        field = TRIGGER_FIELDS[kind][0]
+        evidence = (evidence or "").strip()
+        if not evidence:
+            raise ValidationError({TRIGGER_FIELDS[kind][1]: f"Say what shows the {ClockStart(kind).label.lower()}."})
+        resolved[kind] = (_validate_instant(field, at), evidence)
+    if clock_started_at is not None:
+        missing = needed - set(resolved)
+        if len(missing) > 1:
+            labels = " and ".join(ClockStart(k).label.lower() for k in sorted(missing))
+            raise ValidationError(
+                {
+                    "clock_started_at": "These regimes start their clocks at different events: give the time of "
+                    f"each ({labels}), not one time for all."
+                }
+            )
+        for kind in missing:
+            resolved[kind] = (_validate_instant("clock_started_at", clock_started_at), reason)
+    signal = incident.get_detection_signal_display().lower()
+    detected = f"The incident was detected at {utc_text(incident.detected_at)} via {signal}"
+    for kind in (ClockStart.AWARENESS, ClockStart.DISCOVERY):
+        if kind in needed and kind not in resolved:
+            resolved[kind] = (incident.detected_at, detected)
+    if ClockStart.MATERIALITY in needed and ClockStart.MATERIALITY not in resolved:
+        raise ValidationError(
+            {
+                "materiality_at": "Form 8-K counts from the determination that the incident is material: give when "
+                "it was made and what shows it (e.g. the disclosure committee's minutes)."
+            }
+        )
+    return resolved
 
 
 @transaction.atomic
@@ -153,8 +276,13 @@ def reportability_decide(
     actor,
     variants: Iterable[DeadlineRule] = (),
     clock_started_at: datetime | None = None,
+    triggers: dict | None = None,
 ) -> ReportabilityDecision:
-    """Record that regimes apply to the incident, and open their obligations with computed deadlines."""
+    """Record that regimes apply to the incident, and open their obligations with computed deadlines.
+
+    `triggers` maps a clock start (awareness, discovery, materiality) to (instant, evidence); each
+    regime's obligations count from its own trigger. See `_resolve_triggers` for the defaults.
+    """
     incident = Incident.objects.select_for_update().get(pk=incident_id)
     _require_visible(incident, actor)
     _require(actor, "incidents.add_reportabilitydecision", "You may not record reportability decisions.")
@@ -165,13 +293,23 @@ def reportability_decide(
         raise ValidationError({"regimes": "Choose at least one regime."})
     if not (reason or "").strip():
         raise ValidationError({"reason": "Say why these regimes apply."})
-    start = _validate_clock_start(incident, clock_started_at)
     rules = rules_for(regimes=regimes, variants=variants)
+    chosen = {r.pk: r for r in regimes} | {v.regime_id: v.regime for v in variants}
+    needed = {regime.clock_start for regime in chosen.values()}
+    resolved = _resolve_triggers(
+        incident=incident, needed=needed, triggers=triggers, clock_started_at=clock_started_at, reason=reason.strip()
+    )
+    fields = {}
+    for kind, (at, evidence) in resolved.items():
+        at_field, evidence_field = TRIGGER_FIELDS[kind]
+        fields[at_field], fields[evidence_field] = at, evidence
+    start = min(at for at, _ in resolved.values())
     decision = ReportabilityDecision.objects.create(
         incident=incident,
         reason=reason.strip(),
         clock_started_at=start,
         decided_by=actor if getattr(actor, "pk", None) else None,
+        **fields,
     )
     decision.regimes.set({r.pk for r in regimes} | {v.regime_id for v in variants})
     decision.variants.set(variants)
@@ -184,10 +322,12 @@ def reportability_decide(
             "variants": sorted(v.pk for v in variants),
             "reason": decision.reason,
             "clock_started_at": start,
+            "triggers": {kind: {"at": at, "evidence": evidence} for kind, (at, evidence) in resolved.items()},
         },
     )
     names = ", ".join(sorted(decision.regimes.values_list("citation", flat=True)))
-    _timeline(incident, f"Reportability decided: {names} (clock started {utc_text(start)}). {decision.reason}", actor)
+    starts = "; ".join(f"{ClockStart(kind).label.lower()} {utc_text(at)}" for kind, (at, _) in sorted(resolved.items()))
+    _timeline(incident, f"Reportability decided: {names} (clocks: {starts}). {decision.reason}", actor)
     _open_obligations(decision=decision, rules=rules, actor=actor)
     return decision
 
@@ -212,6 +352,9 @@ def reportability_propose_for_privacy(*, incident_id: int) -> ReportabilityDecis
         reason="Proposed by Fireline: personal data is involved (privacy flag or data leak). GDPR Art. 33's "
         "72 hours run from awareness; Legal confirms, or rejects with the reason.",
         clock_started_at=incident.detected_at,
+        aware_at=incident.detected_at,
+        aware_evidence=f"The incident was detected at {utc_text(incident.detected_at)} via "
+        f"{incident.get_detection_signal_display().lower()}, with personal data involved",
     )
     decision.regimes.set(regimes)
     audit.log_created(
@@ -314,12 +457,26 @@ def obligation_submit(
     actor,
     submitted_at: datetime | None = None,
     report_file=None,
+    is_incomplete: bool = False,
+    is_ongoing: bool = False,
 ) -> RegulatoryObligation:
-    """Record the report as sent: when, to whom, its reference, and the exact file with its SHA-256."""
+    """Record the report as sent: when, to whom, its reference, and the exact file with its SHA-256.
+
+    `is_incomplete`: the report was sent incomplete and the rest follows (AI Act Art. 73(5), GDPR Art.
+    33(4), Form 8-K Item 1.05 Instruction 2): the regime's follow-up report is opened. `is_ongoing`: the
+    incident was still ongoing (NIS2 Art. 23(4)(e)): the report counts as a progress report and the final
+    report after the handling of the incident is opened.
+    """
     obligation = _lock_obligation(obligation_id, actor)
     _require(actor, "incidents.submit_regulatoryobligation", "You may not record regulatory submissions.")
     if obligation.state != ObligationState.OPEN:
         raise ValidationError(f"This obligation is {obligation.get_state_display().lower()} already.")
+    follow_ups = _follow_up_rules(obligation, OpensOn.INCOMPLETE) if is_incomplete else []
+    if is_incomplete and not follow_ups:
+        raise ValidationError({"is_incomplete": f"{obligation.rule.regime.citation} has no follow-up report."})
+    after_handling = _follow_up_rules(obligation, OpensOn.ONGOING) if is_ongoing else []
+    if is_ongoing and not after_handling:
+        raise ValidationError({"is_ongoing": "Only a NIS2 final report can be sent as a progress report."})
     submitted_to = (submitted_to or "").strip() or obligation.recipient
     if not submitted_to:
         raise ValidationError({"submitted_to": "Say to whom the report was sent."})
@@ -331,6 +488,8 @@ def obligation_submit(
     obligation.submitted_to = submitted_to[:300]
     obligation.submission_reference = (reference or "").strip()[:300]
     obligation.submitted_by = actor if getattr(actor, "pk", None) else None
+    obligation.is_incomplete = bool(is_incomplete)
+    obligation.is_ongoing = bool(is_ongoing)
     if report_file is not None:
         # The file is written now, inside the transaction; a rollback leaves an orphan file, never a
         # row pointing at a file that is not there.
@@ -352,17 +511,28 @@ def obligation_submit(
     if obligation.deadline and submitted_at > obligation.deadline:
         late = f" ({'past the target' if obligation.is_target else 'LATE'}: due {utc_text(obligation.deadline)})"
     ref = f", reference {obligation.submission_reference}" if obligation.submission_reference else ""
+    as_what = f" as {obligation.submitted_as}" if obligation.submitted_as else ""
     _timeline(
         obligation.incident,
-        f"Regulatory report submitted: {obligation.rule.regime.citation}: {obligation.rule.name} to "
-        f"{obligation.submitted_to} at {utc_text(submitted_at)}{ref}{late}",
+        f"Regulatory report submitted: {obligation.rule.regime.citation}: {obligation.step_name} to "
+        f"{obligation.submitted_to} at {utc_text(submitted_at)}{ref}{as_what}{late}",
         actor,
     )
-    # A report whose clock runs from this submission (NIS2's final report) starts now.
+    _start_waiting_followers(obligation, actor)
+    for rule in follow_ups + after_handling:
+        _open_step(rule=rule, follows=obligation, actor=actor)
+    return obligation
+
+
+def _start_waiting_followers(obligation: RegulatoryObligation, actor) -> None:
+    """Reports whose clock runs from this one's submission or waiver (NIS2's final report) start now."""
     for follower in obligation.incident.regulatory_obligations.filter(
-        rule__after_id=obligation.rule_id, clock_started_at__isnull=True, state=ObligationState.OPEN
+        rule__after_id=obligation.rule_id,
+        rule__clock_from=ClockFrom.PREDECESSOR,
+        clock_started_at__isnull=True,
+        state=ObligationState.OPEN,
     ).select_related("rule__regime"):
-        _start_clock(follower, submitted_at)
+        _start_after(follower, obligation)
         audit.log_changed(
             actor=actor,
             target=follower,
@@ -372,9 +542,146 @@ def obligation_submit(
         )
         _timeline(
             obligation.incident,
-            f"Regulatory clock started: {follower.rule.name} due {utc_text(follower.deadline)}",
+            f"Regulatory clock started: {follower.step_name} due {utc_text(follower.deadline)}",
             actor,
         )
+
+
+def _follow_up_rules(obligation: RegulatoryObligation, event: str) -> list[DeadlineRule]:
+    """The regime's rules that `event` on this report opens: those that follow it, or any report of the regime."""
+    return list(
+        DeadlineRule.objects.filter(regime_id=obligation.rule.regime_id, opens_on=event)
+        .filter(Q(after__isnull=True) | Q(after_id=obligation.rule_id))
+        .select_related("regime", "after")
+        .order_by("order", "pk")
+    )
+
+
+def _open_step(
+    *,
+    rule: DeadlineRule,
+    follows: RegulatoryObligation | None,
+    actor,
+    incident: Incident | None = None,
+    decision: ReportabilityDecision | None = None,
+    requested_by: str = "",
+    requested_at: datetime | None = None,
+    due_at: datetime | None = None,
+) -> RegulatoryObligation:
+    """Open the next report of a chain and start its clock if it counts from something already known."""
+    incident = incident or follows.incident
+    decision = decision or follows.decision
+    sequence = (
+        RegulatoryObligation.objects.filter(incident=incident, rule=rule)
+        .order_by("-sequence")
+        .values_list("sequence", flat=True)
+        .first()
+        or 0
+    ) + 1
+    step = RegulatoryObligation.objects.create(
+        incident=incident,
+        decision=decision,
+        rule=rule,
+        sequence=sequence,
+        follows=follows,
+        is_target=rule.is_target,
+        rule_summary=rule.summary,
+        recipient=(follows.recipient if follows is not None and not rule.recipient else rule.recipient_text),
+        requested_by=requested_by,
+        requested_at=requested_at,
+    )
+    if rule.clock_from == ClockFrom.PREDECESSOR and follows is not None:
+        _start_after(step, follows)
+    elif rule.clock_from == ClockFrom.REQUEST:
+        _start_clock(step, requested_at, f"Requested by {requested_by} at {utc_text(requested_at)}", deadline=due_at)
+    audit.log_created(
+        actor=actor,
+        target=step,
+        incident=incident,
+        values=audit.snapshot(step, OBLIGATION_FIELDS)
+        | {"rule": rule.pk, "follows": follows.pk if follows else None, "sequence": sequence},
+    )
+    _timeline(incident, f"Regulatory obligation opened: {rule.regime.citation}: {_due_text(step)}", actor)
+    return step
+
+
+@transaction.atomic
+def obligation_request(
+    *, obligation_id: int, requested_by: str, due_at: datetime, actor, requested_at: datetime | None = None
+) -> RegulatoryObligation:
+    """The authority asked for a report (NIS2 Art. 23(4)(c) intermediate report): owed by the date it set."""
+    obligation = _lock_obligation(obligation_id, actor)
+    _require(actor, "incidents.submit_regulatoryobligation", "You may not record regulatory requests.")
+    rules = _follow_up_rules(obligation, OpensOn.REQUEST)
+    if not rules:
+        raise ValidationError(f"{obligation.rule.regime.citation} has no report that an authority requests.")
+    requested_by = (requested_by or "").strip() or obligation.recipient
+    if not requested_by:
+        raise ValidationError({"requested_by": "Say which authority asked."})
+    requested_at = requested_at or timezone.now()
+    _validate_instant("requested_at", requested_at)
+    if due_at is None or timezone.is_naive(due_at):
+        raise ValidationError({"due_at": "Give the deadline in the request, with its time zone."})
+    if due_at <= requested_at:
+        raise ValidationError({"due_at": "The deadline comes after the request."})
+    return _open_step(
+        rule=rules[0],
+        follows=obligation,
+        actor=actor,
+        requested_by=requested_by[:300],
+        requested_at=requested_at,
+        due_at=due_at,
+    )
+
+
+@transaction.atomic
+def obligation_amend(*, obligation_id: int, reason: str, actor) -> RegulatoryObligation:
+    """The organisation will amend a report it sent (SB 53 § 22757.13(c)(3)): a voluntary report, no deadline."""
+    obligation = _lock_obligation(obligation_id, actor)
+    _require(actor, "incidents.submit_regulatoryobligation", "You may not open amended reports.")
+    if obligation.state != ObligationState.SUBMITTED:
+        raise ValidationError("Only a report that was sent can be amended.")
+    rules = _follow_up_rules(obligation, OpensOn.AMENDMENT)
+    if not rules:
+        raise ValidationError(f"{obligation.rule.regime.citation} has no amended report.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say what the amended report adds or corrects."})
+    step = _open_step(rule=rules[0], follows=obligation, actor=actor)
+    step.clock_basis = f"Amends '{obligation.step_name}': {reason}"
+    step.save(update_fields=["clock_basis"])
+    return step
+
+
+@transaction.atomic
+def obligation_start_clock(*, obligation_id: int, at: datetime, evidence: str, actor) -> RegulatoryObligation:
+    """Record the event a report counts from (the information is determined; the incident is handled)."""
+    obligation = _lock_obligation(obligation_id, actor)
+    _require(actor, "incidents.submit_regulatoryobligation", "You may not start regulatory clocks.")
+    rule = obligation.rule
+    if rule.clock_from != ClockFrom.EVENT:
+        raise ValidationError("This report's clock does not start on an event recorded by hand.")
+    if obligation.state != ObligationState.OPEN or obligation.clock_started_at is not None:
+        raise ValidationError("This report's clock has started already.")
+    if at is None:
+        raise ValidationError({"at": f"Give when {rule.clock_event}."})
+    _validate_instant("at", at)
+    evidence = (evidence or "").strip()
+    if not evidence:
+        raise ValidationError({"evidence": f"Say what shows when {rule.clock_event}."})
+    _start_clock(obligation, at, f"{rule.clock_event[:1].upper()}{rule.clock_event[1:]}: {utc_text(at)}. {evidence}")
+    audit.log_changed(
+        actor=actor,
+        target=obligation,
+        before={"clock_started_at": None, "deadline": None},
+        after={"clock_started_at": obligation.clock_started_at, "deadline": obligation.deadline, "evidence": evidence},
+        incident=obligation.incident,
+    )
+    _timeline(
+        obligation.incident,
+        f"Regulatory clock started: {obligation.step_name} due {utc_text(obligation.deadline)}",
+        actor,
+    )
     return obligation
 
 
@@ -402,10 +709,12 @@ def obligation_waive(*, obligation_id: int, reason: str, actor) -> RegulatoryObl
     )
     _timeline(
         obligation.incident,
-        f"Regulatory obligation waived: {obligation.rule.regime.citation}: {obligation.rule.name}: "
+        f"Regulatory obligation waived: {obligation.rule.regime.citation}: {obligation.step_name}: "
         f"{obligation.waive_reason}",
         actor,
     )
+    # A waived report must not leave the one that counts from it without a clock (NIS2's final report).
+    _start_waiting_followers(obligation, actor)
     return obligation
 
 
@@ -489,8 +798,8 @@ def obligation_remind(*, obligation_id: int, now: datetime | None = None) -> int
     if recipients:
         _timeline(
             obligation.incident,
-            f"Regulatory reminder ({reminder.label}): {obligation.rule.name} due {utc_text(obligation.deadline)}; "
-            f"sent to {len(recipients)} recipient(s)",
+            f"Regulatory reminder ({reminder.label}): {obligation.step_name} due {utc_text(obligation.deadline)}; "
+            f"sent to {len(recipients)} recipient{'' if len(recipients) == 1 else 's'}",
             kind=TimelineKind.PAGE,
         )
     else:

@@ -39,13 +39,29 @@ EXPECTED = {
     # 15 days across the US return to standard time (1 November 2026): 09:00 PDT -> 09:00 PST.
     ("ca-sb53", "report"): (utc(2026, 10, 25, 16, 0), utc(2026, 11, 9, 17, 0)),
     ("ca-sb53", "imminent-risk"): (utc(2026, 10, 31, 16, 0), utc(2026, 11, 1, 16, 0)),
+    # Follow-ups of report chains, each from its own start (see tests/incidents/test_report_chains.py).
+    # AI Act Art. 73(5): internal target 15 days after an incomplete initial report (10:00 CEST -> 10:00 CEST).
+    ("eu-ai-act-73", "complete-report"): (utc(2026, 4, 1, 8, 0), utc(2026, 4, 16, 8, 0)),
+    # GDPR Art. 33(4): next phase, internal target 7 days, across the spring change (10:00 CET -> 10:00 CEST).
+    ("gdpr-33", "further-information"): (utc(2026, 3, 27, 9, 0), utc(2026, 4, 3, 8, 0)),
+    # NIS2 Art. 23(4)(e): one month after the incident is handled; 31 May lands on 30 June.
+    ("nis2-23", "final-report-after-handling"): (utc(2026, 5, 31, 10, 0), utc(2026, 6, 30, 10, 0)),
+    # Form 8-K Item 1.05 Instruction 2: 4 business days after the information is determined, Thursday 2
+    # July 2026 10:00 EDT; Friday 3 July is Independence Day observed: Mon 6, Tue 7, Wed 8, Thu 9, 17:30 EDT.
+    ("sec-8k-105", "8k-a"): (utc(2026, 7, 2, 14, 0), utc(2026, 7, 9, 21, 30)),
 }
+# Rules with no count of their own: NIS2 Art. 23(4)(c) is due when the authority's request says; an SB 53
+# amended report (§ 22757.13(c)(3)) is voluntary.
+NO_COUNT = {("nis2-23", "intermediate-report"), ("ca-sb53", "amended-report")}
 
 
 @pytest.mark.django_db
 def test_every_seeded_rule_has_an_expected_deadline_and_a_citation():
     seeded = {(r.regime.code, r.code) for r in DeadlineRule.objects.select_related("regime")}
-    assert seeded == set(EXPECTED)
+    assert seeded == set(EXPECTED) | NO_COUNT
+    for regime_code, rule_code in NO_COUNT:
+        rule = DeadlineRule.objects.get(regime__code=regime_code, code=rule_code)
+        assert rule.clock_from in ("request", "none") and rule.opens_on != "decision"
     assert {code for code, _ in seeded} == {r["code"] for r in deadlines.SEED_REGIMES}
     for rule in DeadlineRule.objects.select_related("regime"):
         assert "Art." in rule.citation or "§" in rule.citation or "Item 1.05" in rule.citation, rule

@@ -8,7 +8,8 @@ from incidents import services
 from incidents.constants import Category, ContainmentType, DismissReason, IncidentState, TimelineKind
 from incidents.models import Incident
 from incidents.services.evals import evalcase_create, evalruns_record
-from incidents.services.postmortems import postmortem_approve, postmortem_create, postmortem_publish, postmortem_submit
+from incidents.services.postmortems import postmortem_approve, postmortem_create, postmortem_publish
+from tests.incidents.postmortem_text import submit_written
 
 S = IncidentState
 
@@ -64,7 +65,7 @@ def verified(open_incident, commander, **kwargs):
 def publish_postmortem(incident, actor):
     """The close guard wants a published post-mortem when the triage matrix requires one."""
     pm = postmortem_create(incident_id=incident.pk, actor=actor)
-    postmortem_submit(postmortem_id=pm.pk, actor=actor)
+    submit_written(postmortem_id=pm.pk, actor=actor)
     from tests.factories import UserFactory
 
     postmortem_approve(postmortem_id=pm.pk, actor=actor)  # as the commander

@@ -10,9 +10,9 @@ from incidents.services.postmortems import (
     postmortem_approve,
     postmortem_create,
     postmortem_publish,
-    postmortem_submit,
     postmortem_update,
 )
+from tests.incidents.postmortem_text import submit_written
 
 BASE = "https://fireline.example.org"
 
@@ -20,7 +20,7 @@ BASE = "https://fireline.example.org"
 def publish(incident, commander, legal):
     pm = postmortem_create(incident_id=incident.pk, actor=commander)
     postmortem_update(postmortem_id=pm.pk, changes={"root_cause": "The prompt."}, actor=commander)
-    postmortem_submit(postmortem_id=pm.pk, actor=commander)
+    submit_written(postmortem_id=pm.pk, actor=commander)
     postmortem_approve(postmortem_id=pm.pk, actor=commander)
     postmortem_approve(postmortem_id=pm.pk, actor=legal)
     return postmortem_publish(postmortem_id=pm.pk, actor=commander)

@@ -11,10 +11,10 @@ from incidents.services.postmortems import (
     postmortem_approve,
     postmortem_create,
     postmortem_request_changes,
-    postmortem_submit,
     postmortem_update,
 )
 from tests.factories import UserFactory
+from tests.incidents.postmortem_text import submit_written
 
 S = PostMortemState
 
@@ -28,7 +28,7 @@ def in_review(open_incident, commander, **incident_kwargs):
     incident = open_incident(**incident_kwargs)
     pm = postmortem_create(incident_id=incident.pk, actor=commander)
     postmortem_update(postmortem_id=pm.pk, changes={"root_cause": "The prompt."}, actor=commander)
-    return postmortem_submit(postmortem_id=pm.pk, actor=commander)
+    return submit_written(postmortem_id=pm.pk, actor=commander)
 
 
 def state(pm):
@@ -69,7 +69,7 @@ def test_marking_the_postmortem_public_brings_in_communications(open_incident, c
     incident = open_incident()
     pm = postmortem_create(incident_id=incident.pk, actor=commander)
     postmortem_update(postmortem_id=pm.pk, changes={"root_cause": "x", "is_public": True}, actor=commander)
-    postmortem_submit(postmortem_id=pm.pk, actor=commander)
+    submit_written(postmortem_id=pm.pk, actor=commander)
     postmortem_approve(postmortem_id=pm.pk, actor=commander)
     postmortem_approve(postmortem_id=pm.pk, actor=legal)
     assert state(pm) == S.IN_REVIEW
@@ -110,7 +110,7 @@ def test_changes_requested_clears_the_approvals_and_back_to_draft(open_incident,
     assert state(pm) == S.DRAFT and not PostMortemApproval.objects.filter(postmortem=pm).exists()
     entry = ActionLogEntry.objects.filter(verb="transition:request_changes").get()
     assert entry.after["approvals_cleared"] == ["commander"]
-    postmortem_submit(postmortem_id=pm.pk, actor=commander)
+    submit_written(postmortem_id=pm.pk, actor=commander)
     postmortem_approve(postmortem_id=pm.pk, actor=legal)
     assert state(pm) == S.IN_REVIEW  # the commander's earlier approval no longer counts
 

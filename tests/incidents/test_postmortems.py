@@ -17,6 +17,7 @@ from incidents.services.postmortems import (
     postmortem_submit,
     postmortem_update,
 )
+from tests.incidents.postmortem_text import submit_written, write_sections
 from tests.incidents.test_incident_lifecycle import send_required_communications, verified
 
 S = PostMortemState
@@ -45,7 +46,7 @@ def test_created_from_the_default_template_with_the_root_cause_from_the_investig
 
 
 def test_walks_draft_review_approved_published_with_timestamps_and_log(postmortem, commander, legal):
-    postmortem_update(postmortem_id=postmortem.pk, changes={"impact": "5,000 users insulted."}, actor=commander)
+    write_sections(postmortem.pk, commander, impact="5,000 users insulted.")
     postmortem_submit(postmortem_id=postmortem.pk, actor=commander)
     pm = postmortem_approve(postmortem_id=postmortem.pk, actor=legal)
     assert pm.state == S.IN_REVIEW  # Legal alone is not enough: the commander reviews too
@@ -58,10 +59,15 @@ def test_walks_draft_review_approved_published_with_timestamps_and_log(postmorte
     )
     assert verbs == ["created", "changed", "transition:submit", "transition:approve", "transition:publish"]
     assert pm.incident.timeline.filter(text="Post-mortem published").exists()
+    # publishing froze what the PDF prints, and the action log holds its SHA-256
+    revision = pm.revisions.get()
+    assert revision.number == 1 and len(revision.sha256) == 64
+    logged = ActionLogEntry.objects.get(target_type="incidents.postmortemrevision", verb="created")
+    assert logged.after["sha256"] == revision.sha256
 
 
 def test_changes_requested_goes_back_to_draft_with_the_note(postmortem, commander, legal):
-    postmortem_submit(postmortem_id=postmortem.pk, actor=commander)
+    submit_written(postmortem_id=postmortem.pk, actor=commander)
     with pytest.raises(ValidationError, match="only a draft|Only a draft"):
         postmortem_update(postmortem_id=postmortem.pk, changes={"impact": "x"}, actor=commander)
     with pytest.raises(ValidationError, match="Say what needs to change"):
@@ -74,8 +80,8 @@ def test_changes_requested_goes_back_to_draft_with_the_note(postmortem, commande
 
 def test_viewer_and_responder_cannot_review_or_publish(postmortem, commander, viewer, responder, legal):
     with pytest.raises(PermissionDenied):
-        postmortem_submit(postmortem_id=postmortem.pk, actor=viewer)
-    postmortem_submit(postmortem_id=postmortem.pk, actor=commander)
+        submit_written(postmortem_id=postmortem.pk, actor=viewer)
+    submit_written(postmortem_id=postmortem.pk, actor=commander)
     for actor in (viewer, responder):
         with pytest.raises(PermissionDenied):
             postmortem_approve(postmortem_id=postmortem.pk, actor=actor)
@@ -108,7 +114,7 @@ def test_learnings_are_narrow_or_transferable_and_only_on_drafts(postmortem, com
     assert learning.scope == LearningScope.TRANSFERABLE
     with pytest.raises(ValidationError):
         learning_add(postmortem_id=postmortem.pk, text="x", scope="wide", actor=commander)
-    postmortem_submit(postmortem_id=postmortem.pk, actor=commander)
+    submit_written(postmortem_id=postmortem.pk, actor=commander)
     with pytest.raises(ValidationError):
         learning_add(postmortem_id=postmortem.pk, text="late", actor=commander)
 
@@ -122,7 +128,7 @@ def test_close_needs_a_published_postmortem_when_required(open_incident, command
     with pytest.raises(ValidationError, match="publish it first"):
         services.incident_close(incident_id=incident.pk, actor=commander)
     pm = postmortem_create(incident_id=incident.pk, actor=commander)
-    postmortem_submit(postmortem_id=pm.pk, actor=commander)
+    submit_written(postmortem_id=pm.pk, actor=commander)
     postmortem_approve(postmortem_id=pm.pk, actor=legal)
     postmortem_approve(postmortem_id=pm.pk, actor=commander)
     with pytest.raises(ValidationError, match="publish it first"):
@@ -145,5 +151,8 @@ def test_admin_buttons_follow_permissions(client, postmortem, commander, viewer)
     client.post(action)
     assert PostMortem.objects.get(pk=postmortem.pk).state == S.DRAFT
     client.force_login(commander)
+    client.post(action)  # the template's guidance is still in the sections: refused, and said so
+    assert PostMortem.objects.get(pk=postmortem.pk).state == S.DRAFT
+    write_sections(postmortem.pk, commander)
     client.post(action)
     assert PostMortem.objects.get(pk=postmortem.pk).state == S.IN_REVIEW

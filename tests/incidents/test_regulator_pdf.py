@@ -5,12 +5,11 @@ import io
 import pypdf
 import pytest
 from django.core.management import CommandError, call_command
-from django.test import override_settings
 from django.urls import reverse
 
 from incidents.constants import Category, ContainmentType, StakeholderRole, TimelineKind
 from incidents.exports import NoObligation, regulator_pdf
-from incidents.models import Regime, StakeholderContact, TimelineEntry
+from incidents.models import OrganisationProfile, Regime, StakeholderContact, TimelineEntry
 from incidents.services import timeline_add_note
 from incidents.services.containment import containment_record
 from incidents.services.regulatory import reportability_decide
@@ -18,14 +17,14 @@ from tests.conftest import fresh
 from tests.factories import UserFactory
 
 SECTIONS = [
-    "Reporter",
+    "Reporting organisation",
     "AI system",
     "Description",
     "Timeline",
     "Harm",
     "Affected persons",
     "Measures taken",
-    "Obligation",
+    "Obligation under",
 ]
 NOTE = "Internal note: blame the night shift"
 
@@ -73,13 +72,31 @@ def reported(open_incident, commander, responder, feature):
     return incident
 
 
-@override_settings(FIRELINE_ORGANISATION_NAME="Example Corp")
-def test_regulator_pdf_has_the_sections_the_citation_and_the_facts(reported):
+@pytest.fixture
+def profile(db):
+    return OrganisationProfile.objects.update_or_create(
+        pk=1,
+        defaults={
+            "legal_name": "Example Corp Ltd",
+            "address": "1 Main Street\nDublin D02 XY45",
+            "registration_numbers": "Company number: 123456\nLEI: 5493001KJTIIGC8Y1R12",
+            "contact_name": "Lee Gal",
+            "contact_role": "Data Protection Officer",
+            "contact_email": "dpo@example.com",
+            "contact_phone": "+353 1 555 0100",
+        },
+    )[0]
+
+
+def test_regulator_pdf_has_the_sections_the_citation_and_the_facts(reported, profile):
     text = text_of(regulator_pdf(reported, Regime.objects.get(code="eu-ai-act-73")))
     for heading in SECTIONS:
         assert heading in text, heading
     assert "AI Act Art. 73" in text
-    assert "Example Corp" in text and "Lee Gal" in text and "legal@example.com" in text
+    assert "Example Corp Ltd" in text and "Dublin D02 XY45" in text and "Company number: 123456" in text
+    assert "Lee Gal (Data Protection Officer)" in text and "dpo@example.com" in text and "+353 1 555 0100" in text
+    assert "Not ready to send" not in text
+    assert "Fireline" not in text  # the product is never the reporting organisation
     assert "Support assistant" in text and "Acme Models" in text
     assert "acme-large-2026-01" in text and "support-v42" in text
     assert "quoted" in text and "1234" in text
@@ -87,14 +104,25 @@ def test_regulator_pdf_has_the_sections_the_citation_and_the_facts(reported):
     assert reported.reference in text
 
 
-def test_regulator_pdf_leaves_out_notes_and_named_employees(reported, commander, responder):
+def test_a_profile_not_filled_in_says_so_instead_of_naming_fireline(reported):
+    text = " ".join(text_of(regulator_pdf(reported, Regime.objects.get(code="eu-ai-act-73"))).split())
+    assert "Not ready to send: the organisation profile has no legal name, address" in text
+    assert "Fireline" not in text
+
+
+def test_regulator_pdf_leaves_out_notes_reasons_and_named_employees(reported, commander, responder):
     assert reported.timeline.filter(text=NOTE).exists()
     assert reported.timeline.filter(text__contains=commander.get_username()).exists()
-    text = text_of(regulator_pdf(reported, Regime.objects.get(code="eu-ai-act-73")))
+    text = " ".join(text_of(regulator_pdf(reported, Regime.objects.get(code="eu-ai-act-73"))).split())
     assert "night shift" not in text
     for name in (commander.get_username(), responder.get_username(), responder.email):
         assert name not in text, name
-    assert "Escalated to Incident Commander and Responder" in text.replace("\n", " ")
+    # staff's chatter and reasons stay inside: the escalation line, the decision's reason, the proposal
+    assert "Escalated to" not in text
+    assert "Serious incident under the AI Act." not in text and "Reportability decided" not in text
+    assert "Legal to confirm or reject" not in text and "Legal treats" not in text
+    # what a regulator does get: the measures, by type
+    assert "Containment: Feature flag off" in text
 
 
 def test_regulator_pdf_needs_an_obligation_under_the_regime(reported):
