@@ -84,6 +84,14 @@ def signed_in_pages(site: Site) -> list[tuple[str, str]]:
         ("readiness", "/command/readiness/"),
         ("metrics", "/command/metrics/"),
         ("preferences", "/preferences/"),
+        ("incident form", "/admin/incidents/incident/add/"),
+        ("user report inbox", "/admin/incidents/userreport/"),
+        ("action items", "/admin/incidents/actionitem/"),
+        ("regulatory obligations", "/admin/incidents/regulatoryobligation/"),
+        ("drill list", "/admin/drills/drill/"),
+        ("drill trends", "/admin/drills/drill/trends/"),
+        ("on-call schedules", "/admin/oncall/schedule/"),
+        ("new on-call schedule", "/admin/oncall/schedule/add/"),
     ]
     return pages
 
