@@ -226,3 +226,27 @@ def test_the_escalation_policy_page_names_the_schedules_it_pages(client, superus
     data["schedule_tiers-0-tier"] = "1"
     assert client.post(url, data).status_code == 302
     assert PolicyTier.objects.get(policy=policy).schedule == rotation
+
+
+def test_a_half_given_restriction_names_what_is_missing(client, commander, people):
+    client.force_login(commander)
+    data = {
+        "name": "Half restricted",
+        "time_zone": "UTC",
+        **_inline_management("layers", total=1),
+        "layers-0-name": "l",
+        "layers-0-priority": "1",
+        "layers-0-time_zone": "UTC",
+        "layers-0-rotation_start": "2026-03-02",
+        "layers-0-handoff_time": "09:00",
+        "layers-0-length": "custom",
+        "layers-0-interval": "0",
+        "layers-0-rotation": "carol",
+        "layers-0-restrict_weekdays": ["0"],
+        "layers-0-restrict_start": "09:00",
+        **_inline_management("policy_tiers"),
+    }
+    text = client.post(reverse("admin:oncall_schedule_add"), data).content.decode()
+    assert "A restriction needs days, a start and an end." in text
+    assert "Ensure this value is greater than or equal to 1." in text  # the interval
+    assert not Schedule.objects.exists()
