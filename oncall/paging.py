@@ -14,15 +14,16 @@ from incidents.models import EscalationPolicy, Page, StakeholderContact
 
 from .models import PolicyTier, Schedule, SchedulePage
 from .rotation import on_call_at
-from .selectors import schedule_spec, schedules_with_rows, users_by_id
+from .selectors import display_name, schedule_spec, schedules_with_rows, users_by_id
 from .services import contact_for_user
 
 
 @dataclass(frozen=True)
 class OnCallTarget:
-    contact: StakeholderContact
+    contact: StakeholderContact | None  # None: the schedule cannot be paged now, `problem` says why
     schedule_id: int
     schedule_name: str
+    problem: str = ""
 
 
 def on_call_targets(
@@ -35,7 +36,8 @@ def on_call_targets(
 ) -> list[OnCallTarget]:
     """The people on call now in the schedules the policy names at this tier; when a page escalates, also
     whoever is on call now in the schedule that page came from, if that is someone else (a handoff
-    happened while it waited). Never for a drill: callers do not ask.
+    happened while it waited). Never for a drill: callers do not ask. A named schedule that cannot be
+    paged now (a gap, a person without email) comes back without a contact and with the reason.
 
     paged_before: a dedup-key prefix; a schedule that already paged someone under it is not asked again
     (triage with an unchanged severity pages no one new, even after a handoff).
@@ -44,6 +46,7 @@ def on_call_targets(
     schedule_ids = []
     if policy is not None and policy.pk is not None:
         schedule_ids = list(PolicyTier.objects.filter(policy=policy, tier=tier).values_list("schedule_id", flat=True))
+    named = set(schedule_ids)  # a gap here is worth saying; in the escalating page's own schedule it is not
     if paged_before and schedule_ids:
         done = set(
             SchedulePage.objects.filter(
@@ -68,6 +71,13 @@ def on_call_targets(
         user = people.get(user_id)
         contact = contact_for_user(user) if user is not None else None
         if contact is None:
+            if schedule_id in named:
+                problem = (
+                    f"no one is on call for {name} right now"
+                    if user is None
+                    else f"{display_name(user)} is on call for {name} but has no email address to page"
+                )
+                targets.append(OnCallTarget(None, schedule_id, name, problem))
             continue
         if escalating is not None and contact.pk == escalating.contact_id:
             continue  # still the same person: the backup and the next tier take it from here

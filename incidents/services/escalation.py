@@ -107,6 +107,19 @@ def _on_call(
     return on_call_targets(policy=policy, tier=tier, escalating=escalating, paged_before=paged_before)
 
 
+def _unreachable(incident: Incident, targets: list, tier: int) -> list:
+    """Say on the timeline which schedules could not be paged (a gap, no email); return the reachable ones."""
+    for target in targets:
+        if target.contact is None:
+            TimelineEntry.objects.create(
+                incident=incident,
+                kind=TimelineKind.DELIVERY_FAILED,
+                occurred_at=timezone.now(),
+                text=f"Tier {tier}: {target.problem}.",
+            )
+    return [target for target in targets if target.contact is not None]
+
+
 def _record_schedule(page: Page, target) -> None:
     from oncall.paging import page_record_schedule
 
@@ -208,7 +221,9 @@ def incident_page(*, incident: Incident, reason: str, severity: str | None = Non
         )
         if page is not None:
             pages.append(page)
-    on_call = _on_call(incident, policy, tier=1, paged_before=f"page:{incident.pk}:{severity}:")
+    on_call = _unreachable(
+        incident, _on_call(incident, policy, tier=1, paged_before=f"page:{incident.pk}:{severity}:"), tier=1
+    )
     for target in on_call:
         page = _page_contact(
             incident=incident,
@@ -355,7 +370,8 @@ def page_escalate(*, page_id: int) -> list[Page]:
         )
     on_call = {}
     if policy is not None and next_tier <= policy.max_tier:
-        on_call = {t.contact.pk: t for t in _on_call(incident, policy, next_tier, escalating=page)}
+        reachable = _unreachable(incident, _on_call(incident, policy, next_tier, escalating=page), tier=next_tier)
+        on_call = {t.contact.pk: t for t in reachable}
         targets += [t.contact for t in on_call.values()]
     why = (
         "could not be reached" if source == PageState.FAILED else f"did not acknowledge by {page.ack_due_at:%H:%M} UTC"

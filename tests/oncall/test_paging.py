@@ -88,7 +88,18 @@ def test_a_gap_in_the_schedule_is_said_on_the_timeline(people, open_incident):
     with time_machine.travel(SENT_AT, tick=False):
         incident = open_incident()
     assert not Page.objects.filter(incident=incident).exists()
-    assert incident.timeline.filter(kind=TimelineKind.DELIVERY_FAILED).exists()
+    failures = list(incident.timeline.filter(kind=TimelineKind.DELIVERY_FAILED).values_list("text", flat=True))
+    assert "Tier 1: no one is on call for Starts next year right now." in failures
+
+
+def test_someone_on_call_without_an_email_is_named_not_skipped(policy_with_schedules, open_incident, people):
+    people["alice"].email = ""
+    people["alice"].save()
+    with time_machine.travel(SENT_AT, tick=False):
+        incident = open_incident()
+    assert pages(incident) == set()
+    failures = list(incident.timeline.filter(kind=TimelineKind.DELIVERY_FAILED).values_list("text", flat=True))
+    assert "Tier 1: Alice is on call for AI on-call but has no email address to page." in failures
 
 
 def test_the_contact_made_for_a_user_is_never_paged_by_role_alone(policy_with_schedules, open_incident, people):
