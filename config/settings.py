@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "integrations",  # what systems that drive Fireline need kept: idempotent API writes
     "command",  # the command centre: dashboard, readiness, metrics, quality monitors
     "oncall",  # on-call schedules: layers, overrides, calendars; escalation pages whoever is on call
+    "sso",  # single sign-on with OpenID Connect; provider groups mapped to Fireline's roles
 ]
 
 MIDDLEWARE = [
@@ -95,7 +96,8 @@ MIDDLEWARE = [
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "sso.backends.PasswordBackend",  # Django's ModelBackend, with FIRELINE_PASSWORD_LOGIN
+    "sso.backends.ProviderBackend",  # OpenID Connect, only where OIDC_ISSUER is set
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -165,6 +167,28 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="fireline@localhost")
 # Where a login lands when it has no `next`, or a `next` that was refused (another host): the command
 # centre, which is the admin index. Django's default, /accounts/profile/, does not exist here.
 LOGIN_REDIRECT_URL = "/admin/"
+
+# Single sign-on (sso/): OpenID Connect, authorization code flow with PKCE, through mozilla-django-oidc.
+# Off unless OIDC_ISSUER is set; the endpoints come from the issuer's discovery document. The provider's
+# groups claim maps to Fireline's roles through the mappings kept in the admin.
+OIDC_ISSUER = env.str("OIDC_ISSUER", default="")
+OIDC_RP_CLIENT_ID = env.str("OIDC_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env.str("OIDC_CLIENT_SECRET", default="")
+OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", default="single sign-on")  # "Sign in with <this>"
+OIDC_RP_SCOPES = env.str("OIDC_SCOPES", default="openid email profile")
+OIDC_USERNAME_CLAIM = env.str("OIDC_USERNAME_CLAIM", default="preferred_username")
+OIDC_GROUPS_CLAIM = env.str("OIDC_GROUPS_CLAIM", default="groups")
+OIDC_RP_SIGN_ALGO = env.str("OIDC_SIGN_ALGO", default="RS256")
+OIDC_TOKEN_USE_BASIC_AUTH = env.bool("OIDC_TOKEN_USE_BASIC_AUTH", default=True)  # client_secret_basic
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_STORE_ID_TOKEN = True  # the hint for the provider's logout
+OIDC_TIMEOUT = env.int("OIDC_TIMEOUT", default=10)
+OIDC_DISCOVERY_CACHE_SECONDS = env.int("OIDC_DISCOVERY_CACHE_SECONDS", default=86400)
+OIDC_CLOCK_SKEW_SECONDS = 60
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso:callback"
+# Off: only a superuser (the break-glass account) may sign in with a password.
+FIRELINE_PASSWORD_LOGIN = env.bool("FIRELINE_PASSWORD_LOGIN", default=True)
 
 # Security: production (DEBUG off) gets HTTPS-only cookies and HSTS so `check --deploy` is clean.
 SESSION_COOKIE_HTTPONLY = True

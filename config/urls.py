@@ -27,6 +27,7 @@ urlpatterns = [
     ),
     path("drills/", include("drills.urls")),
     path("oncall/", include("oncall.urls")),
+    path("sso/", include("sso.urls")),
     path("", include("audit.urls")),
     path("", include("incidents.urls")),
 ]
