@@ -39,6 +39,10 @@ OPERATIONS = [
     "PATCH /api/v1/incidents/{id}",
     "GET /api/v1/incidents/{id}/transitions",
     "POST /api/v1/incidents/{id}/transitions/{name}",
+    "POST /api/v1/incidents/{id}/notes",
+    "POST /api/v1/incidents/{id}/containment",
+    "POST /api/v1/incidents/{id}/containment/{action_id}/lift",
+    "POST /api/v1/incidents/{id}/pages/{page_id}/acknowledge",
     "POST /api/v1/reports",
 ]
 
@@ -55,6 +59,7 @@ REFERENCES = {
     "POST /api/v1/incidents": {"feature", "commander"},
     "PATCH /api/v1/incidents/{id}": {"commander", "members"},
     "POST /api/v1/incidents/{id}/transitions/{name}": {"owner", "duplicate_of"},
+    "POST /api/v1/incidents/{id}/containment": {"approved_by"},
 }
 
 UNSAYABLE = (
@@ -69,6 +74,9 @@ UNSAYABLE = (
     "at least one field",  # an empty PATCH
     "needs a reason",  # a severity override without its reason, a step that needs one
     "Say why",
+    "Required for",  # each containment type's own parameters
+    "takes no",
+    "Enter a valid URL",  # Django's URL check (a host with a dot, a known scheme) is stricter than format: uri
 )
 
 

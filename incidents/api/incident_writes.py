@@ -18,12 +18,29 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied
 from rest_framework.response import Response
 
-from incidents.constants import Category, DetectionSignal, DismissReason, Impact, RootCauseLayer, Severity
+from incidents.constants import (
+    Category,
+    ContainmentType,
+    DetectionSignal,
+    DismissReason,
+    Impact,
+    RootCauseLayer,
+    Severity,
+)
 from incidents.models import AIFeature, Incident
 from incidents.selectors import incident_get
-from incidents.services import TRANSITION_SERVICES, incident_open, incident_update, transition_options
+from incidents.services import (
+    TRANSITION_SERVICES,
+    containment_record,
+    containment_revert,
+    incident_open,
+    incident_update,
+    timeline_add_note,
+    transition_options,
+)
 from incidents.services.containment import incident_close_settled, incident_dismiss_settled
 from incidents.services.errors import IncidentChanged
+from incidents.services.escalation import page_acknowledge
 from integrations.services import IdempotencyConflict, idempotent
 
 PK_MAX = 2**63 - 1
@@ -328,6 +345,16 @@ def _int_key(key: str, field: str) -> int:
 
 
 __all__ = [
+    "ContainmentInputSerializer",
+    "ContainmentSerializer",
+    "LiftInputSerializer",
+    "NoteInputSerializer",
+    "NoteSerializer",
+    "PageSerializer",
+    "containment_add",
+    "containment_lift",
+    "note_add",
+    "page_ack",
     "TransitionInputSerializer",
     "TransitionOptionSerializer",
     "DeclareSerializer",
@@ -338,3 +365,137 @@ __all__ = [
     "transition",
     "update",
 ]
+
+
+# --- sub-resources: the timeline, containment, pages ---------------------------------------------------
+
+
+class NoteInputSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=5000)
+    occurred_at = serializers.DateTimeField(required=False, help_text="When it happened; default now.")
+
+
+class NoteSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    text = serializers.CharField()
+    occurred_at = serializers.DateTimeField()
+    actor = serializers.CharField(source="actor.username", allow_null=True, read_only=True)
+
+
+class ContainmentInputSerializer(serializers.Serializer):
+    action_type = serializers.ChoiceField(choices=ContainmentType.choices)
+    parameters = serializers.DictField(
+        child=serializers.CharField(max_length=300, allow_blank=True),
+        required=False,
+        default=dict,
+        help_text="Rollback: from_version, to_version; fallback: fallback; restrict cohort: cohort (attribute=value); "
+        "stricter moderation: pattern.",
+    )
+    description = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    approved_by = serializers.SlugRelatedField(
+        slug_field="username", queryset=_staff_users(), required=False, allow_null=True
+    )
+    is_reversible = serializers.BooleanField(required=False, default=True)
+
+
+class ContainmentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    action_type = serializers.CharField()
+    parameters = serializers.DictField()
+    description = serializers.CharField()
+    is_active = serializers.BooleanField()
+    is_reversible = serializers.BooleanField()
+    performed_at = serializers.DateTimeField()
+    reverted_at = serializers.DateTimeField(allow_null=True)
+    revert_reason = serializers.CharField()
+    actor = serializers.CharField(source="actor.username", allow_null=True, read_only=True)
+
+
+class LiftInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, help_text="Why it is lifted.")
+
+
+class PageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    state = serializers.CharField()
+    tier = serializers.IntegerField()
+    acknowledged_at = serializers.DateTimeField(allow_null=True)
+    acknowledged_via = serializers.CharField()
+
+
+def _created(data, status_code=status.HTTP_201_CREATED) -> Response:
+    return Response(data, status=status_code)
+
+
+def note_add(request, pk: str) -> Response:
+    user = acting_user(request)
+    incident = visible_incident(request, pk)
+    data = NoteInputSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+
+    def run():
+        entry = timeline_add_note(
+            incident_id=incident.pk,
+            text=data.validated_data["text"],
+            occurred_at=data.validated_data.get("occurred_at"),
+            actor=user,
+        )
+        return _created(NoteSerializer(entry).data)
+
+    return run_write(request, run)
+
+
+def containment_add(request, pk: str) -> Response:
+    user = acting_user(request)
+    incident = visible_incident(request, pk)
+    check_if_match(request, incident)
+    data = ContainmentInputSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    body = data.validated_data
+
+    def run():
+        action = containment_record(
+            incident_id=incident.pk,
+            action_type=body["action_type"],
+            parameters=body["parameters"],
+            description=body["description"],
+            approved_by=body.get("approved_by"),
+            is_reversible=body["is_reversible"],
+            actor=user,
+        )
+        return _created(ContainmentSerializer(action).data)
+
+    return run_write(request, run)
+
+
+def containment_lift(request, pk: str, action_id: str) -> Response:
+    user = acting_user(request)
+    incident = visible_incident(request, pk)
+    action = incident.containment_actions.filter(pk=_int_key(action_id, "action")).first()
+    if action is None:
+        raise NotFound("No such containment action on this incident.")
+    data = LiftInputSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+
+    def run():
+        lifted = containment_revert(action_id=action.pk, reason=data.validated_data["reason"], actor=user)
+        body = ContainmentSerializer(lifted).data
+        if getattr(lifted, "still_held_by", ""):
+            body = {**body, "kill_switch_still_held_by": lifted.still_held_by}
+        return Response(body)
+
+    return run_write(request, run)
+
+
+def page_ack(request, pk: str, page_id: str) -> Response:
+    user = acting_user(request)
+    incident = visible_incident(request, pk)
+    page = incident.pages.filter(pk=_int_key(page_id, "page")).first()
+    if page is None:
+        raise NotFound("No such page on this incident.")
+
+    def run():
+        return Response(PageSerializer(page_acknowledge(page_id=page.pk, actor=user, via="api")).data)
+
+    return run_write(request, run)

@@ -12,6 +12,18 @@ urlpatterns = [
         views.IncidentTransitionView.as_view(),
         name="api-incident-transition",
     ),
+    path("incidents/<str:pk>/notes", views.IncidentNoteView.as_view(), name="api-incident-notes"),
+    path("incidents/<str:pk>/containment", views.IncidentContainmentView.as_view(), name="api-incident-containment"),
+    path(
+        "incidents/<str:pk>/containment/<str:action_id>/lift",
+        views.IncidentContainmentLiftView.as_view(),
+        name="api-incident-containment-lift",
+    ),
+    path(
+        "incidents/<str:pk>/pages/<str:page_id>/acknowledge",
+        views.IncidentPageAckView.as_view(),
+        name="api-incident-page-ack",
+    ),
     path("", include("incidents.api.alerts_urls")),
     path("", include("incidents.api.reports_urls")),
     path("", include("incidents.api.evals_urls")),

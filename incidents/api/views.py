@@ -175,3 +175,62 @@ class IncidentTransitionView(generics.GenericAPIView):
     )
     def post(self, request, pk, name):
         return writes.transition(request, pk, name, IncidentSerializer)
+
+
+def _sub_resource_view(*, doc: str, request_serializer, response_serializer, created: bool, extra_parameters, handler):
+    """A POST on an incident's sub-resource: one view class per endpoint, documented in the schema."""
+
+    class View(generics.GenericAPIView):
+        required_scope = "incidents"
+        serializer_class = request_serializer or response_serializer
+        parser_classes = [JSONParser]
+
+        @extend_schema(
+            description=doc,
+            parameters=[ID_PARAMETER, *extra_parameters, IDEMPOTENCY_KEY],
+            request=request_serializer,
+            responses={(201 if created else 200): response_serializer, **WRITE_ERRORS},
+        )
+        def post(self, request, **kwargs):
+            return handler(request, **kwargs)
+
+    View.__doc__ = doc
+    return View
+
+
+def _path_id(name: str, what: str) -> OpenApiParameter:
+    return OpenApiParameter(name, int, OpenApiParameter.PATH, description=what)
+
+
+IncidentNoteView = _sub_resource_view(
+    doc="Add a note to the incident's timeline, in the token's user's name.",
+    request_serializer=writes.NoteInputSerializer,
+    response_serializer=writes.NoteSerializer,
+    created=True,
+    extra_parameters=[],
+    handler=lambda request, pk: writes.note_add(request, pk),
+)
+IncidentContainmentView = _sub_resource_view(
+    doc="Record a containment action (a kill switch off is held for this incident until lifted).",
+    request_serializer=writes.ContainmentInputSerializer,
+    response_serializer=writes.ContainmentSerializer,
+    created=True,
+    extra_parameters=[IF_MATCH],
+    handler=lambda request, pk: writes.containment_add(request, pk),
+)
+IncidentContainmentLiftView = _sub_resource_view(
+    doc="Lift a containment action, with the reason; the answer says who still holds the kill switch, if anyone.",
+    request_serializer=writes.LiftInputSerializer,
+    response_serializer=writes.ContainmentSerializer,
+    created=False,
+    extra_parameters=[_path_id("action_id", "The containment action's id.")],
+    handler=lambda request, pk, action_id: writes.containment_lift(request, pk, action_id),
+)
+IncidentPageAckView = _sub_resource_view(
+    doc="Acknowledge a page (stops its escalation), as the token's user.",
+    request_serializer=None,
+    response_serializer=writes.PageSerializer,
+    created=False,
+    extra_parameters=[_path_id("page_id", "The page's id.")],
+    handler=lambda request, pk, page_id: writes.page_ack(request, pk, page_id),
+)

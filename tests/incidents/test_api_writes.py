@@ -229,3 +229,56 @@ def test_dismiss_over_the_api_lifts_the_kill_switch_it_held(cmdr_token, incident
 def test_declare_defaults_to_internal_discovery(cmdr_token, billing):
     body = declare(cmdr_token, {**DECLARE, "category": Category.HARMFUL_OUTPUT, "impact": "limited"}).json()
     assert body["detection_signal"] == DetectionSignal.INTERNAL_DISCOVERY
+
+
+# --- sub-resources ---------------------------------------------------------------------------------------
+
+
+def test_a_note_joins_the_timeline_in_the_users_name(cmdr_token, incident, commander):
+    response = call("post", f"{LIST_URL}/{incident.pk}/notes", cmdr_token, {"text": "Pulled the transcripts."})
+    assert response.status_code == 201, response.content
+    assert response.json()["actor"] == commander.username
+    assert incident.timeline.filter(kind="note", text="Pulled the transcripts.", actor=commander).exists()
+    empty = call("post", f"{LIST_URL}/{incident.pk}/notes", cmdr_token, {"text": "   "})
+    assert empty.status_code == 400 and "text" in empty.json()["errors"]
+
+
+def test_containment_is_recorded_then_lifted_and_the_switch_follows(cmdr_token, incident):
+    url = f"{LIST_URL}/{incident.pk}/containment"
+    bad = call("post", url, cmdr_token, {"action_type": ContainmentType.ROLLBACK})
+    assert bad.status_code == 400 and {"from_version", "to_version"} <= set(bad.json()["errors"])
+    assert not incident.containment_actions.exists()
+    made = call("post", url, cmdr_token, {"action_type": ContainmentType.FEATURE_FLAG_OFF, "description": "off"})
+    assert made.status_code == 201, made.content
+    switch = KillSwitch.objects.get(feature=incident.feature)
+    assert switch.is_on is False
+    no_reason = call("post", f"{url}/{made.json()['id']}/lift", cmdr_token, {})
+    assert no_reason.status_code == 400 and "reason" in no_reason.json()["errors"]
+    lifted = call("post", f"{url}/{made.json()['id']}/lift", cmdr_token, {"reason": "false alarm"})
+    assert lifted.status_code == 200 and lifted.json()["is_active"] is False
+    switch.refresh_from_db()
+    assert switch.is_on is True
+    assert call("post", f"{url}/999999/lift", cmdr_token, {"reason": "x"}).status_code == 404
+
+
+def test_a_responder_without_the_permission_cannot_contain(incident, billing):
+    comms = UserFactory(username="comms", role="Communications")
+    response = call(
+        "post", f"{LIST_URL}/{incident.pk}/containment", token_for(comms), {"action_type": "feature_flag_off"}
+    )
+    assert response.status_code == 403
+    assert "containment" in response.json()["detail"]
+    assert not incident.containment_actions.exists()
+
+
+def test_a_page_is_acknowledged_over_the_api(cmdr_token, incident):
+    page = incident.pages.first()
+    if page is None:  # no contact for this severity on a fresh install: page someone
+        from incidents.models import StakeholderContact
+        from incidents.services.escalation import incident_page
+
+        StakeholderContact.objects.create(name="Ana", role="engineering_on_call", email="a@example.com")
+        page = incident_page(incident=incident, reason="test", severity="SEV1")[0]
+    response = call("post", f"{LIST_URL}/{incident.pk}/pages/{page.pk}/acknowledge", cmdr_token, {})
+    assert response.status_code == 200, response.content
+    assert response.json()["state"] == "acknowledged" and response.json()["acknowledged_via"] == "api"
