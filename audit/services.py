@@ -22,6 +22,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from .models import HASH_VERSION_KEYED, HASH_VERSION_UNKEYED, ActionLogEntry, ActionLogHead
+from .signals import action_logged
 
 GENESIS_HASH = "0" * 64
 
@@ -76,6 +77,8 @@ def _append(
     head.last_entry_id = entry.pk
     head.entry_count += 1
     head.save(update_fields=["last_hash", "last_entry_id", "entry_count"])
+    # Listeners (outbound lifecycle events) act in this same transaction: a rolled-back action sends nothing.
+    action_logged.send(sender=ActionLogEntry, entry=entry)
     return entry
 
 

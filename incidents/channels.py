@@ -115,11 +115,36 @@ def send_flag_webhook(notification) -> None:
     )
 
 
+def event_webhook_secret(subscription_id: int) -> str:
+    """Per-subscription signing key derived from the install's webhook secret; nothing secret is stored."""
+    return hmac.new(
+        settings.FIRELINE_WEBHOOK_SECRET.encode(), f"events:{subscription_id}".encode(), hashlib.sha256
+    ).hexdigest()
+
+
+def send_event_webhook(notification) -> None:
+    """An incident lifecycle event to a subscriber, signed with that subscription's own key."""
+    body = notification.body.encode()
+    subscription_id = json.loads(body)["subscription"]
+    timestamp = str(int(time.time()))
+    _post(
+        notification.recipient,
+        body,
+        {
+            "X-Fireline-Event": notification.subject,
+            "X-Fireline-Timestamp": timestamp,
+            "X-Fireline-Signature": webhook_signature(event_webhook_secret(subscription_id), timestamp, body),
+            "Idempotency-Key": notification.dedup_key,
+        },
+    )
+
+
 SENDERS = {
     Channel.EMAIL: send_email,
     Channel.CHAT: send_chat,
     Channel.WEBHOOK: send_webhook,
     Channel.FLAG: send_flag_webhook,
+    Channel.EVENT: send_event_webhook,
 }
 
 

@@ -158,6 +158,7 @@ class Channel(models.TextChoices):
     CHAT = "chat", "Chat webhook (Slack-compatible)"
     WEBHOOK = "webhook", "JSON webhook (HMAC-signed)"
     FLAG = "flag", "Kill-switch webhook (HMAC-signed, per feature)"
+    EVENT = "event", "Lifecycle event webhook (HMAC-signed, per subscription)"
 
 
 class ContactState(models.TextChoices):
