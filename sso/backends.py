@@ -65,6 +65,21 @@ class ProviderBackend(OIDCAuthenticationBackend):
             return None
         return super().authenticate(request, **kwargs)
 
+    def verify_token(self, token, **kwargs):
+        # The header is checked before a key is looked up, so a token naming no key or another algorithm
+        # is refused as such (the library would fail on it with a KeyError, a 500).
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError as exc:
+            raise SuspiciousOperation("ID token refused: not a JWT") from exc
+        if header.get("alg") != self.OIDC_RP_SIGN_ALGO:
+            raise SuspiciousOperation(
+                f"ID token refused: signed with {header.get('alg')}, expected {self.OIDC_RP_SIGN_ALGO}"
+            )
+        if not header.get("kid") and self.OIDC_RP_SIGN_ALGO.startswith(("RS", "ES", "PS")):
+            raise SuspiciousOperation("ID token refused: it names no signing key")
+        return super().verify_token(token, **kwargs)
+
     def _verify_jws(self, payload, key):
         try:
             algorithm = jwt.get_unverified_header(payload).get("alg")
