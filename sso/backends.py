@@ -114,6 +114,11 @@ class ProviderBackend(OIDCAuthenticationBackend):
         claims = self.get_userinfo(access_token, id_token, payload)
         return services.user_sign_in_from_claims(issuer=provider_metadata()["issuer"], claims=claims)
 
+    def get_user(self, user_id):
+        # A session signed in through the provider ends when the account is deactivated, as a password one does.
+        user = super().get_user(user_id)
+        return user if user is not None and user.is_active else None
+
     # Permissions are PasswordBackend's (Django's ModelBackend): answering here too would only repeat it.
     def get_user_permissions(self, user_obj, obj=None):
         return set()

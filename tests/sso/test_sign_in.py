@@ -119,3 +119,12 @@ def test_discovery_failure_is_said_on_the_page_not_a_500(client, db, settings, s
     assert response.status_code == 503
     assert "Single sign-on is unavailable" in response.content.decode()
     assert "Fireline could not reach Example ID" in response.content.decode()
+
+
+def test_deactivating_the_account_ends_a_session_signed_in_through_the_provider(client, sso, mappings):
+    sign_in(client, "ada")
+    User.objects.filter(username="ada").update(is_active=False)
+    assert client.get("/admin/").status_code == 302
+    client.logout()
+    response = sign_in(client, "ada")
+    assert response.status_code == 400 and "did not complete" in response.content.decode()
