@@ -9,25 +9,16 @@ from playwright.sync_api import Browser, expect
 from .axe import axe_violations, describe
 from .pages import PASSWORD, build_site, public_pages, signed_in_pages
 
-DARK = "localStorage.setItem('theme', 'dark');"
-LIGHT = "localStorage.setItem('theme', 'light');"
+THEMES = {"light": "localStorage.setItem('theme', 'light');", "dark": "localStorage.setItem('theme', 'dark');"}
 
 
-@pytest.mark.e2e
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-@pytest.mark.parametrize("theme", ["light", "dark"])
-def test_every_page_passes_wcag_21_aa(live_server, browser: Browser, axe_source, artifacts_dir, theme):
-    site = build_site()
-    context = browser.new_context(
-        viewport={"width": 1400, "height": 1000}, locale="en-GB", color_scheme="dark" if theme == "dark" else "light"
-    )
+def check_every_page(browser: Browser, base: str, site, axe_source: str, theme: str, shots) -> dict[str, list]:
+    """axe's violations on each page, in one theme (Django's theme switch and the system's preference)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-GB", color_scheme=theme)
     context.set_default_timeout(10_000)
     context.set_default_navigation_timeout(15_000)
-    context.add_init_script(DARK if theme == "dark" else LIGHT)
+    context.add_init_script(THEMES[theme])
     page = context.new_page()
-    shots = artifacts_dir / "a11y"
-    shots.mkdir(exist_ok=True)
-    base = live_server.url
     found: dict[str, list[dict]] = {}
 
     def check(name: str, path: str) -> None:
@@ -55,10 +46,21 @@ def test_every_page_passes_wcag_21_aa(live_server, browser: Browser, axe_source,
             check(name, path)
     finally:
         context.close()
+    return found
 
-    (shots / f"axe-{theme}.json").write_text(json.dumps(found, indent=1))
-    counts = {name: sum(len(v["nodes"]) for v in violations) for name, violations in found.items()}
-    print(f"\naxe-core WCAG 2.1 AA, {theme} theme: " + ", ".join(f"{n}: {c}" for n, c in counts.items()))
-    failing = {name: violations for name, violations in found.items() if violations}
-    report = "\n".join(describe(f"[{theme}] {name}", violations) for name, violations in failing.items())
-    assert not failing, f"WCAG 2.1 AA violations in the {theme} theme:\n{report}"
+
+# One test for both themes: the busy site is built once.
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_every_page_passes_wcag_21_aa_in_both_themes(live_server, browser: Browser, axe_source, artifacts_dir):
+    site = build_site()
+    shots = artifacts_dir / "a11y"
+    shots.mkdir(exist_ok=True)
+    reports = []
+    for theme in THEMES:
+        found = check_every_page(browser, live_server.url, site, axe_source, theme, shots)
+        (shots / f"axe-{theme}.json").write_text(json.dumps(found, indent=1))
+        counts = {name: sum(len(v["nodes"]) for v in violations) for name, violations in found.items()}
+        print(f"\naxe-core WCAG 2.1 AA, {theme} theme: " + ", ".join(f"{n}: {c}" for n, c in counts.items()))
+        reports += [describe(f"[{theme}] {name}", violations) for name, violations in found.items() if violations]
+    assert not reports, "WCAG 2.1 AA violations:\n" + "\n".join(reports)
