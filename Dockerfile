@@ -22,6 +22,7 @@ COPY drills ./drills
 COPY incidents ./incidents
 COPY oncall ./oncall
 COPY preferences ./preferences
+COPY integrations ./integrations
 COPY templates ./templates
 COPY bin ./bin
 COPY deploy ./deploy
