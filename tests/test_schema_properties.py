@@ -43,6 +43,14 @@ OPERATIONS = [
     "POST /api/v1/incidents/{id}/containment",
     "POST /api/v1/incidents/{id}/containment/{action_id}/lift",
     "POST /api/v1/incidents/{id}/pages/{page_id}/acknowledge",
+    "POST /api/v1/incidents/{id}/communications",
+    "POST /api/v1/incidents/{id}/postmortem",
+    "GET /api/v1/communications/{id}",
+    "PATCH /api/v1/communications/{id}",
+    "POST /api/v1/communications/{id}/actions/{action}",
+    "GET /api/v1/postmortems/{id}",
+    "PATCH /api/v1/postmortems/{id}",
+    "POST /api/v1/postmortems/{id}/actions/{action}",
     "POST /api/v1/reports",
 ]
 

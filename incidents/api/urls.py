@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from . import views
+from . import document_views, views
 
 urlpatterns = [
     path("incidents", views.IncidentListView.as_view(), name="api-incident-list"),
@@ -23,6 +23,24 @@ urlpatterns = [
         "incidents/<str:pk>/pages/<str:page_id>/acknowledge",
         views.IncidentPageAckView.as_view(),
         name="api-incident-page-ack",
+    ),
+    path(
+        "incidents/<str:pk>/communications",
+        document_views.IncidentCommunicationsView.as_view(),
+        name="api-incident-communications",
+    ),
+    path("incidents/<str:pk>/postmortem", document_views.IncidentPostMortemView.as_view(), name="api-incident-pm"),
+    path("communications/<str:pk>", document_views.CommunicationView.as_view(), name="api-communication"),
+    path(
+        "communications/<str:pk>/actions/<str:action>",
+        document_views.CommunicationActionView.as_view(),
+        name="api-communication-action",
+    ),
+    path("postmortems/<str:pk>", document_views.PostMortemView.as_view(), name="api-postmortem"),
+    path(
+        "postmortems/<str:pk>/actions/<str:action>",
+        document_views.PostMortemActionView.as_view(),
+        name="api-postmortem-action",
     ),
     path("", include("incidents.api.alerts_urls")),
     path("", include("incidents.api.reports_urls")),
