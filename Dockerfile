@@ -23,6 +23,7 @@ COPY incidents ./incidents
 COPY oncall ./oncall
 COPY preferences ./preferences
 COPY integrations ./integrations
+COPY sso ./sso
 COPY templates ./templates
 COPY bin ./bin
 COPY deploy ./deploy
