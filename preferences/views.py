@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import OperationalError
 from django.http import HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -96,4 +97,8 @@ def card_state(request):
         )
     except ValidationError as exc:
         return JsonResponse({"errors": _errors(exc)}, status=400)
+    except OperationalError:
+        # SQLite refuses a write while another holds the lock (cards toggled at once): the card just is
+        # not remembered this time, which the page tolerates; it is never a 500.
+        return JsonResponse({"errors": {"__all__": ["Busy: not remembered this time."]}}, status=503)
     return JsonResponse({"ok": True})
