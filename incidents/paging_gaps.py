@@ -31,6 +31,7 @@ class PagingGap:
     missing: list[RoleGap] = field(default_factory=list)
     pages_nobody: bool = False
     has_policy: bool = True
+    scheduled: list[str] = field(default_factory=list)  # schedules that page someone for it right now
 
     @property
     def missing_labels(self) -> str:
@@ -51,6 +52,28 @@ def _role_gap(role: str) -> RoleGap:
     return RoleGap(role=role, label=label, add_url=url)
 
 
+def _scheduled_now(policies) -> dict[int, list[str]]:
+    """Per policy id, the tier-1 schedules that put someone pageable on call right now.
+
+    On-call schedules live in an app above this one and are asked only when a policy names one (the same
+    narrow interface escalation uses), so a severity a schedule covers is not reported as paging nobody.
+    """
+    policies = [p for p in policies if p is not None and p.pk is not None]
+    if not policies:
+        return {}
+    try:
+        from oncall.models import PolicyTier
+        from oncall.paging import on_call_targets
+    except ImportError:  # an install without on-call schedules
+        return {}
+    with_tiers = set(PolicyTier.objects.filter(policy__in=policies, tier=1).values_list("policy_id", flat=True))
+    return {
+        policy.pk: [t.schedule_name for t in on_call_targets(policy=policy, tier=1) if t.contact is not None]
+        for policy in policies
+        if policy.pk in with_tiers
+    }
+
+
 def paging_gap_list() -> PagingGaps:
     """Per severity, the policy's roles with no tier-1 contact that is not retired; most severe first.
 
@@ -65,6 +88,8 @@ def paging_gap_list() -> PagingGaps:
         .distinct()
     )
     gaps = PagingGaps()
+    with_gaps = [p for p in policies.values() if any(role not in covered for role in p.roles) or not p.roles]
+    scheduled = _scheduled_now(with_gaps)
     for severity in Severity.values:
         policy = policies.get(severity)
         if policy is None:
@@ -72,11 +97,13 @@ def paging_gap_list() -> PagingGaps:
             continue
         missing = [role for role in policy.roles if role not in covered]
         if missing or not policy.roles:
+            on_call = scheduled.get(policy.pk, [])
             gaps.append(
                 PagingGap(
                     severity=severity,
                     missing=[_role_gap(role) for role in missing],
-                    pages_nobody=not (set(policy.roles) & covered),
+                    pages_nobody=not (set(policy.roles) & covered) and not on_call,
+                    scheduled=on_call,
                 )
             )
     return gaps
@@ -101,6 +128,10 @@ def incident_paging_gap(*, incident: Incident) -> PagingGap | None:
     missing = [role for role in roles if role not in reachable]
     if not missing and roles:
         return None
+    on_call = [] if incident.is_drill else _scheduled_now([policy]).get(policy.pk, [])  # drills page participants
     return PagingGap(
-        severity=incident.severity, missing=[_role_gap(role) for role in missing], pages_nobody=not reachable
+        severity=incident.severity,
+        missing=[_role_gap(role) for role in missing],
+        pages_nobody=not reachable and not on_call,
+        scheduled=on_call,
     )

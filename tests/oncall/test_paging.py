@@ -120,3 +120,16 @@ def test_triage_at_the_same_severity_after_a_handoff_pages_no_one_new(policy_wit
     with time_machine.travel(SENT_AT + timedelta(hours=1), tick=False):  # Bob is on call now
         incident_services.incident_triage(incident_id=incident.pk, actor=commander)
     assert pages(incident) == {("alice", 1)}
+
+
+def test_a_severity_a_schedule_covers_is_not_reported_as_paging_nobody(policy_with_schedules, open_incident):
+    from incidents.paging_gaps import incident_paging_gap, paging_gap_list
+
+    with time_machine.travel(SENT_AT, tick=False):
+        sev3 = next(g for g in paging_gap_list() if g.severity == "SEV3")  # no stakeholder contacts at all
+        assert sev3.pages_nobody is False and sev3.scheduled == ["AI on-call"]
+        sev2 = next(g for g in paging_gap_list() if g.severity == "SEV2")  # no schedule there: still nobody
+        assert sev2.pages_nobody is True and sev2.scheduled == []
+        incident = open_incident()
+        gap = incident_paging_gap(incident=incident)
+        assert gap is not None and gap.pages_nobody is False and gap.scheduled == ["AI on-call"]
