@@ -45,6 +45,8 @@ CSRF_TRUSTED_ORIGINS = env("CSRF_TRUSTED_ORIGINS")
 # Links in emails and pages point here. Unset, it follows PORT (as `make run` does), so web and worker
 # agree on the port the server actually listens on.
 FIRELINE_BASE_URL = env.str("FIRELINE_BASE_URL", default="") or f"http://127.0.0.1:{env.int('PORT', default=8000)}"
+# Calendar feeds may be fetched from addresses inside the network (an install whose feeds live there).
+FIRELINE_ALLOW_PRIVATE_FETCH = env.bool("FIRELINE_ALLOW_PRIVATE_FETCH", default=False)
 # The reporting organisation named on regulator report PDFs.
 FIRELINE_ORGANISATION_NAME = env.str("FIRELINE_ORGANISATION_NAME", default="Fireline")
 

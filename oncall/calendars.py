@@ -15,6 +15,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from audit import services as audit
+from config.outbound import public_client
 
 from .models import ImportedShift, Layer
 from .rotation import Shift
@@ -117,7 +118,7 @@ def layer_import_ical(*, layer_id: int, actor=None, now: datetime | None = None)
     if not layer.ical_url:
         raise ValidationError({"ical_url": "This layer has no feed to import."})
     try:
-        with httpx.Client(timeout=FEED_TIMEOUT, follow_redirects=True, max_redirects=3) as client:
+        with public_client(timeout=FEED_TIMEOUT, follow_redirects=True, max_redirects=3) as client:
             with client.stream("GET", layer.ical_url, headers={"Accept": "text/calendar"}) as response:
                 response.raise_for_status()
                 chunks, size = [], 0

@@ -189,3 +189,16 @@ def test_a_feed_added_in_the_admin_is_imported_at_once(
     assert feed_server.requests == 1 and layer.imported_shifts.count() > 90
     now = timezone.now()
     assert who_is_on_call(schedule_id=layer.schedule_id, at=now) == who_is_on_call(schedule_id=rotation.pk, at=now)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "169.254.169.254", "10.1.2.3"])
+def test_a_feed_inside_the_network_is_refused_and_never_fetched(rotation, feed_server, host, settings):
+    settings.FIRELINE_ALLOW_PRIVATE_FETCH = False  # the production default
+    url = feed_server.url.replace("127.0.0.1", host) if host != "127.0.0.1" else feed_server.url
+    layer = Layer.objects.create(schedule=rotation, name="internal", ical_url=url)
+    with pytest.raises(ValidationError) as err:
+        layer_import_ical(layer_id=layer.pk, now=NOW)
+    assert "inside the network" in err.value.message_dict["ical_url"][0]
+    assert feed_server.requests == 0
+    layer.refresh_from_db()
+    assert "inside the network" in layer.ical_error
