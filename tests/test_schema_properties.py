@@ -51,6 +51,12 @@ OPERATIONS = [
     "GET /api/v1/postmortems/{id}",
     "PATCH /api/v1/postmortems/{id}",
     "POST /api/v1/postmortems/{id}/actions/{action}",
+    "POST /api/v1/incidents/{id}/findings",
+    "POST /api/v1/incidents/{id}/evidence",
+    "POST /api/v1/incidents/{id}/action-items",
+    "POST /api/v1/action-items/{id}/actions/{action}",
+    "POST /api/v1/incidents/{id}/reportability-decisions",
+    "POST /api/v1/obligations/{id}/submission",
     "POST /api/v1/reports",
 ]
 
@@ -68,6 +74,8 @@ REFERENCES = {
     "PATCH /api/v1/incidents/{id}": {"commander", "members"},
     "POST /api/v1/incidents/{id}/transitions/{name}": {"owner", "duplicate_of"},
     "POST /api/v1/incidents/{id}/containment": {"approved_by"},
+    "POST /api/v1/incidents/{id}/action-items": {"owner"},
+    "POST /api/v1/incidents/{id}/reportability-decisions": {"regimes"},
 }
 
 UNSAYABLE = (

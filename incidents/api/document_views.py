@@ -1,9 +1,11 @@
-"""The API views for communications and post-mortems (see document_writes for what each does)."""
+"""The API views for communications, post-mortems, findings, evidence, action items and regulatory decisions
+(see document_writes and investigation_writes for what each does)."""
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics
 
 from . import document_writes as docs
+from . import investigation_writes as inv
 from .errors import ErrorBody
 from .parsers import JSONParser
 from .views import AUTH_ERRORS, ID_PARAMETER, IDEMPOTENCY_KEY, WRITE_ERRORS
@@ -116,3 +118,80 @@ class PostMortemActionView(generics.GenericAPIView):
     )
     def post(self, request, pk, action):
         return docs.postmortem_act(request, pk, action)
+
+
+# --- findings, evidence, action items, regulatory -----------------------------------------------------------
+
+
+def _post_view(*, doc, request_serializer, response_serializer, created, parameters, handler, many=False):
+    class View(generics.GenericAPIView):
+        required_scope = "incidents"
+        serializer_class = request_serializer
+        parser_classes = [JSONParser]
+
+        @extend_schema(
+            description=doc,
+            parameters=[*parameters, IDEMPOTENCY_KEY],
+            request=request_serializer,
+            responses={(201 if created else 200): response_serializer(many=many), **WRITE_ERRORS},
+        )
+        def post(self, request, **kwargs):
+            return handler(request, **kwargs)
+
+    View.__doc__ = doc
+    return View
+
+
+ROW_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The row's id.")
+
+IncidentFindingsView = _post_view(
+    doc="Record a finding; marked as the root cause, it becomes the incident's root cause and layer.",
+    request_serializer=inv.FindingInputSerializer,
+    response_serializer=inv.FindingSerializer,
+    created=True,
+    parameters=[ID_PARAMETER],
+    handler=lambda request, pk: inv.finding_add(request, pk),
+)
+IncidentEvidenceView = _post_view(
+    doc="Attach AI audit records as evidence, freezing each one's content hash as it is now.",
+    request_serializer=inv.EvidenceInputSerializer,
+    response_serializer=inv.EvidenceSerializer,
+    created=True,
+    many=True,
+    parameters=[ID_PARAMETER],
+    handler=lambda request, pk: inv.evidence_add(request, pk),
+)
+IncidentActionItemsView = _post_view(
+    doc="Add an action item with its owner and due date (reminders are planned from the due date).",
+    request_serializer=inv.ActionItemInputSerializer,
+    response_serializer=inv.ActionItemSerializer,
+    created=True,
+    parameters=[ID_PARAMETER],
+    handler=lambda request, pk: inv.action_item_add(request, pk),
+)
+ActionItemActionView = _post_view(
+    doc="complete, or wont_do with a `reason`.",
+    request_serializer=inv.ActionItemActInputSerializer,
+    response_serializer=inv.ActionItemSerializer,
+    created=False,
+    parameters=[ROW_ID, _action_parameter(("complete", "wont_do"))],
+    handler=lambda request, pk, action: inv.action_item_act(request, pk, action),
+)
+IncidentDecisionsView = _post_view(
+    doc="Record a reportability decision: the regimes that apply (by code), why, and each clock start's instant "
+    "and evidence; the obligations open with their computed deadlines.",
+    request_serializer=inv.DecisionInputSerializer,
+    response_serializer=inv.DecisionSerializer,
+    created=True,
+    parameters=[ID_PARAMETER],
+    handler=lambda request, pk: inv.decision_add(request, pk),
+)
+ObligationSubmitView = _post_view(
+    doc="Record a regulatory report as submitted: to whom, its reference, when; incomplete or ongoing open the "
+    "regime's follow-up report.",
+    request_serializer=inv.SubmissionInputSerializer,
+    response_serializer=inv.ObligationSerializer,
+    created=False,
+    parameters=[ROW_ID],
+    handler=lambda request, pk: inv.obligation_submit(request, pk),
+)

@@ -42,6 +42,24 @@ urlpatterns = [
         document_views.PostMortemActionView.as_view(),
         name="api-postmortem-action",
     ),
+    path("incidents/<str:pk>/findings", document_views.IncidentFindingsView.as_view(), name="api-incident-findings"),
+    path("incidents/<str:pk>/evidence", document_views.IncidentEvidenceView.as_view(), name="api-incident-evidence"),
+    path(
+        "incidents/<str:pk>/action-items", document_views.IncidentActionItemsView.as_view(), name="api-incident-items"
+    ),
+    path(
+        "action-items/<str:pk>/actions/<str:action>",
+        document_views.ActionItemActionView.as_view(),
+        name="api-action-item-action",
+    ),
+    path(
+        "incidents/<str:pk>/reportability-decisions",
+        document_views.IncidentDecisionsView.as_view(),
+        name="api-incident-decisions",
+    ),
+    path(
+        "obligations/<str:pk>/submission", document_views.ObligationSubmitView.as_view(), name="api-obligation-submit"
+    ),
     path("", include("incidents.api.alerts_urls")),
     path("", include("incidents.api.reports_urls")),
     path("", include("incidents.api.evals_urls")),
