@@ -234,6 +234,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     # The docs pages work offline: their JavaScript and CSS come from drf-spectacular-sidecar.
+    # OpenAPI 3.1, so the lifecycle events Fireline sends are described as webhooks beside the endpoints.
+    "OAS_VERSION": "3.1.0",
+    "WEBHOOKS": ["integrations.webhooks.incident_lifecycle_event"],
     # One schema name per choice set, however many fields use it (severity and its override, the two layers).
     "ENUM_NAME_OVERRIDES": {
         "SeverityEnum": "incidents.constants.Severity",

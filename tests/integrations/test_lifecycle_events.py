@@ -117,3 +117,27 @@ def test_a_subscription_must_name_known_events(db):
         with pytest.raises(ValidationError) as caught:
             subscription.full_clean()
         assert "events" in caught.value.message_dict
+
+
+def test_what_is_sent_matches_the_webhook_in_the_openapi_schema(committed, sink, commander, feature):
+    import jsonschema
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    body_schema = schema["webhooks"]["IncidentLifecycleEvent"]["post"]["requestBody"]["content"]["application/json"]
+    validator = jsonschema.Draft202012Validator({**body_schema["schema"], "components": schema["components"]})
+    EventSubscription.objects.create(name="all", url=sink["url"], events=ALL)
+    incident = committed(open_incident, commander, feature)
+    committed(services.incident_triage, incident_id=incident.pk, actor=commander)
+    committed(
+        services.containment_record,
+        incident_id=incident.pk,
+        action_type=ContainmentType.FEATURE_FLAG_OFF,
+        actor=commander,
+        description="off",
+    )
+    assert len(bodies(sink)) == 3
+    for body in bodies(sink):
+        validator.validate(body)
+    validator_errors = list(validator.iter_errors({**bodies(sink)[0], "event": "incident.exploded"}))
+    assert validator_errors  # the schema does say something
