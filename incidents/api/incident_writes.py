@@ -70,8 +70,23 @@ def check_if_match(request, incident: Incident) -> None:
         raise PreconditionFailed()
 
 
+class BodyTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "body_too_large"
+
+
+WRITE_MAX_BYTES = 1024 * 1024  # a declare or a post-mortem section is kilobytes; a megabyte is a mistake or an attack
+
+
 def acting_user(request):
-    """The person a write acts for; a token that acts for no one may only read."""
+    """The person a write acts for; a token that acts for no one may only read. A body over the write
+    limit is refused (413) before anything reads it."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > WRITE_MAX_BYTES:
+        raise BodyTooLarge(f"The body is {length} bytes; a write takes at most {WRITE_MAX_BYTES} bytes.")
     user = getattr(request.auth, "user", None)
     if user is None:
         raise PermissionDenied(

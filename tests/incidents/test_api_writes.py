@@ -282,3 +282,11 @@ def test_a_page_is_acknowledged_over_the_api(cmdr_token, incident):
     response = call("post", f"{LIST_URL}/{incident.pk}/pages/{page.pk}/acknowledge", cmdr_token, {})
     assert response.status_code == 200, response.content
     assert response.json()["state"] == "acknowledged" and response.json()["acknowledged_via"] == "api"
+
+
+def test_a_body_over_the_write_limit_is_413_and_creates_nothing(cmdr_token, billing):
+    huge = {**DECLARE, "summary": "x" * (1024 * 1024 + 10)}
+    response = declare(cmdr_token, huge)
+    assert response.status_code == 413
+    assert "at most" in response.json()["detail"]
+    assert not Incident.objects.exists()
