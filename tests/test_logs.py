@@ -26,6 +26,11 @@ def test_a_json_line_carries_the_context_and_leaves_the_record_unchanged():
     handler.setFormatter(FirelineJsonFormatter())
     handler.addFilter(ContextFilter())
     logger = logging.getLogger("fireline.test.logs")
+    # whatever an earlier test's logging setup left (a worker configures logging in-process): this logger speaks
+    was = (logger.level, logger.disabled, logging.root.manager.disable)
+    logger.setLevel(logging.DEBUG)
+    logger.disabled = False
+    logging.disable(logging.NOTSET)
     logger.addHandler(handler)
     logger.propagate = False
     token = incident_var.set("INC-7")
@@ -37,6 +42,9 @@ def test_a_json_line_carries_the_context_and_leaves_the_record_unchanged():
         incident_var.reset(token)
         logger.removeHandler(handler)
         logger.propagate = True
+        logger.setLevel(was[0])
+        logger.disabled = was[1]
+        logging.disable(was[2])
     line = json.loads(stream.getvalue())
     assert line["message"] == "paged [email]" and line["incident"] == "INC-7" and line["level"] == "WARNING"
     assert record_seen[0].getMessage() == "paged ana@example.com"  # other handlers (pytest's) see it as it was
