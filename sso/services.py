@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
+from audit import services as audit
 from sso.models import ProviderIdentity
 
 logger = logging.getLogger(__name__)
@@ -68,9 +69,17 @@ def user_sign_in_from_claims(*, issuer: str, claims: dict):
 
     groups = claimed_groups(claims)
     roles = list(Group.objects.filter(provider_mappings__provider_group__in=groups).distinct())
+    is_new = user.pk is None
+    before = {"roles": [] if is_new else sorted(user.groups.values_list("name", flat=True)), "is_staff": user.is_staff}
     user.is_staff = bool(roles)
     user.save()
     user.groups.set(roles)
+    after = {"roles": sorted(r.name for r in roles), "is_staff": user.is_staff}
+    # the action log says what the provider made of whom: a new account, and every change of roles
+    if is_new:
+        audit.log_created(actor=None, target=user, values={"username": user.username, "via": "single sign-on", **after})
+    else:
+        audit.log_changed(actor=None, target=user, before=before, after=after)
     ProviderIdentity.objects.update_or_create(
         issuer=issuer, subject=subject, defaults={"user": user, "last_login_groups": groups}
     )

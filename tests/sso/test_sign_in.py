@@ -74,6 +74,12 @@ def test_a_group_removed_at_the_provider_removes_the_role_at_the_next_sign_in(cl
     ada = User.objects.get(username="ada")
     assert list(ada.groups.values_list("name", flat=True)) == ["Incident Commander"]
     assert ada.last_name == "King" and User.objects.filter(username="ada").count() == 1
+    # the action log says the provider took the Legal role away, and made the account in the first place
+    from audit.models import ActionLogEntry
+
+    change = ActionLogEntry.objects.filter(verb="changed", target_type="auth.user", target_id=str(ada.pk)).get()
+    assert change.before["roles"] == ["Incident Commander", "Legal"] and change.after["roles"] == ["Incident Commander"]
+    assert ActionLogEntry.objects.filter(verb="created", target_type="auth.user", target_id=str(ada.pk)).exists()
 
 
 def test_a_user_without_a_mapped_group_gets_no_staff_access(client, sso, mappings):
