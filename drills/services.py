@@ -8,7 +8,6 @@ Messages are outbox rows (incidents.services.notifications), delivered after com
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -33,8 +32,8 @@ from incidents.services.containment import incident_end_drill
 from incidents.services.flags import killswitch_stand_in
 from incidents.services.incidents import incident_open
 from incidents.services.notifications import notification_enqueue
+from incidents.services.workflow import TransitionOption, failure_text, timeline_change, transition_for
 from incidents.services.workflow import actor_user as _user
-from incidents.services.workflow import timeline_change
 
 from .constants import REMINDERS, DrillState
 from .models import Drill, DrillChecklistItem, DrillInject, DrillPolicy, DrillReminder, Scenario, StepCorrection
@@ -50,17 +49,6 @@ TRANSITION_LABELS = {
     "cancel": "Cancel drill",
 }
 GAP_DUE_DAYS = 14
-
-
-@dataclass
-class TransitionOption:
-    name: str
-    label: str
-    blockers: list[str] = field(default_factory=list)
-
-    @property
-    def is_allowed(self) -> bool:
-        return not self.blockers
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -138,7 +126,7 @@ def _log_transition(drill: Drill, source: str, name: str, actor, details: dict |
 def _transition(drill: Drill, name: str, actor) -> str:
     """Permission, then guards in words, then the transition; returns the state it left."""
     method = getattr(drill, name)
-    transition = method._django_fsm.get_transition(drill.state)
+    transition = transition_for(drill, name)
     if transition is None:
         raise ValidationError(f"Not possible while the drill is {drill.get_state_display().lower()}.")
     if actor is not None and not transition.has_perm(drill, actor):
@@ -159,12 +147,10 @@ def _save(drill: Drill) -> None:
 
 
 def drill_transition_blockers(drill: Drill, name: str) -> list[str]:
-    transition = getattr(drill, name)._django_fsm.get_transition(drill.state)
+    transition = transition_for(drill, name)
     if transition is None:
         return [f"Not possible while the drill is {drill.get_state_display().lower()}."]
-    return [
-        getattr(cond, "failure", cond.__name__.replace("_", " ")) for cond in transition.conditions if not cond(drill)
-    ]
+    return [failure_text(cond, drill) for cond in transition.conditions if not cond(drill)]
 
 
 def drill_transition_options(drill: Drill, user) -> list[TransitionOption]:

@@ -7,7 +7,6 @@ transaction. Nothing leaves the database here; side effects are queued with on_c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +24,7 @@ from incidents.models.incident import guards
 from .errors import IncidentChanged
 from .escalation import incident_notify_state, incident_page, severity_rank
 from .triage import triage_apply
+from .workflow import TransitionOption, failure_text, transition_for
 from .workflow import require_visible as _require_visible
 
 # Labels the incident page shows on its buttons, in the order of the playbook.
@@ -81,18 +81,6 @@ EDITABLE_FIELDS = [
     "communications_summary",
 ]
 AUDITED_FIELDS = EDITABLE_FIELDS + ["severity", "impact", "triage_rule", "members"]
-
-
-@dataclass
-class TransitionOption:
-    name: str
-    label: str
-    blockers: list[str] = field(default_factory=list)
-    needs_reason: bool = False
-
-    @property
-    def is_allowed(self) -> bool:
-        return not self.blockers
 
 
 def _timeline(incident: Incident, *, kind: str, text: str, actor, occurred_at: datetime | None = None) -> TimelineEntry:
@@ -232,10 +220,7 @@ def incident_update(*, incident_id: int, changes: dict[str, Any], actor) -> Inci
 
 def transition_blockers(incident: Incident, name: str, *, include_input_guards: bool = True) -> list[str]:
     """Why a transition cannot fire now, in words; empty when it can."""
-    method = getattr(incident, name)
-    meta = method._django_fsm
-    current = incident.state
-    transition = meta.get_transition(current)
+    transition = transition_for(incident, name)
     if transition is None:
         return [f"Not possible while the incident is {incident.get_state_display().lower()}."]
     blockers = []
@@ -244,8 +229,7 @@ def transition_blockers(incident: Incident, name: str, *, include_input_guards: 
             if cond is guards.evals_prove_the_fix:
                 blockers.extend(evals_blockers(incident))  # say exactly which case and why
             else:
-                failure = getattr(cond, "failure", cond.__name__.replace("_", " "))
-                blockers.append(failure(incident) if callable(failure) else failure)  # some name what is missing
+                blockers.append(failure_text(cond, incident))  # some name what is missing
     return blockers
 
 
@@ -278,7 +262,7 @@ def _run_transition(
         raise IncidentChanged()
     label = TRANSITION_LABELS.get(name, name.replace("_", " ")).lower()
     method = getattr(incident, name)
-    transition = method._django_fsm.get_transition(incident.state)
+    transition = transition_for(incident, name)
     if actor is not None and transition is not None and not transition.has_perm(incident, actor):
         raise PermissionDenied(f"You may not {label} incidents.")
     if prepare is not None:

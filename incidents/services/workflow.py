@@ -6,6 +6,8 @@ incident's timeline, all in the caller's transaction.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.utils import timezone
@@ -15,6 +17,36 @@ from audit import services as audit
 from incidents.constants import TimelineKind
 from incidents.models import Incident, TimelineEntry
 from incidents.selectors import incident_is_visible
+
+
+@dataclass
+class TransitionOption:
+    """A button a user may press from the current state, with what stops it now, in words."""
+
+    name: str
+    label: str
+    blockers: list[str] = field(default_factory=list)
+    needs_reason: bool = False
+
+    @property
+    def is_allowed(self) -> bool:
+        return not self.blockers
+
+
+def transition_for(document: models.Model, name: str):
+    """The django-fsm transition `name` from the document's current state, or None.
+
+    The one place that reads django-fsm's per-method metadata (its public API answers "can it proceed",
+    not "which guards fail"): every workflow asks here to say in words why a button is disabled.
+    """
+    meta = getattr(getattr(document, name, None), "_django_fsm", None)
+    return meta.get_transition(document.state) if meta is not None else None
+
+
+def failure_text(condition, document) -> str:
+    """A guard's failure text: its `failure` (a string, or a function of the document) or its name in words."""
+    failure = getattr(condition, "failure", condition.__name__.replace("_", " "))
+    return failure(document) if callable(failure) else failure
 
 
 def actor_user(actor):
