@@ -27,7 +27,7 @@ urlpatterns = [
     ),
     path("drills/", include("drills.urls")),
     path("oncall/", include("oncall.urls")),
-    path("sso/", include("sso.urls")),
+    path("oidc/", include("sso.urls")),  # the design's public name for sign-in through the provider
     path("", include("audit.urls")),
     path("", include("incidents.urls")),
 ]

@@ -10,7 +10,7 @@ def oidc_provider(tmp_path_factory):
     """oidc-provider on a free port, for the Django test client (http://testserver)."""
     provider = start_provider(
         tmp_dir=tmp_path_factory.mktemp("oidc"),
-        redirect_uris=["http://testserver/sso/callback/"],
+        redirect_uris=["http://testserver/oidc/callback/"],
         post_logout_redirect_uris=["http://testserver/admin/login/"],
     )
     yield provider

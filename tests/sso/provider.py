@@ -134,6 +134,6 @@ def sign_in_at_provider(authorize_url: str, *, login: str, http: httpx.Client | 
         if response.status_code not in (302, 303):
             raise AssertionError(f"the provider answered {response.status_code}: {response.text[:500]}")
         url = urljoin(url, response.headers["location"])
-        if "/sso/callback/" in url:
+        if "/oidc/callback/" in url:
             return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
     raise AssertionError("the provider never sent the browser back to Fireline")

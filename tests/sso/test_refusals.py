@@ -27,7 +27,7 @@ def mapped(db):
 
 def provider_answer(client) -> dict:
     """The query the provider sends back after a real sign-in, not yet given to Fireline."""
-    return sign_in_at_provider(client.get("/sso/login/")["Location"], login="ada")
+    return sign_in_at_provider(client.get("/oidc/login/")["Location"], login="ada")
 
 
 def assert_refused(response, client):
@@ -39,15 +39,15 @@ def assert_refused(response, client):
 
 def test_a_state_fireline_did_not_issue_is_refused(client, sso, mapped):
     answer = provider_answer(client)
-    response = client.get("/sso/callback/", {**answer, "state": "forged-state"})
+    response = client.get("/oidc/callback/", {**answer, "state": "forged-state"})
     assert_refused(response, client)
 
 
 def test_a_state_is_used_once(client, sso, mapped):
     answer = provider_answer(client)
-    assert client.get("/sso/callback/", answer).status_code == 302
+    assert client.get("/oidc/callback/", answer).status_code == 302
     client.logout()
-    assert client.get("/sso/callback/", answer).status_code == 400  # a replayed answer
+    assert client.get("/oidc/callback/", answer).status_code == 400  # a replayed answer
 
 
 def test_an_id_token_with_another_nonce_is_refused(client, sso, mapped):
@@ -55,14 +55,14 @@ def test_an_id_token_with_another_nonce_is_refused(client, sso, mapped):
     session = client.session
     session["oidc_states"][answer["state"]]["nonce"] = "not-the-nonce-sent-to-the-provider"
     session.save()
-    assert_refused(client.get("/sso/callback/", answer), client)
+    assert_refused(client.get("/oidc/callback/", answer), client)
 
 
 def test_an_expired_id_token_is_refused(client, sso, mapped):
     answer = provider_answer(client)
     # The provider issues a fresh token; Fireline's clock reads it two hours later, past its expiry.
     with time_machine.travel(dt.datetime.now(tz=dt.UTC) + dt.timedelta(hours=2), tick=True):
-        assert_refused(client.get("/sso/callback/", answer), client)
+        assert_refused(client.get("/oidc/callback/", answer), client)
 
 
 def test_a_code_without_the_pkce_verifier_is_refused_by_the_provider(client, sso, mapped):
@@ -70,7 +70,7 @@ def test_a_code_without_the_pkce_verifier_is_refused_by_the_provider(client, sso
     session = client.session
     session["oidc_states"][answer["state"]]["code_verifier"] = "x" * 64
     session.save()
-    response = client.get("/sso/callback/", answer)
+    response = client.get("/oidc/callback/", answer)
     assert response.status_code == 503  # the token endpoint said no: nothing to sign in with
     assert not User.objects.filter(username="ada").exists()
 
@@ -80,7 +80,7 @@ def real_id_token(client, sso, mapped):
     """An ID token the provider really issued, and the nonce it was issued for."""
     answer = provider_answer(client)
     nonce = client.session["oidc_states"][answer["state"]]["nonce"]
-    client.get("/sso/callback/", answer)
+    client.get("/oidc/callback/", answer)
     return client.session["oidc_id_token"], nonce
 
 
@@ -153,7 +153,7 @@ def test_password_login_on_is_unchanged(client, db, settings):
 
 
 def test_logout_ends_the_session_and_the_provider_session(client, sso, mapped):
-    client.get("/sso/callback/", provider_answer(client))
+    client.get("/oidc/callback/", provider_answer(client))
     response = client.post("/admin/logout/")
     assert response.status_code == 302
     location = response["Location"]

@@ -21,7 +21,7 @@ def mappings(db):
 
 
 def start(client, next_url: str = "") -> str:
-    response = client.get("/sso/login/" + (f"?next={next_url}" if next_url else ""))
+    response = client.get("/oidc/login/" + (f"?next={next_url}" if next_url else ""))
     assert response.status_code == 302, response.content
     return response["Location"]
 
@@ -29,21 +29,21 @@ def start(client, next_url: str = "") -> str:
 def sign_in(client, login: str):
     """The whole code flow: Fireline -> the provider's login page -> Fireline's callback."""
     answer = sign_in_at_provider(start(client), login=login)
-    return client.get("/sso/callback/", answer)
+    return client.get("/oidc/callback/", answer)
 
 
 def test_the_login_page_offers_the_provider_and_keeps_the_password_form(client, sso):
     page = client.get("/admin/login/?next=/admin/").content.decode()
     assert "Sign in with Example ID" in page
-    assert 'href="/sso/login/?next=/admin/"' in page
+    assert 'href="/oidc/login/?next=/admin/"' in page
     assert 'name="username"' in page and "<details" not in page
 
 
 def test_without_an_issuer_nothing_changes(client, db, settings):
     settings.OIDC_ISSUER = ""
     assert "Sign in with" not in client.get("/admin/login/").content.decode()
-    assert client.get("/sso/login/").status_code == 404
-    assert client.get("/sso/callback/?code=x&state=y").status_code == 404
+    assert client.get("/oidc/login/").status_code == 404
+    assert client.get("/oidc/callback/?code=x&state=y").status_code == 404
 
 
 def test_the_authorization_request_uses_pkce_state_and_nonce(client, sso):
@@ -84,10 +84,10 @@ def test_a_group_removed_at_the_provider_removes_the_role_at_the_next_sign_in(cl
 
 def test_a_user_without_a_mapped_group_gets_no_staff_access(client, sso, mappings):
     response = sign_in(client, "grace")
-    assert response["Location"] == "/sso/no-access/"
+    assert response["Location"] == "/oidc/no-access/"
     grace = User.objects.get(username="grace")
     assert not grace.is_staff and not grace.groups.exists()
-    page = client.get("/sso/no-access/")
+    page = client.get("/oidc/no-access/")
     assert page.status_code == 403
     assert "none of your groups there gives you a role in Fireline" in page.content.decode()
     assert client.get("/admin/").status_code == 302  # not signed in
@@ -97,7 +97,7 @@ def test_losing_every_mapped_group_takes_staff_access_away(client, sso, mappings
     sign_in(client, "ada")
     sso.set_groups("ada", ["somewhere-else"])
     client.logout()
-    assert sign_in(client, "ada")["Location"] == "/sso/no-access/"
+    assert sign_in(client, "ada")["Location"] == "/oidc/no-access/"
     ada = User.objects.get(username="ada")
     assert not ada.is_staff and not ada.groups.exists()
 
@@ -121,7 +121,7 @@ def test_discovery_failure_is_said_on_the_page_not_a_500(client, db, settings, s
     from .provider import free_port
 
     configure(settings, f"http://127.0.0.1:{free_port()}")
-    response = client.get("/sso/login/")
+    response = client.get("/oidc/login/")
     assert response.status_code == 503
     assert "Single sign-on is unavailable" in response.content.decode()
     assert "Fireline could not reach Example ID" in response.content.decode()

@@ -14,7 +14,7 @@ from tests.sso.provider import start_provider
 def browser_provider(live_server, tmp_path):
     provider = start_provider(
         tmp_dir=tmp_path,
-        redirect_uris=[f"{live_server.url}/sso/callback/"],
+        redirect_uris=[f"{live_server.url}/oidc/callback/"],
         post_logout_redirect_uris=[f"{live_server.url}/admin/login/"],
     )
     yield provider
