@@ -45,18 +45,18 @@ OPERATIONS = [
     "POST /api/v1/incidents/{id}/pages/{page_id}/acknowledge",
     "POST /api/v1/incidents/{id}/communications",
     "POST /api/v1/incidents/{id}/postmortem",
-    "GET /api/v1/communications/{id}",
-    "PATCH /api/v1/communications/{id}",
-    "POST /api/v1/communications/{id}/actions/{action}",
-    "GET /api/v1/postmortems/{id}",
-    "PATCH /api/v1/postmortems/{id}",
-    "POST /api/v1/postmortems/{id}/actions/{action}",
+    "GET /api/v1/incidents/{id}/communications/{comm_id}",
+    "PATCH /api/v1/incidents/{id}/communications/{comm_id}",
+    "POST /api/v1/incidents/{id}/communications/{comm_id}/actions/{action}",
+    "GET /api/v1/incidents/{id}/postmortem",
+    "PATCH /api/v1/incidents/{id}/postmortem",
+    "POST /api/v1/incidents/{id}/postmortem/actions/{action}",
     "POST /api/v1/incidents/{id}/findings",
     "POST /api/v1/incidents/{id}/evidence",
     "POST /api/v1/incidents/{id}/action-items",
-    "POST /api/v1/action-items/{id}/actions/{action}",
+    "POST /api/v1/incidents/{id}/action-items/{item_id}/actions/{action}",
     "POST /api/v1/incidents/{id}/reportability-decisions",
-    "POST /api/v1/obligations/{id}/submission",
+    "POST /api/v1/incidents/{id}/obligations/{obligation_id}/submission",
     "POST /api/v1/reports",
 ]
 
@@ -142,9 +142,13 @@ def test_every_operation_answers_as_documented(api_schema, token, label, mode):
         excluded = []
         if mode == GenerationMode.POSITIVE:
             excluded.append(positive_data_acceptance)  # checked below, with what the schema cannot say
-        if label in READ_PER_ALERT:
+        if mode == GenerationMode.NEGATIVE:
+            # checked below: a 413 (a body over the size limit, refused before it is read) is a rejection too,
+            # which schemathesis's own check does not count
             excluded.append(negative_data_rejection)
         response = case.call_and_validate(excluded_checks=excluded)
+        if mode == GenerationMode.NEGATIVE and label not in READ_PER_ALERT:
+            assert 400 <= response.status_code < 500, (label, response.status_code, response.text[:300])
         if mode == GenerationMode.POSITIVE and response.status_code == 400:
             # What JSON Schema cannot say: text that is only spaces or holds NUL or a lone surrogate, and
             # rules across fields or against the clock.

@@ -10,7 +10,7 @@ from .errors import ErrorBody
 from .parsers import JSONParser
 from .views import AUTH_ERRORS, ID_PARAMETER, IDEMPOTENCY_KEY, WRITE_ERRORS
 
-DOC_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The document's id.")
+COMM_ID = OpenApiParameter("comm_id", int, OpenApiParameter.PATH, description="The communication's id.")
 NOT_FOUND = {404: OpenApiResponse(ErrorBody, description="No such document, or one on an incident you may not see.")}
 CONFLICT = {409: OpenApiResponse(ErrorBody, description="Not possible in the document's state (the body says why).")}
 
@@ -41,18 +41,20 @@ class CommunicationView(generics.GenericAPIView):
     serializer_class = docs.CommunicationSerializer
     parser_classes = [JSONParser]
 
-    @extend_schema(parameters=[DOC_ID], responses={200: docs.CommunicationSerializer, **NOT_FOUND, **AUTH_ERRORS})
-    def get(self, request, pk):
-        return docs.communication_get(request, pk)
+    @extend_schema(
+        parameters=[ID_PARAMETER, COMM_ID], responses={200: docs.CommunicationSerializer, **NOT_FOUND, **AUTH_ERRORS}
+    )
+    def get(self, request, pk, comm_id):
+        return docs.communication_get(request, pk, comm_id)
 
     @extend_schema(
         description="Edit a draft's subject, body or recipients.",
-        parameters=[DOC_ID],
+        parameters=[ID_PARAMETER, COMM_ID],
         request=docs.CommunicationPatchSerializer,
         responses={200: docs.CommunicationSerializer, **WRITE_ERRORS},
     )
-    def patch(self, request, pk):
-        return docs.communication_edit(request, pk)
+    def patch(self, request, pk, comm_id):
+        return docs.communication_edit(request, pk, comm_id)
 
 
 class CommunicationActionView(generics.GenericAPIView):
@@ -63,17 +65,18 @@ class CommunicationActionView(generics.GenericAPIView):
     @extend_schema(
         description="submit, approve (Legal or Communications for what leaves the company), send, send_back (with "
         "`note`) or cancel (with `reason`).",
-        parameters=[DOC_ID, _action_parameter(docs.COMMUNICATION_ACTIONS), IDEMPOTENCY_KEY],
+        parameters=[ID_PARAMETER, COMM_ID, _action_parameter(docs.COMMUNICATION_ACTIONS), IDEMPOTENCY_KEY],
         request=docs.ActionInputSerializer,
         responses={200: docs.CommunicationSerializer, **WRITE_ERRORS},
     )
-    def post(self, request, pk, action):
-        return docs.communication_act(request, pk, action)
+    def post(self, request, pk, comm_id, action):
+        return docs.communication_act(request, pk, comm_id, action)
 
 
-class IncidentPostMortemView(generics.GenericAPIView):
+class PostMortemView(generics.GenericAPIView):
     required_scope = "incidents"
     serializer_class = docs.PostMortemSerializer
+    parser_classes = [JSONParser]
 
     @extend_schema(
         description="Start the incident's post-mortem from the default template (one per incident).",
@@ -84,19 +87,13 @@ class IncidentPostMortemView(generics.GenericAPIView):
     def post(self, request, pk):
         return docs.postmortem_start(request, pk)
 
-
-class PostMortemView(generics.GenericAPIView):
-    required_scope = "incidents"
-    serializer_class = docs.PostMortemSerializer
-    parser_classes = [JSONParser]
-
-    @extend_schema(parameters=[DOC_ID], responses={200: docs.PostMortemSerializer, **NOT_FOUND, **AUTH_ERRORS})
+    @extend_schema(parameters=[ID_PARAMETER], responses={200: docs.PostMortemSerializer, **NOT_FOUND, **AUTH_ERRORS})
     def get(self, request, pk):
         return docs.postmortem_get(request, pk)
 
     @extend_schema(
         description="Edit a draft's sections.",
-        parameters=[DOC_ID],
+        parameters=[ID_PARAMETER],
         request=docs.PostMortemPatchSerializer,
         responses={200: docs.PostMortemSerializer, **WRITE_ERRORS},
     )
@@ -112,7 +109,7 @@ class PostMortemActionView(generics.GenericAPIView):
     @extend_schema(
         description="submit (refused while a section is empty or holds the template's guidance), approve (each "
         "reviewer the triage matrix names, as themselves), request_changes (with `note`) or publish.",
-        parameters=[DOC_ID, _action_parameter(docs.POSTMORTEM_ACTIONS), IDEMPOTENCY_KEY],
+        parameters=[ID_PARAMETER, _action_parameter(docs.POSTMORTEM_ACTIONS), IDEMPOTENCY_KEY],
         request=docs.ActionInputSerializer,
         responses={200: docs.PostMortemSerializer, **WRITE_ERRORS},
     )
@@ -142,7 +139,8 @@ def _post_view(*, doc, request_serializer, response_serializer, created, paramet
     return View
 
 
-ROW_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The row's id.")
+ITEM_ID = OpenApiParameter("item_id", int, OpenApiParameter.PATH, description="The action item's id.")
+OBLIGATION_ID = OpenApiParameter("obligation_id", int, OpenApiParameter.PATH, description="The obligation's id.")
 
 IncidentFindingsView = _post_view(
     doc="Record a finding; marked as the root cause, it becomes the incident's root cause and layer.",
@@ -174,8 +172,8 @@ ActionItemActionView = _post_view(
     request_serializer=inv.ActionItemActInputSerializer,
     response_serializer=inv.ActionItemSerializer,
     created=False,
-    parameters=[ROW_ID, _action_parameter(("complete", "wont_do"))],
-    handler=lambda request, pk, action: inv.action_item_act(request, pk, action),
+    parameters=[ID_PARAMETER, ITEM_ID, _action_parameter(("complete", "wont_do"))],
+    handler=lambda request, pk, item_id, action: inv.action_item_act(request, pk, item_id, action),
 )
 IncidentDecisionsView = _post_view(
     doc="Record a reportability decision: the regimes that apply (by code), why, and each clock start's instant "
@@ -192,6 +190,6 @@ ObligationSubmitView = _post_view(
     request_serializer=inv.SubmissionInputSerializer,
     response_serializer=inv.ObligationSerializer,
     created=False,
-    parameters=[ROW_ID],
-    handler=lambda request, pk: inv.obligation_submit(request, pk),
+    parameters=[ID_PARAMETER, OBLIGATION_ID],
+    handler=lambda request, pk, obligation_id: inv.obligation_submit(request, pk, obligation_id),
 )

@@ -14,7 +14,6 @@ from rest_framework.response import Response
 
 from incidents.constants import Audience
 from incidents.models import Communication, PostMortem
-from incidents.selectors import incident_is_visible
 from incidents.services import communications as comms
 from incidents.services import postmortems as pms
 
@@ -122,16 +121,17 @@ POSTMORTEM_ACTIONS = {
 }
 
 
-def _visible(request, model, pk: str):
-    if not (pk.isascii() and pk.isdigit() and len(pk) <= 19 and int(pk) <= PK_MAX):
-        raise NotFound()
+def _visible(request, model, incident_pk: str, pk: str | None = None):
+    """The incident's document (a communication by id, or its post-mortem), if the user may see the incident."""
+    incident = visible_incident(request, incident_pk)
     try:
-        document = model.objects.select_related("incident").get(pk=int(pk))
+        if pk is None:
+            return model.objects.select_related("incident").get(incident=incident)
+        if not (pk.isascii() and pk.isdigit() and len(pk) <= 19 and int(pk) <= PK_MAX):
+            raise NotFound()
+        return model.objects.select_related("incident").get(pk=int(pk), incident=incident)
     except ObjectDoesNotExist as exc:
         raise NotFound() from exc
-    if not incident_is_visible(user=request.user, incident=document.incident):
-        raise NotFound()
-    return document
 
 
 def _fresh(model, pk: int, serializer) -> dict:
@@ -161,13 +161,13 @@ def communication_draft(request, pk: str) -> Response:
     return run_write(request, run)
 
 
-def communication_get(request, pk: str) -> Response:
-    return Response(CommunicationSerializer(_visible(request, Communication, pk)).data)
+def communication_get(request, pk: str, comm_id: str) -> Response:
+    return Response(CommunicationSerializer(_visible(request, Communication, pk, comm_id)).data)
 
 
-def communication_edit(request, pk: str) -> Response:
+def communication_edit(request, pk: str, comm_id: str) -> Response:
     user = acting_user(request)
-    communication = _visible(request, Communication, pk)
+    communication = _visible(request, Communication, pk, comm_id)
     data = CommunicationPatchSerializer(data=request.data, partial=True)
     data.is_valid(raise_exception=True)
 
@@ -178,9 +178,9 @@ def communication_edit(request, pk: str) -> Response:
     return run_write(request, run)
 
 
-def communication_act(request, pk: str, action: str) -> Response:
+def communication_act(request, pk: str, comm_id: str, action: str) -> Response:
     user = acting_user(request)
-    communication = _visible(request, Communication, pk)
+    communication = _visible(request, Communication, pk, comm_id)
     if action not in COMMUNICATION_ACTIONS:
         raise NotFound(f"No action {action!r}: one of {', '.join(COMMUNICATION_ACTIONS)}.")
     data = ActionInputSerializer(data=request.data)

@@ -13,7 +13,6 @@ from incidents.deadlines import ClockStart
 from incidents.models import ActionItem, Regime, RegulatoryObligation
 from incidents.models.actions import ActionItemKind
 from incidents.models.findings import CommonFinding
-from incidents.selectors import incident_is_visible
 from incidents.services import action_items as items
 from incidents.services import regulatory
 from incidents.services.findings import finding_record
@@ -133,14 +132,13 @@ def _int(value: str) -> int:
     return int(value)
 
 
-def _visible_row(request, model, pk: str):
+def _visible_row(request, model, incident_pk: str, pk: str):
+    """The incident's row by id, if the user may see the incident."""
+    incident = visible_incident(request, incident_pk)
     try:
-        row = model.objects.select_related("incident").get(pk=_int(pk))
+        return model.objects.select_related("incident").get(pk=_int(pk), incident=incident)
     except ObjectDoesNotExist as exc:
         raise NotFound() from exc
-    if not incident_is_visible(user=request.user, incident=row.incident):
-        raise NotFound()
-    return row
 
 
 # --- the writes -------------------------------------------------------------------------------------------
@@ -192,9 +190,9 @@ def action_item_add(request, pk: str) -> Response:
     return run_write(request, run)
 
 
-def action_item_act(request, pk: str, action: str) -> Response:
+def action_item_act(request, pk: str, item_id: str, action: str) -> Response:
     user = acting_user(request)
-    item = _visible_row(request, ActionItem, pk)
+    item = _visible_row(request, ActionItem, pk, item_id)
     if action not in ("complete", "wont_do"):
         raise NotFound(f"No action {action!r}: complete or wont_do.")
     data = ActionItemActInputSerializer(data=request.data)
@@ -235,9 +233,9 @@ def decision_add(request, pk: str) -> Response:
     return run_write(request, run)
 
 
-def obligation_submit(request, pk: str) -> Response:
+def obligation_submit(request, pk: str, obligation_id: str) -> Response:
     user = acting_user(request)
-    obligation = _visible_row(request, RegulatoryObligation, pk)
+    obligation = _visible_row(request, RegulatoryObligation, pk, obligation_id)
     data = SubmissionInputSerializer(data=request.data)
     data.is_valid(raise_exception=True)
 

@@ -29,16 +29,19 @@ urlpatterns = [
         document_views.IncidentCommunicationsView.as_view(),
         name="api-incident-communications",
     ),
-    path("incidents/<str:pk>/postmortem", document_views.IncidentPostMortemView.as_view(), name="api-incident-pm"),
-    path("communications/<str:pk>", document_views.CommunicationView.as_view(), name="api-communication"),
     path(
-        "communications/<str:pk>/actions/<str:action>",
+        "incidents/<str:pk>/communications/<str:comm_id>",
+        document_views.CommunicationView.as_view(),
+        name="api-communication",
+    ),
+    path(
+        "incidents/<str:pk>/communications/<str:comm_id>/actions/<str:action>",
         document_views.CommunicationActionView.as_view(),
         name="api-communication-action",
     ),
-    path("postmortems/<str:pk>", document_views.PostMortemView.as_view(), name="api-postmortem"),
+    path("incidents/<str:pk>/postmortem", document_views.PostMortemView.as_view(), name="api-postmortem"),
     path(
-        "postmortems/<str:pk>/actions/<str:action>",
+        "incidents/<str:pk>/postmortem/actions/<str:action>",
         document_views.PostMortemActionView.as_view(),
         name="api-postmortem-action",
     ),
@@ -48,7 +51,7 @@ urlpatterns = [
         "incidents/<str:pk>/action-items", document_views.IncidentActionItemsView.as_view(), name="api-incident-items"
     ),
     path(
-        "action-items/<str:pk>/actions/<str:action>",
+        "incidents/<str:pk>/action-items/<str:item_id>/actions/<str:action>",
         document_views.ActionItemActionView.as_view(),
         name="api-action-item-action",
     ),
@@ -58,7 +61,9 @@ urlpatterns = [
         name="api-incident-decisions",
     ),
     path(
-        "obligations/<str:pk>/submission", document_views.ObligationSubmitView.as_view(), name="api-obligation-submit"
+        "incidents/<str:pk>/obligations/<str:obligation_id>/submission",
+        document_views.ObligationSubmitView.as_view(),
+        name="api-obligation-submit",
     ),
     path("", include("incidents.api.alerts_urls")),
     path("", include("incidents.api.reports_urls")),

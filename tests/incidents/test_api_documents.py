@@ -39,7 +39,7 @@ def billing(db):
 def test_an_affected_users_letter_is_drafted_edited_approved_by_legal_and_sent(people, incident):
     drafted = call("post", f"{LIST_URL}/{incident.pk}/communications", people["cmdr"], {"audience": "affected_users"})
     assert drafted.status_code == 201, drafted.content
-    url = f"/api/v1/communications/{drafted.json()['id']}"
+    url = f"{LIST_URL}/{incident.pk}/communications/{drafted.json()['id']}"
     assert drafted.json()["state"] == "draft"
     edited = call(
         "patch",
@@ -60,7 +60,7 @@ def test_an_affected_users_letter_is_drafted_edited_approved_by_legal_and_sent(p
 
 def test_leftover_guidance_or_a_bad_action_is_refused_in_words(people, incident):
     drafted = call("post", f"{LIST_URL}/{incident.pk}/communications", people["cmdr"], {"audience": "internal"})
-    url = f"/api/v1/communications/{drafted.json()['id']}"
+    url = f"{LIST_URL}/{incident.pk}/communications/{drafted.json()['id']}"
     submitted = call("post", f"{url}/actions/submit", people["cmdr"], {})
     assert submitted.status_code == 400  # the template's guidance is still in it
     assert Communication.objects.get(pk=drafted.json()["id"]).state == "draft"
@@ -72,7 +72,7 @@ def test_a_post_mortem_is_written_reviewed_and_published_over_the_api(people, in
     Incident.objects.filter(pk=incident.pk).update(state="postmortem")
     started = call("post", f"{LIST_URL}/{incident.pk}/postmortem", people["cmdr"], {})
     assert started.status_code == 201, started.content
-    url = f"/api/v1/postmortems/{started.json()['id']}"
+    url = f"{LIST_URL}/{incident.pk}/postmortem"
     early = call("post", f"{url}/actions/submit", people["cmdr"], {})
     assert early.status_code == 400  # empty sections or the template's guidance
     sections = dict(WRITTEN)
@@ -94,7 +94,7 @@ def test_documents_of_a_restricted_incident_are_404_to_outsiders(people, billing
     )
     drafted = call("post", f"{LIST_URL}/{leak.pk}/communications", people["cmdr"], {"audience": "internal"})
     outsider = token_for(UserFactory(username="other-cmdr", role="Incident Commander"))
-    url = f"/api/v1/communications/{drafted.json()['id']}"
+    url = f"{LIST_URL}/{leak.pk}/communications/{drafted.json()['id']}"
     assert call("get", url, outsider).status_code == 404
     assert call("post", f"{url}/actions/submit", outsider, {}).status_code == 404
     assert call("post", f"{LIST_URL}/{leak.pk}/communications", outsider, {"audience": "internal"}).status_code == 404

@@ -47,7 +47,7 @@ def test_an_action_item_is_added_and_completed_by_its_owner(commander, incident)
     body = {"title": "Tenant filter in the retriever", "kind": "prevent", "owner": commander.username, "due_date": due}
     made = call("post", f"{LIST_URL}/{incident.pk}/action-items", raw, body)
     assert made.status_code == 201, made.content
-    done = call("post", f"/api/v1/action-items/{made.json()['id']}/actions/complete", raw, {})
+    done = call("post", f"{LIST_URL}/{incident.pk}/action-items/{made.json()['id']}/actions/complete", raw, {})
     assert done.status_code == 200 and done.json()["state"] == "done"
     assert ActionItem.objects.get(pk=made.json()["id"]).state == "done"
     past = call("post", f"{LIST_URL}/{incident.pk}/action-items", raw, {**body, "due_date": "2001-01-01"})
@@ -73,7 +73,10 @@ def test_legal_decides_gdpr_applies_and_records_the_submission(legal, incident):
     first = obligations.order_by("deadline").first()
     assert abs(first.deadline - (aware + datetime.timedelta(hours=72))) < datetime.timedelta(minutes=1)  # Art. 33(1)
     submitted = call(
-        "post", f"/api/v1/obligations/{first.pk}/submission", raw, {"submitted_to": "The DPA", "reference": "N-1"}
+        "post",
+        f"{LIST_URL}/{incident.pk}/obligations/{first.pk}/submission",
+        raw,
+        {"submitted_to": "The DPA", "reference": "N-1"},
     )
     assert submitted.status_code == 200, submitted.content
     assert submitted.json()["state"] == "submitted" and submitted.json()["submission_reference"] == "N-1"
