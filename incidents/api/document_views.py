@@ -8,7 +8,7 @@ from . import document_writes as docs
 from . import investigation_writes as inv
 from .errors import ErrorBody
 from .parsers import JSONParser
-from .views import AUTH_ERRORS, ID_PARAMETER, IDEMPOTENCY_KEY, WRITE_ERRORS
+from .views import AUTH_ERRORS, ID_PARAMETER, IDEMPOTENCY_KEY, WRITE_ERRORS, sub_resource_view
 
 COMM_ID = OpenApiParameter("comm_id", int, OpenApiParameter.PATH, description="The communication's id.")
 NOT_FOUND = {404: OpenApiResponse(ErrorBody, description="No such document, or one on an incident you may not see.")}
@@ -120,76 +120,57 @@ class PostMortemActionView(generics.GenericAPIView):
 # --- findings, evidence, action items, regulatory -----------------------------------------------------------
 
 
-def _post_view(*, doc, request_serializer, response_serializer, created, parameters, handler, many=False):
-    class View(generics.GenericAPIView):
-        required_scope = "incidents"
-        serializer_class = request_serializer
-        parser_classes = [JSONParser]
-
-        @extend_schema(
-            description=doc,
-            parameters=[*parameters, IDEMPOTENCY_KEY],
-            request=request_serializer,
-            responses={(201 if created else 200): response_serializer(many=many), **WRITE_ERRORS},
-        )
-        def post(self, request, **kwargs):
-            return handler(request, **kwargs)
-
-    View.__doc__ = doc
-    return View
-
-
 ITEM_ID = OpenApiParameter("item_id", int, OpenApiParameter.PATH, description="The action item's id.")
 OBLIGATION_ID = OpenApiParameter("obligation_id", int, OpenApiParameter.PATH, description="The obligation's id.")
 
-IncidentFindingsView = _post_view(
+IncidentFindingsView = sub_resource_view(
     doc="Record a finding; marked as the root cause, it becomes the incident's root cause and layer.",
     request_serializer=inv.FindingInputSerializer,
     response_serializer=inv.FindingSerializer,
     created=True,
-    parameters=[ID_PARAMETER],
+    extra_parameters=[],
     handler=lambda request, pk: inv.finding_add(request, pk),
 )
-IncidentEvidenceView = _post_view(
+IncidentEvidenceView = sub_resource_view(
     doc="Attach AI audit records as evidence, freezing each one's content hash as it is now.",
     request_serializer=inv.EvidenceInputSerializer,
     response_serializer=inv.EvidenceSerializer,
     created=True,
     many=True,
-    parameters=[ID_PARAMETER],
+    extra_parameters=[],
     handler=lambda request, pk: inv.evidence_add(request, pk),
 )
-IncidentActionItemsView = _post_view(
+IncidentActionItemsView = sub_resource_view(
     doc="Add an action item with its owner and due date (reminders are planned from the due date).",
     request_serializer=inv.ActionItemInputSerializer,
     response_serializer=inv.ActionItemSerializer,
     created=True,
-    parameters=[ID_PARAMETER],
+    extra_parameters=[],
     handler=lambda request, pk: inv.action_item_add(request, pk),
 )
-ActionItemActionView = _post_view(
+ActionItemActionView = sub_resource_view(
     doc="complete, or wont_do with a `reason`.",
     request_serializer=inv.ActionItemActInputSerializer,
     response_serializer=inv.ActionItemSerializer,
     created=False,
-    parameters=[ID_PARAMETER, ITEM_ID, _action_parameter(("complete", "wont_do"))],
+    extra_parameters=[ITEM_ID, _action_parameter(("complete", "wont_do"))],
     handler=lambda request, pk, item_id, action: inv.action_item_act(request, pk, item_id, action),
 )
-IncidentDecisionsView = _post_view(
+IncidentDecisionsView = sub_resource_view(
     doc="Record a reportability decision: the regimes that apply (by code), why, and each clock start's instant "
     "and evidence; the obligations open with their computed deadlines.",
     request_serializer=inv.DecisionInputSerializer,
     response_serializer=inv.DecisionSerializer,
     created=True,
-    parameters=[ID_PARAMETER],
+    extra_parameters=[],
     handler=lambda request, pk: inv.decision_add(request, pk),
 )
-ObligationSubmitView = _post_view(
+ObligationSubmitView = sub_resource_view(
     doc="Record a regulatory report as submitted: to whom, its reference, when; incomplete or ongoing open the "
     "regime's follow-up report.",
     request_serializer=inv.SubmissionInputSerializer,
     response_serializer=inv.ObligationSerializer,
     created=False,
-    parameters=[ID_PARAMETER, OBLIGATION_ID],
+    extra_parameters=[OBLIGATION_ID],
     handler=lambda request, pk, obligation_id: inv.obligation_submit(request, pk, obligation_id),
 )

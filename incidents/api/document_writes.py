@@ -7,7 +7,6 @@ restricted incident's documents are 404 to those who may not see it) and action-
 
 from __future__ import annotations
 
-from django.core.exceptions import ObjectDoesNotExist
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -17,7 +16,7 @@ from incidents.models import Communication, PostMortem
 from incidents.services import communications as comms
 from incidents.services import postmortems as pms
 
-from .incident_writes import PK_MAX, acting_user, run_write, visible_incident
+from .incident_writes import acting_user, incident_row, run_write, visible_incident
 
 
 class CommunicationSerializer(serializers.ModelSerializer):
@@ -121,19 +120,6 @@ POSTMORTEM_ACTIONS = {
 }
 
 
-def _visible(request, model, incident_pk: str, pk: str | None = None):
-    """The incident's document (a communication by id, or its post-mortem), if the user may see the incident."""
-    incident = visible_incident(request, incident_pk)
-    try:
-        if pk is None:
-            return model.objects.select_related("incident").get(incident=incident)
-        if not (pk.isascii() and pk.isdigit() and len(pk) <= 19 and int(pk) <= PK_MAX):
-            raise NotFound()
-        return model.objects.select_related("incident").get(pk=int(pk), incident=incident)
-    except ObjectDoesNotExist as exc:
-        raise NotFound() from exc
-
-
 def _fresh(model, pk: int, serializer) -> dict:
     return serializer(
         model.objects.select_related("approved_by", *(["sent_by"] if model is Communication else [])).get(pk=pk)
@@ -162,12 +148,12 @@ def communication_draft(request, pk: str) -> Response:
 
 
 def communication_get(request, pk: str, comm_id: str) -> Response:
-    return Response(CommunicationSerializer(_visible(request, Communication, pk, comm_id)).data)
+    return Response(CommunicationSerializer(incident_row(request, Communication, pk, comm_id)).data)
 
 
 def communication_edit(request, pk: str, comm_id: str) -> Response:
     user = acting_user(request)
-    communication = _visible(request, Communication, pk, comm_id)
+    communication = incident_row(request, Communication, pk, comm_id)
     data = CommunicationPatchSerializer(data=request.data, partial=True)
     data.is_valid(raise_exception=True)
 
@@ -180,7 +166,7 @@ def communication_edit(request, pk: str, comm_id: str) -> Response:
 
 def communication_act(request, pk: str, comm_id: str, action: str) -> Response:
     user = acting_user(request)
-    communication = _visible(request, Communication, pk, comm_id)
+    communication = incident_row(request, Communication, pk, comm_id)
     if action not in COMMUNICATION_ACTIONS:
         raise NotFound(f"No action {action!r}: one of {', '.join(COMMUNICATION_ACTIONS)}.")
     data = ActionInputSerializer(data=request.data)
@@ -208,12 +194,12 @@ def postmortem_start(request, pk: str) -> Response:
 
 
 def postmortem_get(request, pk: str) -> Response:
-    return Response(PostMortemSerializer(_visible(request, PostMortem, pk)).data)
+    return Response(PostMortemSerializer(incident_row(request, PostMortem, pk)).data)
 
 
 def postmortem_edit(request, pk: str) -> Response:
     user = acting_user(request)
-    postmortem = _visible(request, PostMortem, pk)
+    postmortem = incident_row(request, PostMortem, pk)
     data = PostMortemPatchSerializer(data=request.data, partial=True)
     data.is_valid(raise_exception=True)
 
@@ -226,7 +212,7 @@ def postmortem_edit(request, pk: str) -> Response:
 
 def postmortem_act(request, pk: str, action: str) -> Response:
     user = acting_user(request)
-    postmortem = _visible(request, PostMortem, pk)
+    postmortem = incident_row(request, PostMortem, pk)
     if action not in POSTMORTEM_ACTIONS:
         raise NotFound(f"No action {action!r}: one of {', '.join(POSTMORTEM_ACTIONS)}.")
     data = ActionInputSerializer(data=request.data)

@@ -95,11 +95,28 @@ def acting_user(request):
     return user
 
 
-def visible_incident(request, pk: str) -> Incident:
-    if not (pk.isascii() and pk.isdigit() and len(pk) <= 19 and int(pk) <= PK_MAX):
+def path_id(value: str) -> int:
+    """An id from the URL: digits within a bigint, or a 404 (never a 500 or a database error)."""
+    value = str(value)
+    if not (value.isascii() and value.isdigit() and len(value) <= 19 and int(value) <= PK_MAX):
         raise NotFound()
+    return int(value)
+
+
+def visible_incident(request, pk: str) -> Incident:
     try:
-        return incident_get(user=request.user, pk=int(pk))
+        return incident_get(user=request.user, pk=path_id(pk))
+    except ObjectDoesNotExist as exc:
+        raise NotFound() from exc
+
+
+def incident_row(request, model, incident_pk: str, pk: str | None = None):
+    """A row of the incident (by id, or its only one when `pk` is None), if the user may see the incident."""
+    incident = visible_incident(request, incident_pk)
+    try:
+        if pk is None:
+            return model.objects.select_related("incident").get(incident=incident)
+        return model.objects.select_related("incident").get(pk=path_id(pk), incident=incident)
     except ObjectDoesNotExist as exc:
         raise NotFound() from exc
 
@@ -487,7 +504,7 @@ def containment_add(request, pk: str) -> Response:
 def containment_lift(request, pk: str, action_id: str) -> Response:
     user = acting_user(request)
     incident = visible_incident(request, pk)
-    action = incident.containment_actions.filter(pk=_int_key(action_id, "action")).first()
+    action = incident.containment_actions.filter(pk=path_id(action_id)).first()
     if action is None:
         raise NotFound("No such containment action on this incident.")
     data = LiftInputSerializer(data=request.data)
@@ -506,7 +523,7 @@ def containment_lift(request, pk: str, action_id: str) -> Response:
 def page_ack(request, pk: str, page_id: str) -> Response:
     user = acting_user(request)
     incident = visible_incident(request, pk)
-    page = incident.pages.filter(pk=_int_key(page_id, "page")).first()
+    page = incident.pages.filter(pk=path_id(page_id)).first()
     if page is None:
         raise NotFound("No such page on this incident.")
 

@@ -3,7 +3,6 @@ services the incident page's forms call (same permissions, visibility and action
 
 from __future__ import annotations
 
-from django.core.exceptions import ObjectDoesNotExist
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -17,7 +16,7 @@ from incidents.services import action_items as items
 from incidents.services import regulatory
 from incidents.services.findings import finding_record
 
-from .incident_writes import PK_MAX, _staff_users, acting_user, run_write, visible_incident
+from .incident_writes import PK_MAX, _staff_users, acting_user, incident_row, run_write, visible_incident
 
 # --- input and output -------------------------------------------------------------------------------------
 
@@ -126,21 +125,6 @@ def _created(data) -> Response:
     return Response(data, status=status.HTTP_201_CREATED)
 
 
-def _int(value: str) -> int:
-    if not (str(value).isascii() and str(value).isdigit() and len(str(value)) <= 19 and int(value) <= PK_MAX):
-        raise NotFound()
-    return int(value)
-
-
-def _visible_row(request, model, incident_pk: str, pk: str):
-    """The incident's row by id, if the user may see the incident."""
-    incident = visible_incident(request, incident_pk)
-    try:
-        return model.objects.select_related("incident").get(pk=_int(pk), incident=incident)
-    except ObjectDoesNotExist as exc:
-        raise NotFound() from exc
-
-
 # --- the writes -------------------------------------------------------------------------------------------
 
 
@@ -192,7 +176,7 @@ def action_item_add(request, pk: str) -> Response:
 
 def action_item_act(request, pk: str, item_id: str, action: str) -> Response:
     user = acting_user(request)
-    item = _visible_row(request, ActionItem, pk, item_id)
+    item = incident_row(request, ActionItem, pk, item_id)
     if action not in ("complete", "wont_do"):
         raise NotFound(f"No action {action!r}: complete or wont_do.")
     data = ActionItemActInputSerializer(data=request.data)
@@ -235,7 +219,7 @@ def decision_add(request, pk: str) -> Response:
 
 def obligation_submit(request, pk: str, obligation_id: str) -> Response:
     user = acting_user(request)
-    obligation = _visible_row(request, RegulatoryObligation, pk, obligation_id)
+    obligation = incident_row(request, RegulatoryObligation, pk, obligation_id)
     data = SubmissionInputSerializer(data=request.data)
     data.is_valid(raise_exception=True)
 

@@ -1,9 +1,8 @@
-from django.core.exceptions import ObjectDoesNotExist
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import ValidationError
 
-from incidents.selectors import incident_get, incident_list
+from incidents.selectors import incident_list
 
 from . import incident_writes as writes
 from .errors import ErrorBody, ValidationErrorBody
@@ -124,13 +123,7 @@ class IncidentDetailView(generics.RetrieveAPIView):
         return writes.update(request, self.kwargs["pk"], IncidentSerializer)
 
     def get_object(self):
-        pk = self.kwargs["pk"]
-        if not (pk.isascii() and pk.isdigit() and len(pk) <= 19 and int(pk) <= PK_MAX):
-            raise NotFound()
-        try:
-            return incident_get(user=self.request.user, pk=int(pk))
-        except ObjectDoesNotExist as exc:
-            raise NotFound() from exc
+        return writes.visible_incident(self.request, self.kwargs["pk"])
 
 
 class IncidentTransitionListView(generics.GenericAPIView):
@@ -177,7 +170,9 @@ class IncidentTransitionView(generics.GenericAPIView):
         return writes.transition(request, pk, name, IncidentSerializer)
 
 
-def _sub_resource_view(*, doc: str, request_serializer, response_serializer, created: bool, extra_parameters, handler):
+def sub_resource_view(
+    *, doc: str, request_serializer, response_serializer, created: bool, extra_parameters, handler, many=False
+):
     """A POST on an incident's sub-resource: one view class per endpoint, documented in the schema."""
 
     class View(generics.GenericAPIView):
@@ -189,7 +184,7 @@ def _sub_resource_view(*, doc: str, request_serializer, response_serializer, cre
             description=doc,
             parameters=[ID_PARAMETER, *extra_parameters, IDEMPOTENCY_KEY],
             request=request_serializer,
-            responses={(201 if created else 200): response_serializer, **WRITE_ERRORS},
+            responses={(201 if created else 200): response_serializer(many=many), **WRITE_ERRORS},
         )
         def post(self, request, **kwargs):
             return handler(request, **kwargs)
@@ -202,7 +197,7 @@ def _path_id(name: str, what: str) -> OpenApiParameter:
     return OpenApiParameter(name, int, OpenApiParameter.PATH, description=what)
 
 
-IncidentNoteView = _sub_resource_view(
+IncidentNoteView = sub_resource_view(
     doc="Add a note to the incident's timeline, in the token's user's name.",
     request_serializer=writes.NoteInputSerializer,
     response_serializer=writes.NoteSerializer,
@@ -210,7 +205,7 @@ IncidentNoteView = _sub_resource_view(
     extra_parameters=[],
     handler=lambda request, pk: writes.note_add(request, pk),
 )
-IncidentContainmentView = _sub_resource_view(
+IncidentContainmentView = sub_resource_view(
     doc="Record a containment action (a kill switch off is held for this incident until lifted).",
     request_serializer=writes.ContainmentInputSerializer,
     response_serializer=writes.ContainmentSerializer,
@@ -218,7 +213,7 @@ IncidentContainmentView = _sub_resource_view(
     extra_parameters=[IF_MATCH],
     handler=lambda request, pk: writes.containment_add(request, pk),
 )
-IncidentContainmentLiftView = _sub_resource_view(
+IncidentContainmentLiftView = sub_resource_view(
     doc="Lift a containment action, with the reason; the answer says who still holds the kill switch, if anyone.",
     request_serializer=writes.LiftInputSerializer,
     response_serializer=writes.ContainmentSerializer,
@@ -226,7 +221,7 @@ IncidentContainmentLiftView = _sub_resource_view(
     extra_parameters=[_path_id("action_id", "The containment action's id.")],
     handler=lambda request, pk, action_id: writes.containment_lift(request, pk, action_id),
 )
-IncidentPageAckView = _sub_resource_view(
+IncidentPageAckView = sub_resource_view(
     doc="Acknowledge a page (stops its escalation), as the token's user.",
     request_serializer=None,
     response_serializer=writes.PageSerializer,
