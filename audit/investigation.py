@@ -20,6 +20,7 @@ from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
 from audit import services as audit
+from audit.actors import actor_user
 from audit.ingest import record_content_hash, user_ref_for
 from audit.models import AuditRecord, Evidence, Verdict
 from incidents.constants import TimelineKind
@@ -159,7 +160,7 @@ def evidence_attach(*, incident_id: int, record_ids, actor, note: str = "") -> l
                 record=records[pk],
                 content_hash=record_content_hash(records[pk]),
                 note=note,
-                attached_by=actor if getattr(actor, "pk", None) else None,
+                attached_by=actor_user(actor),
             )
             for pk in ids
             if pk not in attached
@@ -183,7 +184,7 @@ def evidence_attach(*, incident_id: int, record_ids, actor, note: str = "") -> l
             kind=TimelineKind.CHANGE,
             text=f"Evidence attached: {_describe_requests([e.record.request_id for e in created])}"
             + (f" ({note})" if note else ""),
-            actor=actor if getattr(actor, "pk", None) else None,
+            actor=actor_user(actor),
             occurred_at=timezone.now(),
             is_automatic=True,
         )

@@ -21,6 +21,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.utils import timezone
 
+from .actors import actor_user
 from .models import HASH_VERSION_KEYED, HASH_VERSION_UNKEYED, ActionLogEntry, ActionLogHead
 from .signals import action_logged
 
@@ -59,7 +60,7 @@ def _append(
     head = _head_for_update()
     entry = ActionLogEntry(
         created_at=timezone.now(),
-        actor=actor if getattr(actor, "pk", None) else None,
+        actor=actor_user(actor),
         actor_label=_actor_label(actor),
         verb=verb,
         target_type=target._meta.label_lower,

@@ -32,8 +32,7 @@ from incidents.services.containment import incident_end_drill
 from incidents.services.flags import killswitch_stand_in
 from incidents.services.incidents import incident_open
 from incidents.services.notifications import notification_enqueue
-from incidents.services.workflow import TransitionOption, failure_text, timeline_change, transition_for
-from incidents.services.workflow import actor_user as _user
+from incidents.services.workflow import TransitionOption, actor_user, failure_text, timeline_change, transition_for
 
 from .constants import REMINDERS, DrillState
 from .models import Drill, DrillChecklistItem, DrillInject, DrillPolicy, DrillReminder, Scenario, StepCorrection
@@ -261,7 +260,7 @@ def drill_plan(
         team=(team or "").strip(),
         quarter=quarter_label(when, settings.TIME_ZONE),
         scheduled_for=scheduled_for,
-        facilitator=facilitator or _user(actor),
+        facilitator=facilitator or actor_user(actor),
     )
     drill.full_clean(exclude=["state"])
     drill.save()
@@ -530,7 +529,7 @@ def drill_correct_step(
     correction, _ = StepCorrection.objects.update_or_create(
         drill=drill,
         step=step,
-        defaults={"occurred_at": occurred_at, "reason": reason, "corrected_by": _user(actor)},
+        defaults={"occurred_at": occurred_at, "reason": reason, "corrected_by": actor_user(actor)},
     )
     audit.log_changed(
         actor=actor,
@@ -554,7 +553,7 @@ def drill_tick(*, drill_id: int, item_id: int, is_done: bool, actor) -> DrillChe
     if item.is_done == is_done:
         return item
     item.is_done = is_done
-    item.ticked_by = _user(actor) if is_done else None
+    item.ticked_by = actor_user(actor) if is_done else None
     item.ticked_at = timezone.now() if is_done else None
     item.save()
     audit.log_changed(
@@ -620,7 +619,7 @@ def _contact_gap_title(contact: StakeholderContact) -> str:
 
 def drill_record_contact_gaps(*, drill: Drill, actor) -> list[ActionItem]:
     """Each stale contact in the escalation path is a gap: an action item for the facilitator, once."""
-    owner = drill.facilitator or _user(actor)
+    owner = drill.facilitator or actor_user(actor)
     if owner is None or drill.incident is None:
         return []
     gaps = ActionItem.objects.filter(incident=drill.incident, source=ActionItemSource.DRILL)

@@ -34,8 +34,7 @@ from incidents.models import (
 )
 
 from .notifications import reminder_point_send
-from .workflow import actor_user as _user
-from .workflow import finish_transition, run_transition, timeline_change
+from .workflow import actor_user, finish_transition, run_transition, timeline_change
 from .workflow import require_visible as _require_visible
 
 EDITABLE_FIELDS = ["title", "details", "kind", "owner", "due_date"]
@@ -118,7 +117,7 @@ def action_item_create(
         kind=kind,
         owner=owner,
         due_date=due_date,
-        created_by=_user(actor),
+        created_by=actor_user(actor),
     )
     item.full_clean(exclude=["state"])
     item.save()
@@ -180,7 +179,7 @@ def action_item_complete(*, item_id: int, actor) -> ActionItem:
     if not _may_close(item, actor):
         raise PermissionDenied("Only the owner or someone who may change action items can close it.")
     source = run_transition(item, "complete", "action item")
-    item.closed_by = _user(actor)
+    item.closed_by = actor_user(actor)
     _cancel_reminders(item)
     return finish_transition(item, source, "complete", actor, f"Action item done: {item.title}.")
 
@@ -195,7 +194,7 @@ def action_item_wont_do(*, item_id: int, reason: str, actor) -> ActionItem:
         raise PermissionDenied("Only the owner or someone who may change action items can close it.")
     source = run_transition(item, "wont_do", "action item")
     item.wont_do_reason = reason
-    item.closed_by = _user(actor)
+    item.closed_by = actor_user(actor)
     _cancel_reminders(item)
     return finish_transition(
         item, source, "wont_do", actor, f"Action item will not be done: {item.title} — {reason}", {"reason": reason}

@@ -21,8 +21,7 @@ from incidents.models import Communication, CommunicationState, CommunicationTem
 from incidents.models.communications import EMAIL_AUDIENCES, may_approve
 
 from .notifications import notification_enqueue
-from .workflow import actor_user as _user
-from .workflow import finish_transition, run_transition, timeline_change
+from .workflow import actor_user, finish_transition, run_transition, timeline_change
 from .workflow import require_permission as _require
 from .workflow import require_visible as _require_visible
 
@@ -123,7 +122,7 @@ def communication_create(*, incident_id: int, audience: str, actor, recipients: 
         subject=" ".join(subject.split())[:300],
         body=body,
         recipients=(recipients or "").strip(),
-        created_by=_user(actor),
+        created_by=actor_user(actor),
     )
     _check_recipients(communication)
     communication.save()
@@ -204,7 +203,7 @@ def communication_approve(*, communication_id: int, actor) -> Communication:
     communication = _lock(communication_id, actor)
     _require_approver(communication, actor)
     source = run_transition(communication, "approve", "communication")
-    communication.approved_by = _user(actor)
+    communication.approved_by = actor_user(actor)
     return finish_transition(communication, source, "approve", actor, f"{_label(communication)} approved")
 
 
@@ -214,7 +213,7 @@ def communication_send(*, communication_id: int, actor) -> Communication:
     communication = _lock(communication_id, actor)
     _require(actor, "incidents.send_communication", "You may not send communications.")
     source = run_transition(communication, "send", "communication")
-    communication.sent_by = _user(actor)
+    communication.sent_by = actor_user(actor)
     incident = communication.incident
     if communication.audience != Audience.PUBLIC:
         for address in communication.sent_recipients:

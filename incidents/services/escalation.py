@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit import services as audit
+from audit.actors import actor_user
 from incidents.constants import (
     OPEN_STATES,
     Category,
@@ -287,7 +288,7 @@ def page_acknowledge(*, page_id: int, actor=None, via: str = "admin") -> Page:
         raise ValidationError("This page already escalated; acknowledge the page that followed it.")
     source = page.state
     page.acknowledge()
-    page.acknowledged_by = actor if getattr(actor, "pk", None) else None
+    page.acknowledged_by = actor_user(actor)
     page.acknowledged_via = via
     page.save()
     for notification in page.notifications.select_for_update().filter(state=NotificationState.SENT):
@@ -302,7 +303,7 @@ def page_acknowledge(*, page_id: int, actor=None, via: str = "admin") -> Page:
         incident=page.incident,
         details={"via": via},
     )
-    by = f" by {actor.get_username()}" if getattr(actor, "pk", None) else ""
+    by = f" by {actor.get_username()}" if actor_user(actor) else ""
     TimelineEntry.objects.create(
         incident=page.incident,
         kind=TimelineKind.ACKNOWLEDGEMENT,
@@ -340,7 +341,7 @@ def page_cancel(*, page_id: int, reason: str, actor) -> Page:
         incident=page.incident,
         kind=TimelineKind.PAGE,
         occurred_at=timezone.now(),
-        actor=actor if getattr(actor, "pk", None) else None,
+        actor=actor_user(actor),
         text=f"Page to {page.contact.name} ({page.contact.get_role_display()}) cancelled: {reason}",
     )
     return page

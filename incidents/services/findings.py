@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils.text import Truncator
 
 from audit import services as audit
+from audit.actors import actor_user
 from incidents.constants import RootCauseLayer, TimelineKind
 from incidents.models import CommonFinding, Finding, Incident
 from incidents.selectors import incident_is_visible
@@ -59,7 +60,7 @@ def finding_record(
         common_finding=common_finding,
         text=text,
         is_root_cause=bool(is_root_cause),
-        actor=actor if getattr(actor, "pk", None) else None,
+        actor=actor_user(actor),
     )
     finding.full_clean()
     if finding.is_root_cause:

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from audit import services as audit
+from audit.actors import actor_user
 from incidents.constants import Category, DismissReason, IncidentState, TimelineKind
 from incidents.models import AIFeature, Incident, TimelineEntry
 from incidents.models.evals import evals_blockers
@@ -88,7 +89,7 @@ def _timeline(incident: Incident, *, kind: str, text: str, actor, occurred_at: d
         incident=incident,
         kind=kind,
         text=text,
-        actor=actor if getattr(actor, "pk", None) else None,
+        actor=actor_user(actor),
         occurred_at=occurred_at or timezone.now(),
         is_automatic=True,
     )
@@ -154,7 +155,7 @@ def incident_open(
         public_link=public_link,
         went_public_at=went_public_at,
         is_drill=is_drill,
-        created_by=actor if getattr(actor, "pk", None) else None,
+        created_by=actor_user(actor),
         # Data leaks start restricted: the fewer who see leaked data, the smaller the leak.
         is_restricted=bool(is_restricted) or category == Category.DATA_LEAK,
     )

@@ -45,8 +45,7 @@ from incidents.selectors import incident_is_visible
 from .action_items import owner_recipients
 from .communications import GUIDANCE
 from .notifications import notification_enqueue
-from .workflow import actor_user as _user
-from .workflow import finish_transition, run_transition, timeline_change
+from .workflow import actor_user, finish_transition, run_transition, timeline_change
 from .workflow import require_permission as _require
 from .workflow import require_visible as _require_visible
 
@@ -85,7 +84,7 @@ def postmortem_create(*, incident_id: int, actor, template: PostMortemTemplate |
     root_cause = _root_cause_text(incident)
     if root_cause:
         values["root_cause"] = root_cause
-    postmortem = PostMortem(incident=incident, template=template, created_by=_user(actor), **values)
+    postmortem = PostMortem(incident=incident, template=template, created_by=actor_user(actor), **values)
     if template is not None:
         postmortem.classification_marking = template.classification_marking
     postmortem.save()
@@ -182,7 +181,7 @@ def _review_roles(postmortem: PostMortem, actor) -> set[str]:
     """The required review roles the actor fills; PermissionDenied when none."""
     _require(actor, "incidents.approve_postmortem", "Only the commander, Legal or Communications review post-mortems.")
     required = postmortem.required_reviewer_roles()
-    if not getattr(actor, "pk", None):
+    if actor_user(actor) is None:
         raise PermissionDenied("A post-mortem is reviewed by people, each in their own name.")
     roles = reviewer_roles_of(actor, postmortem.incident) & set(required)
     if not roles:
@@ -242,7 +241,7 @@ def postmortem_approve(*, postmortem_id: int, actor) -> PostMortem:
         )
         return postmortem
     source = run_transition(postmortem, "approve", "post-mortem")
-    postmortem.approved_by = _user(actor)
+    postmortem.approved_by = actor_user(actor)
     postmortem.review_note = ""
     return finish_transition(
         postmortem, source, "approve", actor, f"Post-mortem approved by every reviewer (last: {name}, {who})"
@@ -251,7 +250,7 @@ def postmortem_approve(*, postmortem_id: int, actor) -> PostMortem:
 
 def _display_name(user) -> str:
     """A person in text: their full name, else their email; never a login name alone."""
-    if user is None or not getattr(user, "pk", None):
+    if actor_user(user) is None:
         return "Fireline"
     return user.get_full_name().strip() or user.email or user.get_username()
 
@@ -261,7 +260,7 @@ def postmortem_publish(*, postmortem_id: int, actor) -> PostMortem:
     postmortem = _lock(postmortem_id, actor)
     _require(actor, "incidents.publish_postmortem", "You may not publish post-mortems.")
     source = run_transition(postmortem, "publish", "post-mortem")
-    postmortem.published_by = _user(actor)
+    postmortem.published_by = actor_user(actor)
     finish_transition(postmortem, source, "publish", actor, "Post-mortem published")
     _store_revision(postmortem, actor=actor, reason="")
     _announce_publication(postmortem)
@@ -285,7 +284,7 @@ def _store_revision(postmortem: PostMortem, *, actor, reason: str, content: dict
         sha256=content_sha256(content),
         diff=diff,
         reason=reason,
-        created_by=_user(actor),
+        created_by=actor_user(actor),
     )
     audit.log_created(
         actor=actor,

@@ -37,6 +37,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit import services as audit
+from audit.actors import actor_user
 from incidents import deadlines
 from incidents.constants import OPEN_STATES, Category, ContactState, StakeholderRole, TimelineKind
 from incidents.deadlines import ClockFrom, ClockStart, OpensOn
@@ -76,7 +77,7 @@ def _timeline(incident: Incident, text: str, actor=None, kind: str = TimelineKin
         incident=incident,
         kind=kind,
         text=text,
-        actor=actor if getattr(actor, "pk", None) else None,
+        actor=actor_user(actor),
         occurred_at=timezone.now(),
     )
 
@@ -308,7 +309,7 @@ def reportability_decide(
         incident=incident,
         reason=reason.strip(),
         clock_started_at=start,
-        decided_by=actor if getattr(actor, "pk", None) else None,
+        decided_by=actor_user(actor),
         **fields,
     )
     decision.regimes.set({r.pk for r in regimes} | {v.regime_id for v in variants})
@@ -387,7 +388,7 @@ def _lock_decision(decision_id: int, actor) -> ReportabilityDecision:
 def reportability_confirm(*, decision_id: int, actor, note: str = "") -> ReportabilityDecision:
     decision = _lock_decision(decision_id, actor)
     decision.confirm()
-    decision.reviewed_by = actor if getattr(actor, "pk", None) else None
+    decision.reviewed_by = actor_user(actor)
     decision.review_note = (note or "").strip()
     decision.save()
     audit.log_transition(
@@ -411,7 +412,7 @@ def reportability_reject(*, decision_id: int, reason: str, actor) -> Reportabili
     if not reason:
         raise ValidationError({"reason": "Say why the proposed regimes do not apply."})
     decision.reject()
-    decision.reviewed_by = actor if getattr(actor, "pk", None) else None
+    decision.reviewed_by = actor_user(actor)
     decision.review_note = reason
     decision.save()
     audit.log_transition(
@@ -487,7 +488,7 @@ def obligation_submit(
     obligation.submitted_at = submitted_at
     obligation.submitted_to = submitted_to[:300]
     obligation.submission_reference = (reference or "").strip()[:300]
-    obligation.submitted_by = actor if getattr(actor, "pk", None) else None
+    obligation.submitted_by = actor_user(actor)
     obligation.is_incomplete = bool(is_incomplete)
     obligation.is_ongoing = bool(is_ongoing)
     if report_file is not None:
@@ -693,7 +694,7 @@ def obligation_waive(*, obligation_id: int, reason: str, actor) -> RegulatoryObl
     if obligation.state != ObligationState.OPEN:
         raise ValidationError(f"This obligation is {obligation.get_state_display().lower()} already.")
     obligation.waive_reason = (reason or "").strip()
-    obligation.waived_by = actor if getattr(actor, "pk", None) else None
+    obligation.waived_by = actor_user(actor)
     if not obligation.waive_reason:
         raise ValidationError({"reason": "Give the reason the obligation is waived."})
     obligation.waive()

@@ -19,6 +19,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from audit import services as audit
+from audit.actors import actor_user
 from incidents.constants import OPEN_STATES, Category, DetectionSignal, TimelineKind
 from incidents.models import AIFeature, Incident, ReportSource, ReportState, TimelineEntry, UserReport
 from incidents.selectors import visible_incidents
@@ -133,7 +134,7 @@ def _plural(count: int, word: str) -> str:
 
 def _attach(*, reports: list[UserReport], incident: Incident, actor) -> None:
     now = timezone.now()
-    handler = actor if getattr(actor, "pk", None) else None
+    handler = actor_user(actor)
     UserReport.objects.filter(pk__in=[r.pk for r in reports]).update(
         state=ReportState.ATTACHED, incident=incident, handled_by=handler, handled_at=now
     )
@@ -220,7 +221,7 @@ def report_open_incident(*, report_ids: Iterable[int], actor, title: str | None 
         detected_at=min(r.received_at for r in reports),
         users_affected=len(reports),
         # A data leak starts restricted; whoever opened it must still see it.
-        members=[actor] if getattr(actor, "pk", None) else (),
+        members=[actor] if actor_user(actor) else (),
     )
     _attach(reports=reports, incident=incident, actor=actor)
     return incident

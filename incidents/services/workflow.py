@@ -14,6 +14,7 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from audit import services as audit
+from audit.actors import actor_user
 from incidents.constants import TimelineKind
 from incidents.models import Incident, TimelineEntry
 from incidents.selectors import incident_is_visible
@@ -49,11 +50,6 @@ def failure_text(condition, document) -> str:
     return failure(document) if callable(failure) else failure
 
 
-def actor_user(actor):
-    """The actor as a user to store (None for the system: beat tasks, integrations)."""
-    return actor if getattr(actor, "pk", None) else None
-
-
 def require_permission(actor, permission: str, message: str) -> None:
     if actor is not None and not actor.has_perm(permission):
         raise PermissionDenied(message)
@@ -70,7 +66,7 @@ def timeline_change(incident: Incident, text: str, actor) -> None:
         incident=incident,
         kind=TimelineKind.CHANGE,
         text=text,
-        actor=actor if getattr(actor, "pk", None) else None,
+        actor=actor_user(actor),
         occurred_at=timezone.now(),
     )
 
