@@ -26,6 +26,7 @@ from audit.models import AuditRecord, Evidence, Verdict
 from incidents.constants import TimelineKind
 from incidents.models import AIFeature, Incident, TimelineEntry
 from incidents.selectors import incident_is_visible
+from incidents.services.workflow import timeline_add
 
 # How many records one "attach" may carry: a selection, not the whole trail.
 EVIDENCE_ATTACH_MAX = 500
@@ -179,14 +180,12 @@ def evidence_attach(*, incident_id: int, record_ids, actor, note: str = "") -> l
             incident=incident,
         )
     if created:
-        TimelineEntry.objects.create(
-            incident=incident,
+        timeline_add(
+            incident,
             kind=TimelineKind.CHANGE,
             text=f"Evidence attached: {_describe_requests([e.record.request_id for e in created])}"
             + (f" ({note})" if note else ""),
-            actor=actor_user(actor),
-            occurred_at=timezone.now(),
-            is_automatic=True,
+            actor=actor,
         )
     return created
 
@@ -430,13 +429,11 @@ def incident_propose_change_hypotheses(*, incident_id: int, actor=None) -> list[
         if any(text.startswith(key) for text in proposed):
             continue
         share = f"{series.total} of {changed.total} requests in the window used it"
-        entry = TimelineEntry.objects.create(
-            incident=incident,
+        entry = timeline_add(
+            incident,
             kind=TimelineKind.NOTE,
             text=f"{key}{series.first_seen:%Y-%m-%d %H:%M} UTC (within the window {window}; {share}).",
-            actor=None,
             occurred_at=series.first_seen,
-            is_automatic=True,
         )
         audit.log_timeline_note(actor=actor, entry=entry)
         proposed.append(entry.text)

@@ -28,8 +28,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from incidents.constants import OPEN_STATES, TimelineKind
-from incidents.models import AIFeature, Incident, TimelineEntry
+from incidents.models import AIFeature, Incident
 from incidents.selectors import incident_is_visible
+from incidents.services.workflow import timeline_add
 
 from . import services as audit
 from .ingest import record_content_hash
@@ -233,11 +234,10 @@ def deletion_order_carry_out(*, order_id: int) -> DeletionOrder | None:
         order=order, emptied_ids=[r.pk for r in emptied], already_empty_ids=already, evidence_ids=evidence_ids
     )
     if order.incident_id is not None and emptied:
-        TimelineEntry.objects.create(
-            incident_id=order.incident_id,
+        timeline_add(
+            order.incident_id,
             kind=TimelineKind.NOTE,
             text=f"Content of {len(emptied)} audit record(s) deleted (deletion order #{order.pk}): {order.reason}",
             occurred_at=now,
-            is_automatic=True,
         )
     return order

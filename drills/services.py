@@ -25,14 +25,13 @@ from incidents.models import (
     ActionItemSource,
     EscalationPolicy,
     StakeholderContact,
-    TimelineEntry,
 )
 from incidents.services.action_items import action_item_create
 from incidents.services.containment import incident_end_drill
 from incidents.services.flags import killswitch_stand_in
 from incidents.services.incidents import incident_open
 from incidents.services.notifications import notification_enqueue
-from incidents.services.workflow import TransitionOption, actor_user, failure_text, timeline_change, transition_for
+from incidents.services.workflow import TransitionOption, actor_user, failure_text, timeline_add, transition_for
 
 from .constants import REMINDERS, DrillState
 from .models import Drill, DrillChecklistItem, DrillInject, DrillPolicy, DrillReminder, Scenario, StepCorrection
@@ -117,8 +116,10 @@ def _log_transition(drill: Drill, source: str, name: str, actor, details: dict |
         details=details,
     )
     if drill.incident_id:
-        timeline_change(
-            drill.incident, f"Drill {drill.reference}: {DrillState(source).label} → {drill.get_state_display()}", actor
+        timeline_add(
+            drill.incident,
+            text=f"Drill {drill.reference}: {DrillState(source).label} → {drill.get_state_display()}",
+            actor=actor,
         )
 
 
@@ -440,8 +441,8 @@ def drill_release_injects(*, drill_id: int, now: datetime.datetime | None = None
     for inject in due:
         inject.released_at = now
         inject.save(update_fields=["released_at"])
-        TimelineEntry.objects.create(
-            incident=drill.incident,
+        timeline_add(
+            drill.incident,
             kind=TimelineKind.NOTE,
             occurred_at=now,
             text=f"Inject: {inject.text}",
@@ -539,7 +540,9 @@ def drill_correct_step(
         incident=drill.incident,
     )
     when = _local(occurred_at) if occurred_at else "not done"
-    timeline_change(drill.incident, f"Drill {drill.reference}: {step} time corrected to {when}: {reason}", actor)
+    timeline_add(
+        drill.incident, text=f"Drill {drill.reference}: {step} time corrected to {when}: {reason}", actor=actor
+    )
     return correction
 
 

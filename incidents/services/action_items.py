@@ -30,11 +30,10 @@ from incidents.models import (
     ActionItemState,
     Incident,
     StakeholderContact,
-    TimelineEntry,
 )
 
 from .notifications import reminder_point_send
-from .workflow import actor_user, finish_transition, run_transition, timeline_change
+from .workflow import actor_user, finish_transition, run_transition, timeline_add
 from .workflow import require_visible as _require_visible
 
 EDITABLE_FIELDS = ["title", "details", "kind", "owner", "due_date"]
@@ -128,7 +127,9 @@ def action_item_create(
         values={"title": item.title, "kind": item.kind, "owner": owner.pk, "due_date": due_date.isoformat()},
         incident=incident,
     )
-    timeline_change(incident, f"Action item added: {item.title} (owner {owner}, due {due_date:%Y-%m-%d}).", actor)
+    timeline_add(
+        incident, text=f"Action item added: {item.title} (owner {owner}, due {due_date:%Y-%m-%d}).", actor=actor
+    )
     return item
 
 
@@ -167,9 +168,11 @@ def action_item_update(*, item_id: int, changes: dict, actor) -> ActionItem:
         audit.log_changed(actor=actor, target=item, before=before, after=after, incident=item.incident)
     if after.get("due_date") != before.get("due_date"):
         _plan_reminders(item)
-        timeline_change(item.incident, f"Action item {item.title}: due date moved to {item.due_date:%Y-%m-%d}.", actor)
+        timeline_add(
+            item.incident, text=f"Action item {item.title}: due date moved to {item.due_date:%Y-%m-%d}.", actor=actor
+        )
     if after.get("owner") != before.get("owner"):
-        timeline_change(item.incident, f"Action item {item.title}: owner is now {item.owner}.", actor)
+        timeline_add(item.incident, text=f"Action item {item.title}: owner is now {item.owner}.", actor=actor)
     return item
 
 
@@ -266,8 +269,8 @@ def action_item_remind(*, item_id: int, now: datetime.datetime | None = None) ->
         incident=item.incident,
     )
     if not recipients:
-        TimelineEntry.objects.create(
-            incident=item.incident,
+        timeline_add(
+            item.incident,
             kind=TimelineKind.DELIVERY_FAILED,
             occurred_at=now,
             text=f"Action item reminder ({reminder.label}) reached no one: {item.owner} has no email or "

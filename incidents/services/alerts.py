@@ -40,6 +40,7 @@ from . import hotcache
 from .alert_parsing import AlertParseError, ParsedAlert, ParsedPayload, clamp_past, parse_payload
 from .alert_statements import LAST_SEEN_GRANULARITY, REPEAT_WINDOW, KnownIncident, repeat_prefix
 from .incidents import incident_open
+from .workflow import timeline_add
 
 # The routing rules and AI features, read on every payload, change rarely: kept in the cache and in
 # each web process (see hotcache), dropped everywhere when a rule or a feature is saved or deleted.
@@ -357,9 +358,7 @@ def _repeat_note(incident_id: int, name: str, count: int) -> None:
         .first()
     )
     if recent is None:
-        TimelineEntry.objects.create(
-            incident_id=incident_id, kind=TimelineKind.ALERT, occurred_at=timezone.now(), text=f"{prefix} (×{count})"
-        )
+        timeline_add(incident_id, kind=TimelineKind.ALERT, text=f"{prefix} (×{count})")
     else:
         total = int(recent.text.rsplit("×", 1)[1].rstrip(")")) + count
         recent.text = f"{prefix} (×{total})"
@@ -382,9 +381,7 @@ def _record(payload: AlertPayload, routed: _Routed, assumed: dict | None = None,
         payload.save()
         Alert.objects.bulk_create(Alert(payload=payload, integration=payload.integration, **a) for a in routed.alerts)
         for incident_id, occurred_at, text in routed.notes:
-            TimelineEntry.objects.create(
-                incident_id=incident_id, kind=TimelineKind.ALERT, occurred_at=occurred_at, text=text
-            )
+            timeline_add(incident_id, kind=TimelineKind.ALERT, occurred_at=occurred_at, text=text)
         for (incident_id, name), count in routed.repeats.items():
             _repeat_note(incident_id, name, count)
         for incident_id, count in routed.counts().items():
@@ -409,10 +406,9 @@ def _open_from_alert(payload, alert: ParsedAlert, rule, feature, previous: Incid
     Incident.objects.filter(pk=incident.pk).update(alert_count=1, recurrence_of=previous)
     incident.alert_count, incident.recurrence_of = 1, previous
     if previous is not None:
-        TimelineEntry.objects.create(
-            incident=incident,
+        timeline_add(
+            incident,
             kind=TimelineKind.ALERT,
-            occurred_at=timezone.now(),
             text=f"Recurrence of {previous.reference} ({previous.get_state_display().lower()}): "
             f"the alert '{alert.name}' fired again",
         )
@@ -446,12 +442,10 @@ def alerts_attach(*, alert_ids: list[int], incident_id: int, actor) -> Incident:
         _point_keys(_keys_for(alert.integration, alert), incident)
     Alert.objects.filter(pk__in=[a.pk for a in alerts]).update(state=AlertState.ROUTED, incident=incident)
     Incident.objects.filter(pk=incident.pk).update(alert_count=F("alert_count") + len(alerts))
-    TimelineEntry.objects.create(
-        incident=incident,
+    timeline_add(
+        incident,
         kind=TimelineKind.ALERT,
         actor=actor,
-        occurred_at=timezone.now(),
-        is_automatic=True,
         text=f"{len(alerts)} alert(s) from the inbox attached by {actor.get_username()}: "
         + ", ".join(sorted({a.name for a in alerts}))[:300],
     )

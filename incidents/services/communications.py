@@ -21,7 +21,7 @@ from incidents.models import Communication, CommunicationState, CommunicationTem
 from incidents.models.communications import EMAIL_AUDIENCES, may_approve
 
 from .notifications import notification_enqueue
-from .workflow import actor_user, finish_transition, run_transition, timeline_change
+from .workflow import actor_user, finish_transition, run_transition, timeline_add
 from .workflow import require_permission as _require
 from .workflow import require_visible as _require_visible
 
@@ -129,7 +129,7 @@ def communication_create(*, incident_id: int, audience: str, actor, recipients: 
     audit.log_created(
         actor=actor, target=communication, incident=incident, values=audit.snapshot(communication, LOGGED_FIELDS)
     )
-    timeline_change(incident, f"{_label(communication)} drafted", actor)
+    timeline_add(incident, text=f"{_label(communication)} drafted", actor=actor)
     return communication
 
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from audit import services as audit
 from incidents.constants import CONTAINMENT_PARAMETERS, ContainmentType, IncidentState, TimelineKind
-from incidents.models import ContainmentAction, HoldKind, Incident, KillSwitchHold, TimelineEntry
+from incidents.models import ContainmentAction, HoldKind, Incident, KillSwitchHold
 from incidents.models.guards import OPEN_PAGE_STATES, unattended_containment
 from incidents.selectors import incident_is_visible
 
@@ -30,7 +30,7 @@ from .incidents import (
     incident_end_drill_transition,
     incident_triage,
 )
-from .workflow import actor_user, require_permission, require_visible
+from .workflow import actor_user, require_permission, require_visible, timeline_add
 
 # What one click can do without asking: the rest of the default needs parameters from a person.
 ONE_CLICK = (ContainmentType.FEATURE_FLAG_OFF, ContainmentType.FALLBACK)
@@ -124,8 +124,8 @@ def containment_record(
     audit.log_containment_recorded(actor=actor, action=action)
     details = action.parameters_text()
     approval = f", approved by {approved_by.get_username()}" if approved_by else ""
-    TimelineEntry.objects.create(
-        incident=incident,
+    timeline_add(
+        incident,
         kind=TimelineKind.CONTAINMENT,
         actor=actor,
         occurred_at=performed_at,
@@ -158,8 +158,8 @@ def _lift(action: ContainmentAction, *, reason: str, actor, switch_actor) -> Con
     action.revert_reason = reason.strip()
     action.save(update_fields=["reverted_at", "reverted_by", "revert_reason"])
     audit.log_containment_reverted(actor=actor, action=action)
-    TimelineEntry.objects.create(
-        incident=action.incident,
+    timeline_add(
+        action.incident,
         kind=TimelineKind.CONTAINMENT,
         actor=action.reverted_by,
         occurred_at=action.reverted_at,
@@ -195,8 +195,8 @@ def containment_hand_over(*, action_id: int, owner, reason: str, actor) -> Conta
         after={"handed_over_to": owner.pk, "handover_reason": action.handover_reason},
         incident=action.incident,
     )
-    TimelineEntry.objects.create(
-        incident=action.incident,
+    timeline_add(
+        action.incident,
         kind=TimelineKind.CONTAINMENT,
         actor=actor,
         occurred_at=action.handed_over_at,

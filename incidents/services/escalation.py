@@ -31,10 +31,11 @@ from incidents.constants import (
     StakeholderRole,
     TimelineKind,
 )
-from incidents.models import EscalationPolicy, Incident, Page, StakeholderContact, TimelineEntry
+from incidents.models import EscalationPolicy, Incident, Page, StakeholderContact
 from incidents.selectors import incident_is_visible
 
 from .notifications import notification_enqueue
+from .workflow import timeline_add
 
 ACK_SALT = "fireline.page.ack"
 ACK_LINK_MAX_AGE = timedelta(days=7)
@@ -112,12 +113,7 @@ def _unreachable(incident: Incident, targets: list, tier: int) -> list:
     """Say on the timeline which schedules could not be paged (a gap, no email); return the reachable ones."""
     for target in targets:
         if target.contact is None:
-            TimelineEntry.objects.create(
-                incident=incident,
-                kind=TimelineKind.DELIVERY_FAILED,
-                occurred_at=timezone.now(),
-                text=f"Tier {tier}: {target.problem}.",
-            )
+            timeline_add(incident, kind=TimelineKind.DELIVERY_FAILED, text=f"Tier {tier}: {target.problem}.")
     return [target for target in targets if target.contact is not None]
 
 
@@ -191,10 +187,9 @@ def _page_contact(
         incident=incident,
         values={"contact": contact.pk, "tier": tier, "channels": channels, "reason": reason},
     )
-    TimelineEntry.objects.create(
-        incident=incident,
+    timeline_add(
+        incident,
         kind=TimelineKind.PAGE,
-        occurred_at=timezone.now(),
         text=f"Paged {contact.name} ({contact.get_role_display()}, tier {tier}) by {', '.join(channels)}: "
         f"{reason}; acknowledge within {minutes} min",
     )
@@ -238,10 +233,9 @@ def incident_page(*, incident: Incident, reason: str, severity: str | None = Non
             _record_schedule(page, target)
             pages.append(page)
     if not contacts.exists() and not on_call:
-        TimelineEntry.objects.create(
-            incident=incident,
+        timeline_add(
+            incident,
             kind=TimelineKind.DELIVERY_FAILED,
-            occurred_at=timezone.now(),
             text=f"No one to page for {severity}: add stakeholder contacts for "
             f"{', '.join(StakeholderRole(r).label for r in _roles_for(incident, policy))}.",
         )
@@ -304,8 +298,8 @@ def page_acknowledge(*, page_id: int, actor=None, via: str = "admin") -> Page:
         details={"via": via},
     )
     by = f" by {actor.get_username()}" if actor_user(actor) else ""
-    TimelineEntry.objects.create(
-        incident=page.incident,
+    timeline_add(
+        page.incident,
         kind=TimelineKind.ACKNOWLEDGEMENT,
         occurred_at=page.acknowledged_at,
         actor=page.acknowledged_by,
@@ -337,11 +331,10 @@ def page_cancel(*, page_id: int, reason: str, actor) -> Page:
         incident=page.incident,
         details={"reason": reason},
     )
-    TimelineEntry.objects.create(
-        incident=page.incident,
+    timeline_add(
+        page.incident,
         kind=TimelineKind.PAGE,
-        occurred_at=timezone.now(),
-        actor=actor_user(actor),
+        actor=actor,
         text=f"Page to {page.contact.name} ({page.contact.get_role_display()}) cancelled: {reason}",
     )
     return page
@@ -404,7 +397,7 @@ def page_escalate(*, page_id: int) -> list[Page]:
             f"(no backup, no tier-{next_tier} {contact.get_role_display()})"
         )
         kind = TimelineKind.DELIVERY_FAILED
-    TimelineEntry.objects.create(incident=incident, kind=kind, occurred_at=timezone.now(), text=text)
+    timeline_add(incident, kind=kind, text=text)
     return new_pages
 
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from audit import services as audit
 from incidents.constants import IncidentState, TimelineKind
-from incidents.models import EvalCase, EvalRun, Incident, TimelineEntry
+from incidents.models import EvalCase, EvalRun, Incident
 from incidents.models.evals import (  # the gate's reads live with the models; services re-export them
     DEFAULT_POLICY,
     CaseStatus,
@@ -25,6 +25,7 @@ from incidents.models.evals import (  # the gate's reads live with the models; s
 
 from .incidents import incident_reopen
 from .notifications import notification_enqueue
+from .workflow import timeline_add
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -191,10 +192,9 @@ def _reopen_on_regression(run: EvalRun) -> None:
 
 def _page_commander(incident: Incident, reason: str) -> None:
     commander = incident.commander
-    TimelineEntry.objects.create(
-        incident=incident,
+    timeline_add(
+        incident,
         kind=TimelineKind.PAGE,
-        occurred_at=timezone.now(),
         text=f"Paged the commander {commander.get_username() if commander else '(none)'}: {reason}",
     )
     if commander is None:

@@ -12,7 +12,8 @@ from incidents.constants import RootCauseLayer, TimelineKind
 from incidents.models import CommonFinding, Finding, Incident
 from incidents.selectors import incident_is_visible
 
-from .incidents import _timeline, incident_update
+from .incidents import incident_update
+from .workflow import timeline_add
 
 FINDING_FIELDS = ["incident", "layer", "common_finding", "text", "is_root_cause"]
 
@@ -78,7 +79,7 @@ def finding_record(
     audit.log_created(actor=actor, target=finding, values=audit.snapshot(finding, FINDING_FIELDS), incident=incident)
     summary = Truncator(text).chars(300)
     label = "" if common_finding == CommonFinding.OTHER else f"{finding.get_common_finding_display()}. "
-    _timeline(
+    timeline_add(
         incident,
         kind=TimelineKind.CHANGE,
         actor=actor,

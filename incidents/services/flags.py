@@ -27,13 +27,12 @@ from incidents.models import (
     Incident,
     KillSwitch,
     KillSwitchHold,
-    TimelineEntry,
 )
 from incidents.models.flags import validate_cohort_rules
 
 from . import hotcache
 from .notifications import notification_enqueue
-from .workflow import actor_user, require_permission
+from .workflow import actor_user, require_permission, timeline_add
 
 # The containment types that hold a kill switch.
 SWITCH_ACTION_TYPES = (ContainmentType.FEATURE_FLAG_OFF, ContainmentType.RESTRICT_COHORT)
@@ -166,18 +165,6 @@ def _rule_text(rule: dict) -> str:
     return f"{rule['attribute']}={','.join(map(str, rule['values']))}"
 
 
-def _timeline(incident: Incident | None, text: str, actor) -> None:
-    if incident is None:
-        return
-    TimelineEntry.objects.create(
-        incident=incident,
-        kind=TimelineKind.CONTAINMENT,
-        actor=actor_user(actor),
-        occurred_at=timezone.now(),
-        text=text,
-    )
-
-
 def _hold_text(switch: KillSwitch, hold: KillSwitchHold, others: list[KillSwitchHold], reason: str) -> str:
     key = switch.flag_key
     drill = " (the drill's stand-in, not production)" if switch.is_stand_in else ""
@@ -255,7 +242,10 @@ def killswitch_hold(
     if incident is None:
         audit.log_created(actor=actor, target=hold, values={"switch": switch.flag_key, "kind": kind, "reason": reason})
     _apply_holds(switch, actor=actor, reason=reason, incident=incident)
-    _timeline(incident, _hold_text(switch, hold, others, reason), actor)
+    if incident is not None:
+        timeline_add(
+            incident, kind=TimelineKind.CONTAINMENT, actor=actor, text=_hold_text(switch, hold, others, reason)
+        )
     return hold
 
 
@@ -284,7 +274,13 @@ def killswitch_release(*, hold_id: int, reason: str, actor) -> KillSwitchHold:
             after={"released_at": hold.released_at, "reason": reason},
         )
     remaining = _apply_holds(switch, actor=actor, reason=reason, incident=hold.incident)
-    _timeline(hold.incident, _release_text(switch, hold, remaining, reason), actor)
+    if hold.incident is not None:
+        timeline_add(
+            hold.incident,
+            kind=TimelineKind.CONTAINMENT,
+            actor=actor,
+            text=_release_text(switch, hold, remaining, reason),
+        )
     same = [h for h in remaining if h.kind == hold.kind and (h.kind == HoldKind.OFF or h.rule == hold.rule)]
     hold.still_held_by = holders_text(same)
     return hold

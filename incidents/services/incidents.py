@@ -18,14 +18,14 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from audit import services as audit
 from audit.actors import actor_user
 from incidents.constants import Category, DismissReason, IncidentState, TimelineKind
-from incidents.models import AIFeature, Incident, TimelineEntry
+from incidents.models import AIFeature, Incident
 from incidents.models.evals import evals_blockers
 from incidents.models.incident import guards
 
 from .errors import IncidentChanged
 from .escalation import incident_notify_state, incident_page, severity_rank
 from .triage import triage_apply
-from .workflow import TransitionOption, failure_text, transition_for
+from .workflow import TransitionOption, failure_text, timeline_add, transition_for
 from .workflow import require_visible as _require_visible
 
 # Labels the incident page shows on its buttons, in the order of the playbook.
@@ -82,17 +82,6 @@ EDITABLE_FIELDS = [
     "communications_summary",
 ]
 AUDITED_FIELDS = EDITABLE_FIELDS + ["severity", "impact", "triage_rule", "members"]
-
-
-def _timeline(incident: Incident, *, kind: str, text: str, actor, occurred_at: datetime | None = None) -> TimelineEntry:
-    return TimelineEntry.objects.create(
-        incident=incident,
-        kind=kind,
-        text=text,
-        actor=actor_user(actor),
-        occurred_at=occurred_at or timezone.now(),
-        is_automatic=True,
-    )
 
 
 def _apply_public_attention(incident: Incident) -> None:
@@ -166,7 +155,7 @@ def incident_open(
     if members:
         incident.members.set(members)
     audit.log_created(actor=actor, target=incident, values=audit.snapshot(incident, AUDITED_FIELDS), incident=incident)
-    _timeline(
+    timeline_add(
         incident,
         kind=TimelineKind.OPENED,
         actor=actor,
@@ -208,7 +197,7 @@ def incident_update(*, incident_id: int, changes: dict[str, Any], actor) -> Inci
     after = audit.snapshot(incident, AUDITED_FIELDS)
     entry = audit.log_changed(actor=actor, target=incident, before=before, after=after, incident=incident)
     if entry is not None and before.get("severity") != after.get("severity"):
-        _timeline(
+        timeline_add(
             incident,
             kind=TimelineKind.CHANGE,
             actor=actor,
@@ -292,7 +281,7 @@ def _run_transition(
     text = f"{IncidentState(source).label} → {incident.get_state_display()}"
     if note:
         text += f": {note}"
-    _timeline(incident, kind=TimelineKind.TRANSITION, actor=actor, text=text)
+    timeline_add(incident, kind=TimelineKind.TRANSITION, actor=actor, text=text)
     incident_notify_state(incident=incident)
     return incident
 

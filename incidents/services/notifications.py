@@ -27,7 +27,9 @@ from django.utils import timezone
 from audit import services as audit
 from incidents import channels
 from incidents.constants import NotificationState, PageState, TimelineKind
-from incidents.models import Notification, TimelineEntry
+from incidents.models import Notification
+
+from .workflow import timeline_add
 
 logger = logging.getLogger(__name__)
 
@@ -153,10 +155,9 @@ def _record_failure(notification_id: int, error: str) -> DeliveryOutcome:
     logger.error("Notification %s failed after %s attempts: %s", notification.pk, notification.attempts, error)
     if notification.incident_id:
         who = notification.contact.name if notification.contact else notification.recipient
-        TimelineEntry.objects.create(
-            incident_id=notification.incident_id,
+        timeline_add(
+            notification.incident_id,
             kind=TimelineKind.DELIVERY_FAILED,
-            occurred_at=timezone.now(),
             text=f"Could not reach {who} by {notification.get_channel_display().lower()} after "
             f"{notification.attempts} attempts: {error[:200]}",
         )

@@ -45,7 +45,7 @@ from incidents.selectors import incident_is_visible
 from .action_items import owner_recipients
 from .communications import GUIDANCE
 from .notifications import notification_enqueue
-from .workflow import actor_user, finish_transition, run_transition, timeline_change
+from .workflow import actor_user, finish_transition, run_transition, timeline_add
 from .workflow import require_permission as _require
 from .workflow import require_visible as _require_visible
 
@@ -98,7 +98,7 @@ def postmortem_create(*, incident_id: int, actor, template: PostMortemTemplate |
         incident=incident,
         values=audit.snapshot(postmortem, LOGGED_FIELDS) | {"template": template.pk if template else None},
     )
-    timeline_change(incident, "Post-mortem started (draft)", actor)
+    timeline_add(incident, text="Post-mortem started (draft)", actor=actor)
     return postmortem
 
 
@@ -234,10 +234,10 @@ def postmortem_approve(*, postmortem_id: int, actor) -> PostMortem:
     who = " and ".join(labels[r] for r in new)
     name = _display_name(actor)
     if missing:
-        timeline_change(
+        timeline_add(
             postmortem.incident,
-            f"Post-mortem approved by {name} ({who}); still needed: {', '.join(labels[r] for r in missing)}",
-            actor,
+            text=f"Post-mortem approved by {name} ({who}); still needed: {', '.join(labels[r] for r in missing)}",
+            actor=actor,
         )
         return postmortem
     source = run_transition(postmortem, "approve", "post-mortem")
@@ -325,7 +325,7 @@ def postmortem_revise(*, postmortem_id: int, reason: str, actor) -> PostMortemRe
     if latest is not None and content_sha256(content) == latest.sha256:
         raise ValidationError(f"Nothing changed since revision {latest.number}.")
     revision = _store_revision(postmortem, actor=actor, reason=reason, content=content)
-    timeline_change(postmortem.incident, f"Post-mortem revision {revision.number} published: {reason}", actor)
+    timeline_add(postmortem.incident, text=f"Post-mortem revision {revision.number} published: {reason}", actor=actor)
     return revision
 
 
@@ -412,7 +412,7 @@ def _announce_publication(postmortem: PostMortem) -> int:
     else:
         text = "Post-mortem published, but its distribution list reached no one: add contacts to it."
         kind = TimelineKind.DELIVERY_FAILED
-    TimelineEntry.objects.create(incident=incident, kind=kind, text=text, occurred_at=postmortem.published_at)
+    timeline_add(incident, kind=kind, text=text, occurred_at=postmortem.published_at)
     return len(recipients)
 
 

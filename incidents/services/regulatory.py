@@ -51,13 +51,13 @@ from incidents.models import (
     RegulatoryReminder,
     ReportabilityDecision,
     StakeholderContact,
-    TimelineEntry,
 )
 from incidents.models.regulatory import TRIGGER_FIELDS
 
 from .notifications import reminder_point_send
 from .workflow import require_permission as _require
 from .workflow import require_visible as _require_visible
+from .workflow import timeline_add
 
 DRILL_MESSAGE = "This is a drill incident: drills start no regulatory clocks, so no reportability decision is recorded."
 OBLIGATION_FIELDS = [
@@ -70,16 +70,6 @@ OBLIGATION_FIELDS = [
     "is_incomplete",
     "is_ongoing",
 ]
-
-
-def _timeline(incident: Incident, text: str, actor=None, kind: str = TimelineKind.CHANGE) -> TimelineEntry:
-    return TimelineEntry.objects.create(
-        incident=incident,
-        kind=kind,
-        text=text,
-        actor=actor_user(actor),
-        occurred_at=timezone.now(),
-    )
 
 
 def utc_text(moment: datetime | None) -> str:
@@ -166,7 +156,9 @@ def _open_obligations(*, decision: ReportabilityDecision, rules: list[DeadlineRu
             incident=incident,
             values=audit.snapshot(obligation, OBLIGATION_FIELDS) | {"rule": rule.pk, "decision": decision.pk},
         )
-        _timeline(incident, f"Regulatory obligation opened: {rule.regime.citation}: {_due_text(obligation)}", actor)
+        timeline_add(
+            incident, text=f"Regulatory obligation opened: {rule.regime.citation}: {_due_text(obligation)}", actor=actor
+        )
         created.append(obligation)
     return created
 
@@ -328,7 +320,7 @@ def reportability_decide(
     )
     names = ", ".join(sorted(decision.regimes.values_list("citation", flat=True)))
     starts = "; ".join(f"{ClockStart(kind).label.lower()} {utc_text(at)}" for kind, (at, _) in sorted(resolved.items()))
-    _timeline(incident, f"Reportability decided: {names} (clocks: {starts}). {decision.reason}", actor)
+    timeline_add(incident, text=f"Reportability decided: {names} (clocks: {starts}). {decision.reason}", actor=actor)
     _open_obligations(decision=decision, rules=rules, actor=actor)
     return decision
 
@@ -368,7 +360,9 @@ def reportability_propose_for_privacy(*, incident_id: int) -> ReportabilityDecis
             "clock_started_at": incident.detected_at,
         },
     )
-    _timeline(incident, "Regulatory: GDPR Art. 33 and 34 proposed (privacy incident); Legal to confirm or reject")
+    timeline_add(
+        incident, text="Regulatory: GDPR Art. 33 and 34 proposed (privacy incident); Legal to confirm or reject"
+    )
     _open_obligations(decision=decision, rules=rules_for(regimes=regimes), actor=None)
     return decision
 
@@ -400,7 +394,7 @@ def reportability_confirm(*, decision_id: int, actor, note: str = "") -> Reporta
         incident=decision.incident,
         details={"note": decision.review_note} if decision.review_note else None,
     )
-    _timeline(decision.incident, "Regulatory: proposed reportability confirmed by Legal", actor)
+    timeline_add(decision.incident, text="Regulatory: proposed reportability confirmed by Legal", actor=actor)
     return decision
 
 
@@ -424,7 +418,7 @@ def reportability_reject(*, decision_id: int, reason: str, actor) -> Reportabili
         incident=decision.incident,
         details={"reason": reason},
     )
-    _timeline(decision.incident, f"Regulatory: proposed reportability rejected by Legal: {reason}", actor)
+    timeline_add(decision.incident, text=f"Regulatory: proposed reportability rejected by Legal: {reason}", actor=actor)
     for obligation in decision.obligations.filter(state=ObligationState.OPEN):
         obligation_waive(obligation_id=obligation.pk, reason=f"Proposal rejected: {reason}", actor=actor)
     return decision
@@ -513,11 +507,11 @@ def obligation_submit(
         late = f" ({'past the target' if obligation.is_target else 'LATE'}: due {utc_text(obligation.deadline)})"
     ref = f", reference {obligation.submission_reference}" if obligation.submission_reference else ""
     as_what = f" as {obligation.submitted_as}" if obligation.submitted_as else ""
-    _timeline(
+    timeline_add(
         obligation.incident,
-        f"Regulatory report submitted: {obligation.rule.regime.citation}: {obligation.step_name} to "
+        text=f"Regulatory report submitted: {obligation.rule.regime.citation}: {obligation.step_name} to "
         f"{obligation.submitted_to} at {utc_text(submitted_at)}{ref}{as_what}{late}",
-        actor,
+        actor=actor,
     )
     _start_waiting_followers(obligation, actor)
     for rule in follow_ups + after_handling:
@@ -541,10 +535,10 @@ def _start_waiting_followers(obligation: RegulatoryObligation, actor) -> None:
             after={"clock_started_at": follower.clock_started_at, "deadline": follower.deadline},
             incident=obligation.incident,
         )
-        _timeline(
+        timeline_add(
             obligation.incident,
-            f"Regulatory clock started: {follower.step_name} due {utc_text(follower.deadline)}",
-            actor,
+            text=f"Regulatory clock started: {follower.step_name} due {utc_text(follower.deadline)}",
+            actor=actor,
         )
 
 
@@ -602,7 +596,7 @@ def _open_step(
         values=audit.snapshot(step, OBLIGATION_FIELDS)
         | {"rule": rule.pk, "follows": follows.pk if follows else None, "sequence": sequence},
     )
-    _timeline(incident, f"Regulatory obligation opened: {rule.regime.citation}: {_due_text(step)}", actor)
+    timeline_add(incident, text=f"Regulatory obligation opened: {rule.regime.citation}: {_due_text(step)}", actor=actor)
     return step
 
 
@@ -678,10 +672,10 @@ def obligation_start_clock(*, obligation_id: int, at: datetime, evidence: str, a
         after={"clock_started_at": obligation.clock_started_at, "deadline": obligation.deadline, "evidence": evidence},
         incident=obligation.incident,
     )
-    _timeline(
+    timeline_add(
         obligation.incident,
-        f"Regulatory clock started: {obligation.step_name} due {utc_text(obligation.deadline)}",
-        actor,
+        text=f"Regulatory clock started: {obligation.step_name} due {utc_text(obligation.deadline)}",
+        actor=actor,
     )
     return obligation
 
@@ -708,11 +702,11 @@ def obligation_waive(*, obligation_id: int, reason: str, actor) -> RegulatoryObl
         incident=obligation.incident,
         details={"reason": obligation.waive_reason},
     )
-    _timeline(
+    timeline_add(
         obligation.incident,
-        f"Regulatory obligation waived: {obligation.rule.regime.citation}: {obligation.step_name}: "
+        text=f"Regulatory obligation waived: {obligation.rule.regime.citation}: {obligation.step_name}: "
         f"{obligation.waive_reason}",
-        actor,
+        actor=actor,
     )
     # A waived report must not leave the one that counts from it without a clock (NIS2's final report).
     _start_waiting_followers(obligation, actor)
@@ -797,16 +791,16 @@ def obligation_remind(*, obligation_id: int, now: datetime | None = None) -> int
         incident=obligation.incident,
     )
     if recipients:
-        _timeline(
+        timeline_add(
             obligation.incident,
-            f"Regulatory reminder ({reminder.label}): {obligation.step_name} due {utc_text(obligation.deadline)}; "
+            text=f"Regulatory reminder ({reminder.label}): {obligation.step_name} due {utc_text(obligation.deadline)}; "
             f"sent to {len(recipients)} recipient{'' if len(recipients) == 1 else 's'}",
             kind=TimelineKind.PAGE,
         )
     else:
-        _timeline(
+        timeline_add(
             obligation.incident,
-            f"Regulatory reminder ({reminder.label}) for {obligation.rule.name} reached no one: add a Legal "
+            text=f"Regulatory reminder ({reminder.label}) for {obligation.rule.name} reached no one: add a Legal "
             "stakeholder contact.",
             kind=TimelineKind.DELIVERY_FAILED,
         )

@@ -21,10 +21,11 @@ from django.utils import timezone
 from audit import services as audit
 from audit.actors import actor_user
 from incidents.constants import OPEN_STATES, Category, DetectionSignal, TimelineKind
-from incidents.models import AIFeature, Incident, ReportSource, ReportState, TimelineEntry, UserReport
+from incidents.models import AIFeature, Incident, ReportSource, ReportState, UserReport
 from incidents.selectors import visible_incidents
 
 from .incidents import incident_open
+from .workflow import timeline_add
 
 # One pasted answer with its context fits; a pasted book does not.
 REPORT_TEXT_MAX = 10_000
@@ -146,13 +147,12 @@ def _attach(*, reports: list[UserReport], incident: Incident, actor) -> None:
             now,
         )
         audit.log_report_handled(actor=actor, report=report, before_state=ReportState.INBOX, incident=incident)
-    TimelineEntry.objects.create(
-        incident=incident,
+    timeline_add(
+        incident,
         kind=TimelineKind.NOTE,
         text=f"{_plural(len(reports), 'user report')} attached ({', '.join(f'#{r.pk}' for r in reports)})",
         actor=handler,
         occurred_at=now,
-        is_automatic=True,
     )
 
 

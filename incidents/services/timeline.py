@@ -11,6 +11,8 @@ from incidents.constants import TimelineKind
 from incidents.models import Incident, TimelineEntry
 from incidents.selectors import incident_is_visible
 
+from .workflow import timeline_add
+
 
 @transaction.atomic
 def timeline_add_note(*, incident_id: int, text: str, actor, occurred_at: datetime | None = None) -> TimelineEntry:
@@ -25,8 +27,8 @@ def timeline_add_note(*, incident_id: int, text: str, actor, occurred_at: dateti
     occurred_at = occurred_at or timezone.now()
     if occurred_at > timezone.now() + timezone.timedelta(minutes=5):
         raise ValidationError({"occurred_at": "Cannot be in the future."})
-    entry = TimelineEntry.objects.create(
-        incident=incident,
+    entry = timeline_add(
+        incident,
         kind=TimelineKind.NOTE,
         text=text,
         actor=actor,

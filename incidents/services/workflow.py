@@ -7,6 +7,7 @@ incident's timeline, all in the caller's transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
@@ -61,13 +62,27 @@ def require_visible(incident: Incident, actor) -> None:
         raise Incident.DoesNotExist("No incident with that id.")
 
 
-def timeline_change(incident: Incident, text: str, actor) -> None:
-    TimelineEntry.objects.create(
-        incident=incident,
-        kind=TimelineKind.CHANGE,
+def timeline_add(
+    incident: Incident | int,
+    *,
+    text: str,
+    kind: str = TimelineKind.CHANGE,
+    actor=None,
+    occurred_at: datetime | None = None,
+    is_automatic: bool = True,
+) -> TimelineEntry:
+    """The one way a timeline row is written: who (a user, or nobody for the system), what, when.
+
+    `incident` is the incident or its primary key (the alert and outbox paths hold only the key).
+    """
+    where = {"incident_id": incident} if isinstance(incident, int) else {"incident": incident}
+    return TimelineEntry.objects.create(
+        **where,
+        kind=kind,
         text=text,
         actor=actor_user(actor),
-        occurred_at=timezone.now(),
+        occurred_at=occurred_at or timezone.now(),
+        is_automatic=is_automatic,
     )
 
 
@@ -92,5 +107,5 @@ def finish_transition(document: models.Model, source: str, name: str, actor, tex
         incident=document.incident,
         details=details,
     )
-    timeline_change(document.incident, text, actor)
+    timeline_add(document.incident, text=text, actor=actor)
     return document
