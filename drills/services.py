@@ -15,7 +15,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
-from django_fsm import ConcurrentTransition
 
 from audit import services as audit
 from incidents.constants import Channel, ContactState, DetectionSignal, StakeholderRole, TimelineKind
@@ -31,7 +30,13 @@ from incidents.services.containment import incident_end_drill
 from incidents.services.flags import killswitch_stand_in
 from incidents.services.incidents import incident_open
 from incidents.services.notifications import notification_enqueue
-from incidents.services.workflow import TransitionOption, actor_user, failure_text, timeline_add, transition_for
+from incidents.services.workflow import (
+    TransitionOption,
+    actor_user,
+    guard_blockers,
+    timeline_add,
+    transition_run,
+)
 
 from .constants import REMINDERS, DrillState
 from .models import Drill, DrillChecklistItem, DrillInject, DrillPolicy, DrillReminder, Scenario, StepCorrection
@@ -105,52 +110,25 @@ def _notify(users, *, subject: str, body: str, dedup_prefix: str, incident=None)
     return sent
 
 
-def _log_transition(drill: Drill, source: str, name: str, actor, details: dict | None = None) -> None:
-    audit.log_transition(
-        actor=actor,
-        target=drill,
-        source=source,
-        target_state=drill.state,
-        name=name,
-        incident=drill.incident,
-        details=details,
-    )
-    if drill.incident_id:
-        timeline_add(
-            drill.incident,
-            text=f"Drill {drill.reference}: {DrillState(source).label} → {drill.get_state_display()}",
-            actor=actor,
-        )
+def _as_drill(name: str, *, details=None) -> dict:
+    """How a drill transition is checked and told: the drill's permission, and a line on its incident's timeline."""
 
+    def timeline_text(drill: Drill, source: str) -> str:
+        return f"Drill {drill.reference}: {DrillState(source).label} → {drill.get_state_display()}"
 
-def _transition(drill: Drill, name: str, actor) -> str:
-    """Permission, then guards in words, then the transition; returns the state it left."""
-    method = getattr(drill, name)
-    transition = transition_for(drill, name)
-    if transition is None:
-        raise ValidationError(f"Not possible while the drill is {drill.get_state_display().lower()}.")
-    if actor is not None and not transition.has_perm(drill, actor):
-        raise PermissionDenied("You may not run drills.")
-    blockers = drill_transition_blockers(drill, name)
-    if blockers:
-        raise ValidationError(blockers)
-    source = drill.state
-    method()
-    return source
-
-
-def _save(drill: Drill) -> None:
-    try:
-        drill.save()
-    except ConcurrentTransition as exc:
-        raise ValidationError("Someone changed this drill meanwhile; reload and try again.") from exc
+    # Drills are gated by drills.run_drill, not by who may see the drill incident.
+    return {
+        "noun": "drill",
+        "lock": False,
+        "check_visible": False,
+        "permission_message": "You may not run drills.",
+        "log_details": details,
+        "timeline_text": timeline_text,
+    }
 
 
 def drill_transition_blockers(drill: Drill, name: str) -> list[str]:
-    transition = transition_for(drill, name)
-    if transition is None:
-        return [f"Not possible while the drill is {drill.get_state_display().lower()}."]
-    return [failure_text(cond, drill) for cond in transition.conditions if not cond(drill)]
+    return guard_blockers(drill, name, noun="drill")
 
 
 def drill_transition_options(drill: Drill, user) -> list[TransitionOption]:
@@ -288,23 +266,18 @@ def drill_schedule(*, drill_id: int, scheduled_for: datetime.datetime | None, pa
     if not participants:
         raise ValidationError({"participants": "Choose at least one participant."})
     was_scheduled_for = drill.scheduled_for
-    drill.scheduled_for = scheduled_for
-    drill.quarter = drill.quarter or quarter_label(scheduled_for, settings.TIME_ZONE)
-    drill.participants.set(participants)
-    source = _transition(drill, "schedule", actor)
-    _save(drill)
-    audit.log_transition(
-        actor=actor,
-        target=drill,
-        source=source,
-        target_state=drill.state,
-        name="schedule",
-        details={
-            "scheduled_for": scheduled_for.isoformat(),
-            "was_scheduled_for": was_scheduled_for.isoformat() if was_scheduled_for else None,
-            "participants": [u.pk for u in participants],
-        },
-    )
+
+    def prepare(drill: Drill) -> None:
+        drill.scheduled_for = scheduled_for
+        drill.quarter = drill.quarter or quarter_label(scheduled_for, settings.TIME_ZONE)
+        drill.participants.set(participants)
+
+    details = {
+        "scheduled_for": scheduled_for.isoformat(),
+        "was_scheduled_for": was_scheduled_for.isoformat() if was_scheduled_for else None,
+        "participants": [u.pk for u in participants],
+    }
+    transition_run(drill, "schedule", actor=actor, prepare=prepare, **_as_drill("schedule", details=details))
     drill.reminders.filter(sent_at__isnull=True).delete()
     now = timezone.now()
     for key, minutes, _ in REMINDERS:
@@ -314,12 +287,8 @@ def drill_schedule(*, drill_id: int, scheduled_for: datetime.datetime | None, pa
     return drill
 
 
-@transaction.atomic
-def drill_start(*, drill_id: int, actor) -> Drill:
-    """Open the drill incident from the scenario: the real workflow, paging only the participants."""
-    _require_run(actor)
-    drill = _lock(drill_id)
-    source = _transition(drill, "start", actor)
+def _open_drill_incident(drill: Drill, actor) -> None:
+    """Open the drill incident from the scenario, with its checklist and injects; it pages only the participants."""
     scenario = drill.scenario
     participants = list(drill.participants.all())
     members = {u.pk: u for u in participants}
@@ -341,7 +310,6 @@ def drill_start(*, drill_id: int, actor) -> Drill:
         is_drill=True,
     )
     drill.incident = incident
-    _save(drill)
     killswitch_stand_in(incident)  # participants see (and may wire) the stand-in key before they contain
     for position, action in enumerate(scenario.expected_actions.all()):
         DrillChecklistItem.objects.create(drill=drill, text=action.text, position=position)
@@ -353,7 +321,20 @@ def drill_start(*, drill_id: int, actor) -> Drill:
             text=inject.text,
             due_at=drill.started_at + datetime.timedelta(minutes=inject.minute),
         )
-    _log_transition(drill, source, "start", actor, details={"incident": incident.pk})
+
+
+@transaction.atomic
+def drill_start(*, drill_id: int, actor) -> Drill:
+    """Open the drill incident from the scenario: the real workflow, paging only the participants."""
+    _require_run(actor)
+    drill = _lock(drill_id)
+    transition_run(
+        drill,
+        "start",
+        actor=actor,
+        apply=lambda drill: _open_drill_incident(drill, actor),
+        **_as_drill("start", details=lambda drill, source: {"incident": drill.incident_id}),
+    )
     drill_release_injects(drill_id=drill.pk)  # minute-0 injects go out with the start
     return drill
 
@@ -363,10 +344,8 @@ def drill_end_exercise(*, drill_id: int, actor) -> Drill:
     """Stop the clock and open the debrief; stale contacts in the escalation path become gaps."""
     _require_run(actor)
     drill = _lock(drill_id)
-    source = _transition(drill, "end_exercise", actor)
-    _save(drill)
+    transition_run(drill, "end_exercise", actor=actor, **_as_drill("end_exercise"))
     drill.injects.filter(released_at__isnull=True).delete()  # injects after the end are never released
-    _log_transition(drill, source, "end_exercise", actor)
     drill_record_contact_gaps(drill=drill, actor=actor)
     return drill
 
@@ -376,19 +355,24 @@ def drill_complete(*, drill_id: int, actor, debrief_notes: str | None = None) ->
     """Score the drill with the documented rule and close the debrief."""
     _require_run(actor)
     drill = _lock(drill_id)
-    source = _transition(drill, "complete", actor)
-    if debrief_notes is not None:
-        drill.debrief_notes = debrief_notes
-    results = drill_step_results(drill)
-    checklist = list(drill.checklist.all())
-    drill.score = drill_score([r.status for r in results], sum(i.is_done for i in checklist), len(checklist))
-    _save(drill)
-    _log_transition(
+    results = []
+
+    def score(drill: Drill) -> None:
+        if debrief_notes is not None:
+            drill.debrief_notes = debrief_notes
+        results.extend(drill_step_results(drill))
+        checklist = list(drill.checklist.all())
+        drill.score = drill_score([r.status for r in results], sum(i.is_done for i in checklist), len(checklist))
+
+    transition_run(
         drill,
-        source,
         "complete",
-        actor,
-        details={"score": drill.score, "steps": {r.step: r.status for r in results}},
+        actor=actor,
+        apply=score,
+        **_as_drill(
+            "complete",
+            details=lambda drill, source: {"score": drill.score, "steps": {r.step: r.status for r in results}},
+        ),
     )
     if drill.incident_id:
         incident_end_drill(incident_id=drill.incident_id, reason=f"Drill {drill.reference} completed", actor=actor)
@@ -402,12 +386,15 @@ def drill_cancel(*, drill_id: int, reason: str, actor) -> Drill:
     if not reason:
         raise ValidationError({"reason": "Say why the drill is cancelled."})
     drill = _lock(drill_id)
-    source = _transition(drill, "cancel", actor)
-    drill.cancel_reason = reason
-    _save(drill)
+    transition_run(
+        drill,
+        "cancel",
+        actor=actor,
+        apply=lambda drill: setattr(drill, "cancel_reason", reason),
+        **_as_drill("cancel", details={"reason": reason}),
+    )
     drill.reminders.filter(sent_at__isnull=True).delete()
     drill.injects.filter(released_at__isnull=True).delete()
-    _log_transition(drill, source, "cancel", actor, details={"reason": reason})
     if drill.incident_id:
         incident_end_drill(
             incident_id=drill.incident_id, reason=f"Drill {drill.reference} cancelled: {reason}", actor=actor

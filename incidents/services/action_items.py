@@ -33,7 +33,7 @@ from incidents.models import (
 )
 
 from .notifications import reminder_point_send
-from .workflow import actor_user, finish_transition, run_transition, timeline_add
+from .workflow import actor_user, timeline_add, transition_run
 from .workflow import require_visible as _require_visible
 
 EDITABLE_FIELDS = ["title", "details", "kind", "owner", "due_date"]
@@ -139,6 +139,16 @@ def _lock(item_id: int, actor) -> ActionItem:
     return item
 
 
+def _closed_by(actor):
+    """What closing an item also does: who closed it, and no more reminders."""
+
+    def close(item: ActionItem) -> None:
+        item.closed_by = actor_user(actor)
+        _cancel_reminders(item)
+
+    return close
+
+
 def _may_close(item: ActionItem, actor) -> bool:
     return actor is None or actor == item.owner or actor.has_perm("incidents.change_actionitem")
 
@@ -181,10 +191,14 @@ def action_item_complete(*, item_id: int, actor) -> ActionItem:
     item = _lock(item_id, actor)
     if not _may_close(item, actor):
         raise PermissionDenied("Only the owner or someone who may change action items can close it.")
-    source = run_transition(item, "complete", "action item")
-    item.closed_by = actor_user(actor)
-    _cancel_reminders(item)
-    return finish_transition(item, source, "complete", actor, f"Action item done: {item.title}.")
+    return transition_run(
+        item,
+        "complete",
+        actor=actor,
+        lock=False,
+        apply=_closed_by(actor),
+        timeline_text=f"Action item done: {item.title}.",
+    )
 
 
 @transaction.atomic
@@ -195,12 +209,15 @@ def action_item_wont_do(*, item_id: int, reason: str, actor) -> ActionItem:
     item = _lock(item_id, actor)
     if not _may_close(item, actor):
         raise PermissionDenied("Only the owner or someone who may change action items can close it.")
-    source = run_transition(item, "wont_do", "action item")
     item.wont_do_reason = reason
-    item.closed_by = actor_user(actor)
-    _cancel_reminders(item)
-    return finish_transition(
-        item, source, "wont_do", actor, f"Action item will not be done: {item.title} — {reason}", {"reason": reason}
+    return transition_run(
+        item,
+        "wont_do",
+        actor=actor,
+        lock=False,
+        apply=_closed_by(actor),
+        log_details={"reason": reason},
+        timeline_text=f"Action item will not be done: {item.title} — {reason}",
     )
 
 

@@ -21,7 +21,7 @@ from incidents.models import Communication, CommunicationState, CommunicationTem
 from incidents.models.communications import EMAIL_AUDIENCES, may_approve
 
 from .notifications import notification_enqueue
-from .workflow import actor_user, finish_transition, run_transition, timeline_add
+from .workflow import actor_user, timeline_add, transition_run
 from .workflow import require_permission as _require
 from .workflow import require_visible as _require_visible
 
@@ -174,8 +174,14 @@ def communication_submit(*, communication_id: int, actor) -> Communication:
             raise ValidationError(
                 {"body": f"Replace the template's guidance in italics before asking for approval: {shown}"}
             )
-    source = run_transition(communication, "submit", "communication")
-    return finish_transition(communication, source, "submit", actor, f"{_label(communication)} submitted for approval")
+    return transition_run(
+        communication,
+        "submit",
+        lock=False,
+        timeline_text=f"{_label(communication)} submitted for approval",
+        actor=actor,
+        noun="communication",
+    )
 
 
 def _require_approver(communication: Communication, actor) -> None:
@@ -192,9 +198,14 @@ def communication_send_back(*, communication_id: int, note: str, actor) -> Commu
     note = (note or "").strip()
     if not note:
         raise ValidationError({"note": "Say what needs to change."})
-    source = run_transition(communication, "send_back", "communication")
-    return finish_transition(
-        communication, source, "send_back", actor, f"{_label(communication)} sent back: {note}", {"note": note}
+    return transition_run(
+        communication,
+        "send_back",
+        lock=False,
+        log_details={"note": note},
+        timeline_text=f"{_label(communication)} sent back: {note}",
+        actor=actor,
+        noun="communication",
     )
 
 
@@ -202,9 +213,15 @@ def communication_send_back(*, communication_id: int, note: str, actor) -> Commu
 def communication_approve(*, communication_id: int, actor) -> Communication:
     communication = _lock(communication_id, actor)
     _require_approver(communication, actor)
-    source = run_transition(communication, "approve", "communication")
-    communication.approved_by = actor_user(actor)
-    return finish_transition(communication, source, "approve", actor, f"{_label(communication)} approved")
+    return transition_run(
+        communication,
+        "approve",
+        lock=False,
+        apply=lambda communication: setattr(communication, "approved_by", actor_user(actor)),
+        timeline_text=f"{_label(communication)} approved",
+        actor=actor,
+        noun="communication",
+    )
 
 
 @transaction.atomic
@@ -212,10 +229,11 @@ def communication_send(*, communication_id: int, actor) -> Communication:
     """Freeze the exact text and recipients, then queue one email per recipient once this commits."""
     communication = _lock(communication_id, actor)
     _require(actor, "incidents.send_communication", "You may not send communications.")
-    source = run_transition(communication, "send", "communication")
-    communication.sent_by = actor_user(actor)
-    incident = communication.incident
-    if communication.audience != Audience.PUBLIC:
+
+    def freeze_and_queue(communication: Communication) -> None:
+        communication.sent_by = actor_user(actor)
+        if communication.audience == Audience.PUBLIC:
+            return
         for address in communication.sent_recipients:
             notification_enqueue(
                 channel=Channel.EMAIL,
@@ -223,18 +241,25 @@ def communication_send(*, communication_id: int, actor) -> Communication:
                 subject=communication.sent_subject,
                 body=communication.sent_body,
                 dedup_key=f"comm:{communication.pk}:{address.lower()}",
-                incident=incident,
+                incident=communication.incident,
             )
-        where = f"to {len(communication.sent_recipients)} recipient(s)"
-    else:
-        where = "on the status page"
-    return finish_transition(
+
+    def timeline_text(communication: Communication, source: str) -> str:
+        if communication.audience == Audience.PUBLIC:
+            where = "on the status page"
+        else:
+            where = f"to {len(communication.sent_recipients)} recipient(s)"
+        return f"{_label(communication)} sent {where}: {communication.sent_subject}"
+
+    return transition_run(
         communication,
-        source,
         "send",
-        actor,
-        f"{_label(communication)} sent {where}: {communication.sent_subject}",
-        {"recipients": communication.sent_recipients, "subject": communication.sent_subject},
+        lock=False,
+        apply=freeze_and_queue,
+        log_details=lambda c, source: {"recipients": c.sent_recipients, "subject": c.sent_subject},
+        timeline_text=timeline_text,
+        actor=actor,
+        noun="communication",
     )
 
 
@@ -242,9 +267,14 @@ def communication_send(*, communication_id: int, actor) -> Communication:
 def communication_cancel(*, communication_id: int, reason: str = "", actor) -> Communication:
     communication = _lock(communication_id, actor)
     _require(actor, "incidents.change_communication", "You may not cancel communications.")
-    source = run_transition(communication, "cancel", "communication")
-    communication.cancel_reason = (reason or "").strip()
-    text = f"{_label(communication)} cancelled" + (
-        f": {communication.cancel_reason}" if communication.cancel_reason else ""
+    reason = (reason or "").strip()
+    return transition_run(
+        communication,
+        "cancel",
+        lock=False,
+        apply=lambda communication: setattr(communication, "cancel_reason", reason),
+        log_details={"reason": reason},
+        timeline_text=f"{_label(communication)} cancelled" + (f": {reason}" if reason else ""),
+        actor=actor,
+        noun="communication",
     )
-    return finish_transition(communication, source, "cancel", actor, text, {"reason": communication.cancel_reason})

@@ -1,8 +1,8 @@
 """Opening, editing and moving incidents through the playbook.
 
-Every state change goes through `_run_transition`: lock the row, check the state the user saw,
-check permission and guards, transition, save, then action log and timeline, all in one
-transaction. Nothing leaves the database here; side effects are queued with on_commit.
+Every state change goes through the workflow kernel (`workflow.transition_run`): lock the row, check
+the state the user saw, check permission and guards, transition, save, then action log and timeline,
+all in one transaction. Nothing leaves the database here; side effects are queued with on_commit.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django_fsm import ConcurrentTransition, TransitionNotAllowed
+from django_fsm import ConcurrentTransition
 
 from audit import services as audit
 from audit.actors import actor_user
@@ -25,7 +25,7 @@ from incidents.models.incident import guards
 from .errors import IncidentChanged
 from .escalation import incident_notify_state, incident_page, severity_rank
 from .triage import triage_apply
-from .workflow import TransitionOption, failure_text, timeline_add, transition_for
+from .workflow import TransitionOption, guard_blockers, timeline_add, transition_run
 from .workflow import require_visible as _require_visible
 
 # Labels the incident page shows on its buttons, in the order of the playbook.
@@ -208,19 +208,14 @@ def incident_update(*, incident_id: int, changes: dict[str, Any], actor) -> Inci
     return incident
 
 
+# Guards told in several lines: which eval case fails the fix, and why.
+EXPLAIN = {guards.evals_prove_the_fix: evals_blockers}
+
+
 def transition_blockers(incident: Incident, name: str, *, include_input_guards: bool = True) -> list[str]:
     """Why a transition cannot fire now, in words; empty when it can."""
-    transition = transition_for(incident, name)
-    if transition is None:
-        return [f"Not possible while the incident is {incident.get_state_display().lower()}."]
-    blockers = []
-    for cond in transition.conditions:
-        if (include_input_guards or cond not in INPUT_GUARDS) and not cond(incident):
-            if cond is guards.evals_prove_the_fix:
-                blockers.extend(evals_blockers(incident))  # say exactly which case and why
-            else:
-                blockers.append(failure_text(cond, incident))  # some name what is missing
-    return blockers
+    skip = () if include_input_guards else INPUT_GUARDS
+    return guard_blockers(incident, name, noun="incident", skip=skip, explain=EXPLAIN)
 
 
 def transition_options(incident: Incident, user) -> list[TransitionOption]:
@@ -243,64 +238,49 @@ def transition_options(incident: Incident, user) -> list[TransitionOption]:
     return sorted(options, key=lambda o: order.index(o.name))
 
 
-def _run_transition(
-    *, incident_id: int, name: str, actor, expected_state: str | None, prepare=None, note: str = ""
-) -> Incident:
-    incident = Incident.objects.select_for_update().get(pk=incident_id)
-    _require_visible(incident, actor)
-    if expected_state is not None and incident.state != expected_state:
-        raise IncidentChanged()
+def _as_incident(name: str, *, note: str = "") -> dict:
+    """How an incident transition is checked and told: guards, permission refusal, log note, timeline line."""
     label = TRANSITION_LABELS.get(name, name.replace("_", " ")).lower()
-    method = getattr(incident, name)
-    transition = transition_for(incident, name)
-    if actor is not None and transition is not None and not transition.has_perm(incident, actor):
-        raise PermissionDenied(f"You may not {label} incidents.")
-    if prepare is not None:
-        prepare(incident)
-    blockers = transition_blockers(incident, name)
-    if blockers:
-        raise ValidationError(blockers)
-    source = incident.state
-    try:
-        method()
-        incident.save()
-    except TransitionNotAllowed as exc:
-        raise ValidationError(f"Cannot {label} an incident that is {incident.get_state_display().lower()}.") from exc
-    except ConcurrentTransition as exc:
-        raise IncidentChanged() from exc
-    details = {"note": note} if note else None
-    audit.log_transition(
-        actor=actor,
-        target=incident,
-        source=source,
-        target_state=incident.state,
-        name=name,
-        incident=incident,
-        details=details,
-    )
-    text = f"{IncidentState(source).label} → {incident.get_state_display()}"
-    if note:
-        text += f": {note}"
-    timeline_add(incident, kind=TimelineKind.TRANSITION, actor=actor, text=text)
-    incident_notify_state(incident=incident)
-    return incident
+
+    def timeline_text(incident: Incident, source: str) -> str:
+        return f"{IncidentState(source).label} → {incident.get_state_display()}" + (f": {note}" if note else "")
+
+    return {
+        "noun": "incident",
+        "explain": EXPLAIN,
+        "permission_message": f"You may not {label} incidents.",
+        "log_details": {"note": note} if note else None,
+        "timeline_kind": TimelineKind.TRANSITION,
+        "timeline_text": timeline_text,
+        "then": lambda incident: incident_notify_state(incident=incident),
+    }
 
 
 @transaction.atomic
 def incident_triage(*, incident_id: int, actor, expected_state: str | None = None) -> Incident:
-    incident = _run_transition(incident_id=incident_id, name="triage", actor=actor, expected_state=expected_state)
+    incident = transition_run(
+        Incident(pk=incident_id), "triage", actor=actor, expected_state=expected_state, **_as_incident("triage")
+    )
     incident_page(incident=incident, reason="incident triaged")
     return incident
 
 
 @transaction.atomic
 def incident_contain(*, incident_id: int, actor, expected_state: str | None = None) -> Incident:
-    return _run_transition(incident_id=incident_id, name="contain", actor=actor, expected_state=expected_state)
+    return transition_run(
+        Incident(pk=incident_id), "contain", actor=actor, expected_state=expected_state, **_as_incident("contain")
+    )
 
 
 @transaction.atomic
 def incident_investigate(*, incident_id: int, actor, expected_state: str | None = None) -> Incident:
-    return _run_transition(incident_id=incident_id, name="investigate", actor=actor, expected_state=expected_state)
+    return transition_run(
+        Incident(pk=incident_id),
+        "investigate",
+        actor=actor,
+        expected_state=expected_state,
+        **_as_incident("investigate"),
+    )
 
 
 @transaction.atomic
@@ -310,40 +290,52 @@ def incident_investigate_without_containment(
     def prepare(incident):
         incident.containment_skip_reason = (reason or "").strip()
 
-    return _run_transition(
-        incident_id=incident_id,
-        name="investigate_without_containment",
+    return transition_run(
+        Incident(pk=incident_id),
+        "investigate_without_containment",
         actor=actor,
         expected_state=expected_state,
         prepare=prepare,
-        note=(reason or "").strip(),
+        **_as_incident("investigate_without_containment", note=(reason or "").strip()),
     )
 
 
 @transaction.atomic
 def incident_mark_fixed(*, incident_id: int, actor, expected_state: str | None = None) -> Incident:
-    return _run_transition(incident_id=incident_id, name="mark_fixed", actor=actor, expected_state=expected_state)
+    return transition_run(
+        Incident(pk=incident_id), "mark_fixed", actor=actor, expected_state=expected_state, **_as_incident("mark_fixed")
+    )
 
 
 @transaction.atomic
 def incident_verify(*, incident_id: int, actor, expected_state: str | None = None) -> Incident:
-    return _run_transition(incident_id=incident_id, name="verify", actor=actor, expected_state=expected_state)
+    return transition_run(
+        Incident(pk=incident_id), "verify", actor=actor, expected_state=expected_state, **_as_incident("verify")
+    )
 
 
 @transaction.atomic
 def incident_start_postmortem(*, incident_id: int, actor, expected_state: str | None = None) -> Incident:
-    return _run_transition(incident_id=incident_id, name="start_postmortem", actor=actor, expected_state=expected_state)
+    return transition_run(
+        Incident(pk=incident_id),
+        "start_postmortem",
+        actor=actor,
+        expected_state=expected_state,
+        **_as_incident("start_postmortem"),
+    )
 
 
 @transaction.atomic
 def incident_close(*, incident_id: int, actor, expected_state: str | None = None) -> Incident:
-    return _run_transition(incident_id=incident_id, name="close", actor=actor, expected_state=expected_state)
+    return transition_run(
+        Incident(pk=incident_id), "close", actor=actor, expected_state=expected_state, **_as_incident("close")
+    )
 
 
 @transaction.atomic
 def incident_end_drill_transition(*, incident_id: int, actor, note: str = "") -> Incident:
     """The drill incident's own close (drills.services calls it through incident_end_drill)."""
-    return _run_transition(incident_id=incident_id, name="end_drill", actor=actor, expected_state=None, note=note)
+    return transition_run(Incident(pk=incident_id), "end_drill", actor=actor, **_as_incident("end_drill", note=note))
 
 
 @transaction.atomic
@@ -368,13 +360,13 @@ def incident_dismiss(
     label = DismissReason(reason).label if reason in DismissReason.values else ""
     if duplicate_of is not None:
         label += f" ({duplicate_of.reference})"
-    return _run_transition(
-        incident_id=incident_id,
-        name="dismiss",
+    return transition_run(
+        Incident(pk=incident_id),
+        "dismiss",
         actor=actor,
         expected_state=expected_state,
         prepare=prepare,
-        note="; ".join(p for p in (label, note.strip()) if p),
+        **_as_incident("dismiss", note="; ".join(p for p in (label, note.strip()) if p)),
     )
 
 
@@ -383,13 +375,13 @@ def incident_reopen(*, incident_id: int, reason: str, actor, expected_state: str
     def prepare(incident):
         incident.reopen_reason = (reason or "").strip()
 
-    return _run_transition(
-        incident_id=incident_id,
-        name="reopen",
+    return transition_run(
+        Incident(pk=incident_id),
+        "reopen",
         actor=actor,
         expected_state=expected_state,
         prepare=prepare,
-        note=(reason or "").strip(),
+        **_as_incident("reopen", note=(reason or "").strip()),
     )
 
 

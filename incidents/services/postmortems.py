@@ -45,7 +45,7 @@ from incidents.selectors import incident_is_visible
 from .action_items import owner_recipients
 from .communications import GUIDANCE
 from .notifications import notification_enqueue
-from .workflow import actor_user, finish_transition, run_transition, timeline_add
+from .workflow import actor_user, timeline_add, transition_run
 from .workflow import require_permission as _require
 from .workflow import require_visible as _require_visible
 
@@ -173,8 +173,14 @@ def postmortem_submit(*, postmortem_id: int, actor) -> PostMortem:
     if left:
         sections = ", ".join(dict.fromkeys(heading for heading, _ in left))
         raise ValidationError(f"Replace the template's guidance in italics before review; it is still in: {sections}.")
-    source = run_transition(postmortem, "submit", "post-mortem")
-    return finish_transition(postmortem, source, "submit", actor, "Post-mortem submitted for review")
+    return transition_run(
+        postmortem,
+        "submit",
+        actor=actor,
+        noun="post-mortem",
+        lock=False,
+        timeline_text="Post-mortem submitted for review",
+    )
 
 
 def _review_roles(postmortem: PostMortem, actor) -> set[str]:
@@ -198,17 +204,21 @@ def postmortem_request_changes(*, postmortem_id: int, note: str, actor) -> PostM
     note = (note or "").strip()
     if not note:
         raise ValidationError({"note": "Say what needs to change."})
-    source = run_transition(postmortem, "request_changes", "post-mortem")
-    postmortem.review_note = note
     cleared = sorted(postmortem.approvals.values_list("role", flat=True))
-    postmortem.approvals.all().delete()
-    return finish_transition(
+
+    def clear_approvals(postmortem: PostMortem) -> None:
+        postmortem.review_note = note
+        postmortem.approvals.all().delete()
+
+    return transition_run(
         postmortem,
-        source,
         "request_changes",
-        actor,
-        f"Post-mortem sent back for changes: {note}",
-        {"note": note, "approvals_cleared": cleared},
+        actor=actor,
+        noun="post-mortem",
+        lock=False,
+        apply=clear_approvals,
+        log_details={"note": note, "approvals_cleared": cleared},
+        timeline_text=f"Post-mortem sent back for changes: {note}",
     )
 
 
@@ -240,11 +250,19 @@ def postmortem_approve(*, postmortem_id: int, actor) -> PostMortem:
             actor=actor,
         )
         return postmortem
-    source = run_transition(postmortem, "approve", "post-mortem")
-    postmortem.approved_by = actor_user(actor)
-    postmortem.review_note = ""
-    return finish_transition(
-        postmortem, source, "approve", actor, f"Post-mortem approved by every reviewer (last: {name}, {who})"
+
+    def approved(postmortem: PostMortem) -> None:
+        postmortem.approved_by = actor_user(actor)
+        postmortem.review_note = ""
+
+    return transition_run(
+        postmortem,
+        "approve",
+        actor=actor,
+        noun="post-mortem",
+        lock=False,
+        apply=approved,
+        timeline_text=f"Post-mortem approved by every reviewer (last: {name}, {who})",
     )
 
 
@@ -259,9 +277,15 @@ def _display_name(user) -> str:
 def postmortem_publish(*, postmortem_id: int, actor) -> PostMortem:
     postmortem = _lock(postmortem_id, actor)
     _require(actor, "incidents.publish_postmortem", "You may not publish post-mortems.")
-    source = run_transition(postmortem, "publish", "post-mortem")
-    postmortem.published_by = actor_user(actor)
-    finish_transition(postmortem, source, "publish", actor, "Post-mortem published")
+    transition_run(
+        postmortem,
+        "publish",
+        actor=actor,
+        noun="post-mortem",
+        lock=False,
+        apply=lambda postmortem: setattr(postmortem, "published_by", actor_user(actor)),
+        timeline_text="Post-mortem published",
+    )
     _store_revision(postmortem, actor=actor, reason="")
     _announce_publication(postmortem)
     return postmortem

@@ -57,7 +57,7 @@ from incidents.models.regulatory import TRIGGER_FIELDS
 from .notifications import reminder_point_send
 from .workflow import require_permission as _require
 from .workflow import require_visible as _require_visible
-from .workflow import timeline_add
+from .workflow import timeline_add, transition_run
 
 DRILL_MESSAGE = "This is a drill incident: drills start no regulatory clocks, so no reportability decision is recorded."
 OBLIGATION_FIELDS = [
@@ -378,24 +378,27 @@ def _lock_decision(decision_id: int, actor) -> ReportabilityDecision:
     return decision
 
 
+def _reviewed(actor, note: str):
+    def review(decision: ReportabilityDecision) -> None:
+        decision.reviewed_by = actor_user(actor)
+        decision.review_note = note
+
+    return review
+
+
 @transaction.atomic
 def reportability_confirm(*, decision_id: int, actor, note: str = "") -> ReportabilityDecision:
     decision = _lock_decision(decision_id, actor)
-    decision.confirm()
-    decision.reviewed_by = actor_user(actor)
-    decision.review_note = (note or "").strip()
-    decision.save()
-    audit.log_transition(
+    note = (note or "").strip()
+    return transition_run(
+        decision,
+        "confirm",
         actor=actor,
-        target=decision,
-        source=DecisionState.PROPOSED,
-        target_state=decision.state,
-        name="confirm",
-        incident=decision.incident,
-        details={"note": decision.review_note} if decision.review_note else None,
+        lock=False,
+        apply=_reviewed(actor, note),
+        log_details={"note": note} if note else None,
+        timeline_text="Regulatory: proposed reportability confirmed by Legal",
     )
-    timeline_add(decision.incident, text="Regulatory: proposed reportability confirmed by Legal", actor=actor)
-    return decision
 
 
 @transaction.atomic
@@ -405,20 +408,15 @@ def reportability_reject(*, decision_id: int, reason: str, actor) -> Reportabili
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Say why the proposed regimes do not apply."})
-    decision.reject()
-    decision.reviewed_by = actor_user(actor)
-    decision.review_note = reason
-    decision.save()
-    audit.log_transition(
+    transition_run(
+        decision,
+        "reject",
         actor=actor,
-        target=decision,
-        source=DecisionState.PROPOSED,
-        target_state=decision.state,
-        name="reject",
-        incident=decision.incident,
-        details={"reason": reason},
+        lock=False,
+        apply=_reviewed(actor, reason),
+        log_details={"reason": reason},
+        timeline_text=f"Regulatory: proposed reportability rejected by Legal: {reason}",
     )
-    timeline_add(decision.incident, text=f"Regulatory: proposed reportability rejected by Legal: {reason}", actor=actor)
     for obligation in decision.obligations.filter(state=ObligationState.OPEN):
         obligation_waive(obligation_id=obligation.pk, reason=f"Proposal rejected: {reason}", actor=actor)
     return decision
@@ -490,28 +488,26 @@ def obligation_submit(
         # row pointing at a file that is not there.
         obligation.report_sha256 = file_sha256(report_file)
         obligation.report_file.save(getattr(report_file, "name", "report.pdf"), report_file, save=False)
-    obligation.submit()
-    obligation.save()
-    after = audit.snapshot(obligation, OBLIGATION_FIELDS) | {"report_sha256": obligation.report_sha256}
-    audit.log_transition(
-        actor=actor,
-        target=obligation,
-        source=ObligationState.OPEN,
-        target_state=obligation.state,
-        name="submit",
-        incident=obligation.incident,
-        details={k: v for k, v in after.items() if before.get(k) != v and k != "state"},
-    )
+
+    def changed(obligation: RegulatoryObligation, source: str) -> dict:
+        after = audit.snapshot(obligation, OBLIGATION_FIELDS) | {"report_sha256": obligation.report_sha256}
+        return {k: v for k, v in after.items() if before.get(k) != v and k != "state"}
+
     late = ""
     if obligation.deadline and submitted_at > obligation.deadline:
         late = f" ({'past the target' if obligation.is_target else 'LATE'}: due {utc_text(obligation.deadline)})"
     ref = f", reference {obligation.submission_reference}" if obligation.submission_reference else ""
     as_what = f" as {obligation.submitted_as}" if obligation.submitted_as else ""
-    timeline_add(
-        obligation.incident,
-        text=f"Regulatory report submitted: {obligation.rule.regime.citation}: {obligation.step_name} to "
-        f"{obligation.submitted_to} at {utc_text(submitted_at)}{ref}{as_what}{late}",
+    transition_run(
+        obligation,
+        "submit",
         actor=actor,
+        lock=False,
+        log_details=changed,
+        timeline_text=lambda obligation, source: (
+            f"Regulatory report submitted: {obligation.rule.regime.citation}: {obligation.step_name} to "
+            f"{obligation.submitted_to} at {utc_text(submitted_at)}{ref}{as_what}{late}"
+        ),
     )
     _start_waiting_followers(obligation, actor)
     for rule in follow_ups + after_handling:
@@ -687,26 +683,23 @@ def obligation_waive(*, obligation_id: int, reason: str, actor) -> RegulatoryObl
     _require(actor, "incidents.waive_regulatoryobligation", "Only Legal may waive a regulatory obligation.")
     if obligation.state != ObligationState.OPEN:
         raise ValidationError(f"This obligation is {obligation.get_state_display().lower()} already.")
-    obligation.waive_reason = (reason or "").strip()
-    obligation.waived_by = actor_user(actor)
-    if not obligation.waive_reason:
+    reason = (reason or "").strip()
+    if not reason:
         raise ValidationError({"reason": "Give the reason the obligation is waived."})
-    obligation.waive()
-    obligation.save()
-    audit.log_transition(
+
+    def prepare(obligation: RegulatoryObligation) -> None:
+        obligation.waive_reason = reason
+        obligation.waived_by = actor_user(actor)
+
+    transition_run(
+        obligation,
+        "waive",
         actor=actor,
-        target=obligation,
-        source=ObligationState.OPEN,
-        target_state=obligation.state,
-        name="waive",
-        incident=obligation.incident,
-        details={"reason": obligation.waive_reason},
-    )
-    timeline_add(
-        obligation.incident,
-        text=f"Regulatory obligation waived: {obligation.rule.regime.citation}: {obligation.step_name}: "
-        f"{obligation.waive_reason}",
-        actor=actor,
+        lock=False,
+        prepare=prepare,
+        log_details={"reason": reason},
+        timeline_text=f"Regulatory obligation waived: {obligation.rule.regime.citation}: {obligation.step_name}: "
+        f"{reason}",
     )
     # A waived report must not leave the one that counts from it without a clock (NIS2's final report).
     _start_waiting_followers(obligation, actor)

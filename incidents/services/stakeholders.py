@@ -16,6 +16,7 @@ from incidents.constants import ContactState
 from incidents.models import StakeholderContact
 
 from .notifications import notification_enqueue
+from .workflow import transition_run
 
 VERIFY_SALT = "fireline.contact.verify"
 VERIFY_LINK_MAX_AGE = timedelta(days=30)
@@ -71,13 +72,7 @@ def contact_verify_from_link(*, token: str) -> StakeholderContact:
         raise ValidationError("This contact was retired.")
     if contact.verification_sent_at is None or contact.verification_sent_at.isoformat() != data["at"]:
         raise ValidationError("A newer verification link was sent; use that one.")
-    source = contact.state
-    contact.verify()
-    contact.save()
-    audit.log_transition(
-        actor=None, target=contact, source=source, target_state=contact.state, name="verify", details={"via": "link"}
-    )
-    return contact
+    return transition_run(contact, "verify", actor=None, noun="contact", lock=False, log_details={"via": "link"})
 
 
 def contacts_mark_stale() -> int:
@@ -91,11 +86,7 @@ def contacts_mark_stale() -> int:
             contact = StakeholderContact.objects.select_for_update().get(pk=pk)
             if contact.state != ContactState.VERIFIED or contact.verified_at >= cutoff:
                 continue
-            contact.mark_stale()
-            contact.save()
-            audit.log_transition(
-                actor=None, target=contact, source=ContactState.VERIFIED, target_state=contact.state, name="mark_stale"
-            )
+            transition_run(contact, "mark_stale", actor=None, noun="contact", lock=False)
             contact_request_verification(contact_id=pk)
             count += 1
     return count
@@ -108,8 +99,6 @@ def contact_retire(*, contact_id: int, actor) -> StakeholderContact:
         raise PermissionDenied("You may not retire contacts.")
     if contact.state == ContactState.RETIRED:
         return contact
-    source = contact.state
-    contact.retire()
-    contact.save()
-    audit.log_transition(actor=actor, target=contact, source=source, target_state=contact.state, name="retire")
-    return contact
+    return transition_run(
+        contact, "retire", actor=actor, noun="contact", lock=False, permission_message="You may not retire contacts."
+    )

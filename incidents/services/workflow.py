@@ -1,24 +1,51 @@
-"""The steps every workflow on an incident shares (post-mortems, communications, action items, ...).
+"""The workflow kernel: the steps every stateful case object shares.
 
-Run a django-fsm transition or say in words why it cannot run; then save, log and put it on the
-incident's timeline, all in the caller's transaction.
+Incidents, post-mortems, communications, action items, regulatory obligations and decisions, stakeholder
+contacts and drills all change state the same way, through `transition_run`: lock the row, check the
+incident is visible to the actor, check the state the user saw, check the transition's permission, say
+in words which guards fail, run the django-fsm method, save, write one action-log row and one timeline
+row, and register what leaves the database with `transaction.on_commit`. Adding a transition to a model
+is one decorated method on the model and one service that calls `transition_run`.
+
+`timeline_add` is the one way a timeline row is written. This module imports only models, constants,
+selectors and the action log, so every service may import it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
-from django_fsm import can_proceed
+from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from audit import services as audit
 from audit.actors import actor_user
 from incidents.constants import TimelineKind
 from incidents.models import Incident, TimelineEntry
 from incidents.selectors import incident_is_visible
+
+from .errors import IncidentChanged, RowChanged
+
+__all__ = [
+    "TransitionOption",
+    "actor_user",
+    "failure_text",
+    "guard_blockers",
+    "require_permission",
+    "require_visible",
+    "timeline_add",
+    "transition_for",
+    "transition_run",
+]
+
+# A guard whose failure says more than one line (evals_prove_the_fix names each case): guard -> words(obj).
+Explain = dict[Callable, Callable[[Any], list[str]]]
+_OWN_INCIDENT = object()
 
 
 @dataclass
@@ -86,26 +113,128 @@ def timeline_add(
     )
 
 
-def run_transition(document: models.Model, name: str, noun: str) -> str:
-    """Run the transition and return the state it left; a ValidationError when it is not possible now."""
-    source = document.state
-    method = getattr(document, name)
-    if not can_proceed(method):
-        raise ValidationError(f"Not possible while the {noun} is {document.get_state_display().lower()}.")
-    method()
-    return source
+def _noun(obj: models.Model, noun: str | None) -> str:
+    return noun or str(obj._meta.verbose_name)
 
 
-def finish_transition(document: models.Model, source: str, name: str, actor, text: str, details: dict | None = None):
-    document.save()
+def _not_possible(obj: models.Model, noun: str) -> str:
+    return f"Not possible while the {noun} is {obj.get_state_display().lower()}."
+
+
+def _changed(obj: models.Model, noun: str) -> ValidationError:
+    """The "someone changed it meanwhile" error: the incident's own wording, or the same for any other row."""
+    return IncidentChanged() if isinstance(obj, Incident) else RowChanged(noun)
+
+
+def _incident_of(obj: models.Model) -> Incident | None:
+    return obj if isinstance(obj, Incident) else getattr(obj, "incident", None)
+
+
+def guard_blockers(
+    obj: models.Model, name: str, *, noun: str | None = None, skip: Iterable = (), explain: Explain | None = None
+) -> list[str]:
+    """Why transition `name` cannot run now, in words; empty when it can.
+
+    `skip`: guards answered by what the user types with the button (a reason), left out of a button's
+    blockers. `explain`: guards whose failure is told in several lines rather than one.
+    """
+    transition = transition_for(obj, name)
+    if transition is None:
+        return [_not_possible(obj, _noun(obj, noun))]
+    skip, explain = set(skip), explain or {}
+    blockers = []
+    for condition in transition.conditions:
+        if condition in skip or condition(obj):
+            continue
+        if condition in explain:
+            blockers.extend(explain[condition](obj))
+        else:
+            blockers.append(failure_text(condition, obj))
+    return blockers
+
+
+def transition_run(
+    obj: models.Model,
+    name: str,
+    *,
+    actor,
+    noun: str | None = None,
+    incident: Incident | None = _OWN_INCIDENT,  # type: ignore[assignment]
+    lock: bool = True,
+    check_visible: bool = True,
+    expected_state: str | None = None,
+    prepare: Callable[[Any], None] | None = None,
+    apply: Callable[[Any], None] | None = None,
+    explain: Explain | None = None,
+    permission_message: str | None = None,
+    log_details: dict | Callable[[Any, str], dict | None] | None = None,
+    timeline_text: str | Callable[[Any, str], str] | None = None,
+    timeline_kind: str = TimelineKind.CHANGE,
+    then: Callable[[Any], None] | None = None,
+    on_commit: Iterable[Callable[[], None]] = (),
+):
+    """Run transition `name` on `obj` for `actor` and return the saved row. Call it inside the service's atomic block.
+
+    In order: lock and re-read the row (`lock=False` when the service locked it already, to check more
+    first); an incident the actor may not see does not exist (`check_visible=False` for drills, gated by
+    their own permission); the state the user saw (`expected_state`) or "changed meanwhile"; the
+    transition's django-fsm permission (`permission_message` names what the user may not do); `prepare(obj)`
+    (what the guards read: a reason typed with the button); every failing guard, in words, as one
+    ValidationError; the method; `apply(obj)` (what depends on the new state: a timestamp, a score);
+    save; ONE action-log row (`log_details`: a dict, or a function of (obj, source state)); ONE timeline
+    row on the incident when `timeline_text` is given and there is an incident; `then(obj)` (follow-ups in
+    this transaction: outbox rows); `on_commit` callables, run only if the whole transaction commits.
+
+    `incident`: the incident the row belongs to (default: the row itself, or its `incident`), read again
+    after `apply`, so a drill that opens its incident on start puts the start on that incident's timeline.
+    """
+    model = type(obj)
+    if lock:
+        obj = model._default_manager.select_for_update(of=("self",)).get(pk=obj.pk)
+    noun = _noun(obj, noun)
+
+    def owner() -> Incident | None:
+        return _incident_of(obj) if incident is _OWN_INCIDENT else incident
+
+    if check_visible and owner() is not None:
+        require_visible(owner(), actor)
+    if expected_state is not None and obj.state != expected_state:
+        raise _changed(obj, noun)
+    transition = transition_for(obj, name)
+    if transition is None:
+        raise ValidationError([_not_possible(obj, noun)])
+    if actor is not None and not transition.has_perm(obj, actor):
+        raise PermissionDenied(permission_message or f"You may not {name.replace('_', ' ')} {noun}s.")
+    if prepare is not None:
+        prepare(obj)
+    blockers = guard_blockers(obj, name, noun=noun, explain=explain)
+    if blockers:
+        raise ValidationError(blockers)
+    source = obj.state
+    try:
+        getattr(obj, name)()
+        if apply is not None:
+            apply(obj)
+        obj.save()
+    except TransitionNotAllowed as exc:
+        raise ValidationError([_not_possible(obj, noun)]) from exc
+    except ConcurrentTransition as exc:
+        raise _changed(obj, noun) from exc
+    where = owner()
     audit.log_transition(
         actor=actor,
-        target=document,
+        target=obj,
         source=source,
-        target_state=document.state,
+        target_state=obj.state,
         name=name,
-        incident=document.incident,
-        details=details,
+        incident=where,
+        details=log_details(obj, source) if callable(log_details) else log_details,
     )
-    timeline_add(document.incident, text=text, actor=actor)
-    return document
+    if timeline_text is not None and where is not None:
+        text = timeline_text(obj, source) if callable(timeline_text) else timeline_text
+        timeline_add(where, text=text, kind=timeline_kind, actor=actor)
+    if then is not None:
+        then(obj)
+    for effect in on_commit:
+        transaction.on_commit(effect)
+    return obj
