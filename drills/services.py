@@ -35,6 +35,7 @@ from incidents.services.workflow import (
     actor_user,
     guard_blockers,
     timeline_add,
+    transition_options,
     transition_run,
 )
 
@@ -133,23 +134,7 @@ def drill_transition_blockers(drill: Drill, name: str) -> list[str]:
 
 def drill_transition_options(drill: Drill, user) -> list[TransitionOption]:
     """The transitions this user may fire from the drill's state, each with what blocks it."""
-    options = []
-    for transition in drill.get_all_state_transitions():
-        if transition.source not in (drill.state, "*") or transition.name not in TRANSITION_LABELS:
-            continue
-        if not transition.has_perm(drill, user):
-            continue
-        if any(o.name == transition.name for o in options):
-            continue
-        options.append(
-            TransitionOption(
-                name=transition.name,
-                label=TRANSITION_LABELS[transition.name],
-                blockers=drill_transition_blockers(drill, transition.name),
-            )
-        )
-    order = list(TRANSITION_LABELS)
-    return sorted(options, key=lambda o: order.index(o.name))
+    return transition_options(drill, user, TRANSITION_LABELS, noun="drill")
 
 
 # --- planning ----------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from .escalation import incident_notify_state, incident_page, severity_rank
 from .triage import triage_apply
 from .workflow import TransitionOption, guard_blockers, timeline_add, transition_run
 from .workflow import require_visible as _require_visible
+from .workflow import transition_options as workflow_options
 
 # Labels the incident page shows on its buttons, in the order of the playbook.
 TRANSITION_LABELS = {
@@ -220,22 +221,7 @@ def transition_blockers(incident: Incident, name: str, *, include_input_guards: 
 
 def transition_options(incident: Incident, user) -> list[TransitionOption]:
     """The transitions this user may fire from the current state, each with what blocks it."""
-    options = []
-    for transition in incident.get_all_state_transitions():
-        if transition.source not in (incident.state, "*") or transition.name not in TRANSITION_LABELS:
-            continue
-        if not transition.has_perm(incident, user):
-            continue
-        options.append(
-            TransitionOption(
-                name=transition.name,
-                label=TRANSITION_LABELS[transition.name],
-                blockers=transition_blockers(incident, transition.name, include_input_guards=False),
-                needs_reason=any(c in INPUT_GUARDS for c in transition.conditions),
-            )
-        )
-    order = list(TRANSITION_LABELS)
-    return sorted(options, key=lambda o: order.index(o.name))
+    return workflow_options(incident, user, TRANSITION_LABELS, INPUT_GUARDS, noun="incident", explain=EXPLAIN)
 
 
 def _as_incident(name: str, *, note: str = "") -> dict:

@@ -7,7 +7,8 @@ in words which guards fail, run the django-fsm method, save, write one action-lo
 row, and register what leaves the database with `transaction.on_commit`. Adding a transition to a model
 is one decorated method on the model and one service that calls `transition_run`.
 
-`timeline_add` is the one way a timeline row is written. This module imports only models, constants,
+`timeline_add` is the one way a timeline row is written; `transition_options` is the one list of
+"which buttons can I press, and what stops each". This module imports only models, constants,
 selectors and the action log, so every service may import it.
 """
 
@@ -40,6 +41,7 @@ __all__ = [
     "require_visible",
     "timeline_add",
     "transition_for",
+    "transition_options",
     "transition_run",
 ]
 
@@ -151,6 +153,32 @@ def guard_blockers(
         else:
             blockers.append(failure_text(condition, obj))
     return blockers
+
+
+def transition_options(
+    obj: models.Model,
+    user,
+    labels: dict[str, str],
+    input_guards: Iterable = (),
+    *,
+    noun: str | None = None,
+    explain: Explain | None = None,
+) -> list[TransitionOption]:
+    """The buttons this user may press from the current state, in the order of `labels`, each with its blockers."""
+    input_guards = set(input_guards)
+    options: dict[str, TransitionOption] = {}
+    for transition in obj.get_all_state_transitions():
+        if transition.source not in (obj.state, "*") or transition.name not in labels or transition.name in options:
+            continue
+        if not transition.has_perm(obj, user):
+            continue
+        options[transition.name] = TransitionOption(
+            name=transition.name,
+            label=labels[transition.name],
+            blockers=guard_blockers(obj, transition.name, noun=noun, skip=input_guards, explain=explain),
+            needs_reason=any(c in input_guards for c in transition.conditions),
+        )
+    return [options[name] for name in labels if name in options]
 
 
 def transition_run(
