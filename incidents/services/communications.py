@@ -21,7 +21,7 @@ from incidents.models import Communication, CommunicationState, CommunicationTem
 from incidents.models.communications import EMAIL_AUDIENCES, may_approve
 
 from .notifications import notification_enqueue
-from .workflow import actor_user, timeline_add, transition_run
+from .workflow import actor_user, draft_edit, timeline_add, transition_run
 from .workflow import require_permission as _require
 from .workflow import require_visible as _require_visible
 
@@ -138,25 +138,15 @@ def communication_update(*, communication_id: int, changes: dict, actor) -> Comm
     """Edit subject, body or recipients. Only a draft changes: approval is of a fixed text."""
     communication = _lock(communication_id, actor)
     _require(actor, "incidents.change_communication", "You may not edit communications.")
-    unknown = set(changes) - set(EDITABLE_FIELDS)
-    if unknown:
-        raise ValidationError(f"Not editable: {', '.join(sorted(unknown))}.")
-    if communication.state != CommunicationState.DRAFT:
-        raise ValidationError("Only a draft can be edited: ask an approver to send it back.")
-    before = audit.snapshot(communication, EDITABLE_FIELDS)
-    for name, value in changes.items():
-        setattr(communication, name, (value or "").strip())
-    communication.clean_fields(exclude=[f.name for f in Communication._meta.fields if f.name not in EDITABLE_FIELDS])
-    _check_recipients(communication)
-    communication.save()
-    audit.log_changed(
+    return draft_edit(
+        communication,
+        changes,
         actor=actor,
-        target=communication,
-        before=before,
-        after=audit.snapshot(communication, EDITABLE_FIELDS),
-        incident=communication.incident,
+        editable=EDITABLE_FIELDS,
+        draft=CommunicationState.DRAFT,
+        not_a_draft="Only a draft can be edited: ask an approver to send it back.",
+        check=_check_recipients,
     )
-    return communication
 
 
 @transaction.atomic

@@ -45,7 +45,7 @@ from incidents.selectors import incident_is_visible
 from .action_items import owner_recipients
 from .communications import GUIDANCE
 from .notifications import notification_enqueue
-from .workflow import actor_user, timeline_add, transition_run
+from .workflow import actor_user, draft_edit, timeline_add, transition_run
 from .workflow import require_permission as _require
 from .workflow import require_visible as _require_visible
 
@@ -107,24 +107,15 @@ def postmortem_update(*, postmortem_id: int, changes: dict, actor) -> PostMortem
     """Edit the sections or the marking. Only a draft changes: review is of a fixed text."""
     postmortem = _lock(postmortem_id, actor)
     _require(actor, "incidents.change_postmortem", "You may not edit post-mortems.")
-    unknown = set(changes) - set(EDITABLE_FIELDS)
-    if unknown:
-        raise ValidationError(f"Not editable: {', '.join(sorted(unknown))}.")
-    if postmortem.state != PostMortemState.DRAFT:
-        raise ValidationError("Only a draft post-mortem can be edited: ask a reviewer to request changes.")
-    before = audit.snapshot(postmortem, EDITABLE_FIELDS)
-    for name, value in changes.items():
-        setattr(postmortem, name, bool(value) if name == "is_public" else (value or "").strip())
-    postmortem.clean_fields(exclude=[f.name for f in PostMortem._meta.fields if f.name not in EDITABLE_FIELDS])
-    postmortem.save()
-    audit.log_changed(
+    return draft_edit(
+        postmortem,
+        changes,
         actor=actor,
-        target=postmortem,
-        before=before,
-        after=audit.snapshot(postmortem, EDITABLE_FIELDS),
-        incident=postmortem.incident,
+        editable=EDITABLE_FIELDS,
+        draft=PostMortemState.DRAFT,
+        not_a_draft="Only a draft post-mortem can be edited: ask a reviewer to request changes.",
+        value=lambda name, value: bool(value) if name == "is_public" else (value or "").strip(),
     )
-    return postmortem
 
 
 @transaction.atomic

@@ -378,48 +378,41 @@ def _lock_decision(decision_id: int, actor) -> ReportabilityDecision:
     return decision
 
 
-def _reviewed(actor, note: str):
+@transaction.atomic
+def _reportability_review(*, decision_id: int, verdict: str, text: str, actor) -> ReportabilityDecision:
+    """Legal's word on a proposed decision: "confirm" (with an optional note) or "reject" (with the reason).
+
+    A rejection waives every obligation the proposal opened, with the same reason.
+    """
+    decision = _lock_decision(decision_id, actor)
+    text = (text or "").strip()
+    if verdict == "reject":
+        if not text:
+            raise ValidationError({"reason": "Say why the proposed regimes do not apply."})
+        details, line = {"reason": text}, f"Regulatory: proposed reportability rejected by Legal: {text}"
+    elif verdict == "confirm":
+        details, line = ({"note": text} if text else None), "Regulatory: proposed reportability confirmed by Legal"
+    else:
+        raise ValueError(f"A proposal is confirmed or rejected, not {verdict!r}.")
+
     def review(decision: ReportabilityDecision) -> None:
         decision.reviewed_by = actor_user(actor)
-        decision.review_note = note
+        decision.review_note = text
 
-    return review
+    transition_run(decision, verdict, actor=actor, lock=False, apply=review, log_details=details, timeline_text=line)
+    if verdict == "reject":
+        for obligation in decision.obligations.filter(state=ObligationState.OPEN):
+            obligation_waive(obligation_id=obligation.pk, reason=f"Proposal rejected: {text}", actor=actor)
+    return decision
 
 
-@transaction.atomic
 def reportability_confirm(*, decision_id: int, actor, note: str = "") -> ReportabilityDecision:
-    decision = _lock_decision(decision_id, actor)
-    note = (note or "").strip()
-    return transition_run(
-        decision,
-        "confirm",
-        actor=actor,
-        lock=False,
-        apply=_reviewed(actor, note),
-        log_details={"note": note} if note else None,
-        timeline_text="Regulatory: proposed reportability confirmed by Legal",
-    )
+    return _reportability_review(decision_id=decision_id, verdict="confirm", text=note, actor=actor)
 
 
-@transaction.atomic
 def reportability_reject(*, decision_id: int, reason: str, actor) -> ReportabilityDecision:
     """Legal says the proposal does not apply: the decision is rejected and what it opened is waived."""
-    decision = _lock_decision(decision_id, actor)
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationError({"reason": "Say why the proposed regimes do not apply."})
-    transition_run(
-        decision,
-        "reject",
-        actor=actor,
-        lock=False,
-        apply=_reviewed(actor, reason),
-        log_details={"reason": reason},
-        timeline_text=f"Regulatory: proposed reportability rejected by Legal: {reason}",
-    )
-    for obligation in decision.obligations.filter(state=ObligationState.OPEN):
-        obligation_waive(obligation_id=obligation.pk, reason=f"Proposal rejected: {reason}", actor=actor)
-    return decision
+    return _reportability_review(decision_id=decision_id, verdict="reject", text=reason, actor=actor)
 
 
 def _lock_obligation(obligation_id: int, actor) -> RegulatoryObligation:

@@ -35,6 +35,7 @@ from .errors import IncidentChanged, RowChanged
 __all__ = [
     "TransitionOption",
     "actor_user",
+    "draft_edit",
     "failure_text",
     "guard_blockers",
     "require_permission",
@@ -113,6 +114,46 @@ def timeline_add(
         occurred_at=occurred_at or timezone.now(),
         is_automatic=is_automatic,
     )
+
+
+def draft_edit(
+    document: models.Model,
+    changes: dict,
+    *,
+    actor,
+    editable: list[str],
+    draft: str,
+    not_a_draft: str,
+    value: Callable[[str, Any], Any] | None = None,
+    check: Callable[[Any], None] | None = None,
+):
+    """Edit a draft document (a post-mortem, a communication) and log exactly what changed.
+
+    Only a draft (state `draft`) changes, since review and approval are of a fixed text; `not_a_draft`
+    says what to do instead. A field outside `editable` is refused by name. Values are stripped text
+    unless `value(name, value)` says otherwise; `check(document)` adds the document's own rules before the
+    save. The caller has locked the row and checked the actor's permission.
+    """
+    unknown = set(changes) - set(editable)
+    if unknown:
+        raise ValidationError(f"Not editable: {', '.join(sorted(unknown))}.")
+    if document.state != draft:
+        raise ValidationError(not_a_draft)
+    before = audit.snapshot(document, editable)
+    for name, new in changes.items():
+        setattr(document, name, value(name, new) if value is not None else (new or "").strip())
+    document.clean_fields(exclude=[f.name for f in document._meta.fields if f.name not in editable])
+    if check is not None:
+        check(document)
+    document.save()
+    audit.log_changed(
+        actor=actor,
+        target=document,
+        before=before,
+        after=audit.snapshot(document, editable),
+        incident=_incident_of(document),
+    )
+    return document
 
 
 def _noun(obj: models.Model, noun: str | None) -> str:
