@@ -35,7 +35,7 @@ from incidents.models import EscalationPolicy, Incident, Page, StakeholderContac
 from incidents.selectors import incident_is_visible
 
 from .notifications import notification_enqueue
-from .workflow import timeline_add
+from .workflow import timeline_add, transition_run
 
 ACK_SALT = "fireline.page.ack"
 ACK_LINK_MAX_AGE = timedelta(days=7)
@@ -280,32 +280,26 @@ def page_acknowledge(*, page_id: int, actor=None, via: str = "admin") -> Page:
         return page
     if page.state == PageState.ESCALATED:
         raise ValidationError("This page already escalated; acknowledge the page that followed it.")
-    source = page.state
-    page.acknowledge()
-    page.acknowledged_by = actor_user(actor)
-    page.acknowledged_via = via
-    page.save()
-    for notification in page.notifications.select_for_update().filter(state=NotificationState.SENT):
-        notification.acknowledge()
-        notification.save()
-    audit.log_transition(
-        actor=actor,
-        target=page,
-        source=source,
-        target_state=page.state,
-        name="acknowledge",
-        incident=page.incident,
-        details={"via": via},
-    )
+
+    def acknowledged(page: Page) -> None:
+        page.acknowledged_by = actor_user(actor)
+        page.acknowledged_via = via
+        for notification in page.notifications.select_for_update().filter(state=NotificationState.SENT):
+            notification.acknowledge()
+            notification.save()
+
     by = f" by {actor.get_username()}" if actor_user(actor) else ""
-    timeline_add(
-        page.incident,
-        kind=TimelineKind.ACKNOWLEDGEMENT,
-        occurred_at=page.acknowledged_at,
-        actor=page.acknowledged_by,
-        text=f"{page.contact.name} ({page.contact.get_role_display()}) acknowledged the page via {via}{by}",
+    return transition_run(
+        page,
+        "acknowledge",
+        actor=actor,
+        lock=False,
+        apply=acknowledged,
+        log_details={"via": via},
+        timeline_text=f"{page.contact.name} ({page.contact.get_role_display()}) acknowledged the page via {via}{by}",
+        timeline_kind=TimelineKind.ACKNOWLEDGEMENT,
+        timeline_at=lambda page: page.acknowledged_at,
     )
-    return page
 
 
 @transaction.atomic
@@ -319,25 +313,15 @@ def page_cancel(*, page_id: int, reason: str, actor) -> Page:
             raise PermissionDenied("You may not cancel pages.")
     if page.state in (PageState.CANCELLED, PageState.ACKNOWLEDGED, PageState.ESCALATED):
         return page
-    source = page.state
-    page.cancel()
-    page.save()
-    audit.log_transition(
+    return transition_run(
+        page,
+        "cancel",
         actor=actor,
-        target=page,
-        source=source,
-        target_state=page.state,
-        name="cancel",
-        incident=page.incident,
-        details={"reason": reason},
+        lock=False,
+        log_details={"reason": reason},
+        timeline_text=f"Page to {page.contact.name} ({page.contact.get_role_display()}) cancelled: {reason}",
+        timeline_kind=TimelineKind.PAGE,
     )
-    timeline_add(
-        page.incident,
-        kind=TimelineKind.PAGE,
-        actor=actor,
-        text=f"Page to {page.contact.name} ({page.contact.get_role_display()}) cancelled: {reason}",
-    )
-    return page
 
 
 @transaction.atomic
@@ -348,11 +332,7 @@ def page_escalate(*, page_id: int) -> list[Page]:
     incident = page.incident
     policy = EscalationPolicy.objects.filter(severity=incident.severity).first()
     source = page.state
-    page.escalate()
-    page.save()
-    audit.log_transition(
-        actor=None, target=page, source=source, target_state=page.state, name="escalate", incident=incident
-    )
+    transition_run(page, "escalate", actor=None, lock=False)  # the timeline says below whom it reached
     targets = []
     contact = page.contact
     if contact.backup_contact_id:

@@ -1,7 +1,7 @@
 """The workflow kernel: the steps every stateful case object shares.
 
 Incidents, post-mortems, communications, action items, regulatory obligations and decisions, stakeholder
-contacts and drills all change state the same way, through `transition_run`: lock the row, check the
+contacts, pages and drills all change state the same way, through `transition_run`: lock the row, check the
 incident is visible to the actor, check the state the user saw, check the transition's permission, say
 in words which guards fail, run the django-fsm method, save, write one action-log row and one timeline
 row, and register what leaves the database with `transaction.on_commit`. Adding a transition to a model
@@ -239,6 +239,7 @@ def transition_run(
     log_details: dict | Callable[[Any, str], dict | None] | None = None,
     timeline_text: str | Callable[[Any, str], str] | None = None,
     timeline_kind: str = TimelineKind.CHANGE,
+    timeline_at: Callable[[Any], datetime] | None = None,
     then: Callable[[Any], None] | None = None,
     on_commit: Iterable[Callable[[], None]] = (),
 ):
@@ -251,7 +252,8 @@ def transition_run(
     (what the guards read: a reason typed with the button); every failing guard, in words, as one
     ValidationError; the method; `apply(obj)` (what depends on the new state: a timestamp, a score);
     save; ONE action-log row (`log_details`: a dict, or a function of (obj, source state)); ONE timeline
-    row on the incident when `timeline_text` is given and there is an incident; `then(obj)` (follow-ups in
+    row on the incident when `timeline_text` is given and there is an incident (at `timeline_at(obj)`, else
+    now); `then(obj)` (follow-ups in
     this transaction: outbox rows); `on_commit` callables, run only if the whole transaction commits.
 
     `incident`: the incident the row belongs to (default: the row itself, or its `incident`), read again
@@ -301,7 +303,8 @@ def transition_run(
     )
     if timeline_text is not None and where is not None:
         text = timeline_text(obj, source) if callable(timeline_text) else timeline_text
-        timeline_add(where, text=text, kind=timeline_kind, actor=actor)
+        when = timeline_at(obj) if timeline_at is not None else None
+        timeline_add(where, text=text, kind=timeline_kind, actor=actor, occurred_at=when)
     if then is not None:
         then(obj)
     for effect in on_commit:

@@ -1,7 +1,7 @@
 """The workflow kernel: every stateful case object changes state through `workflow.transition_run`.
 
 For one transition of each of incident, post-mortem, communication, regulatory obligation, drill,
-stakeholder contact and action item: exactly one action-log row and one timeline row (none for a
+stakeholder contact, action item and page: exactly one action-log row and one timeline row (none for a
 contact, which belongs to no incident); a refused permission writes nothing; a failing guard answers in
 its own words and writes nothing; what is registered to run after commit does not run when the
 surrounding transaction rolls back.
@@ -18,12 +18,13 @@ from audit.models import ActionLogEntry
 from drills import services as drills
 from drills.constants import DrillState
 from incidents import services
-from incidents.constants import Audience, ContainmentType, IncidentState, StakeholderRole, TimelineKind
+from incidents.constants import Audience, ContainmentType, IncidentState, PageState, StakeholderRole, TimelineKind
 from incidents.models import (
     ActionItemState,
     CommunicationState,
     Incident,
     ObligationState,
+    Page,
     PostMortemState,
     Regime,
     RegulatoryObligation,
@@ -32,6 +33,7 @@ from incidents.models import (
 )
 from incidents.services.action_items import action_item_complete, action_item_create
 from incidents.services.communications import communication_cancel, communication_create
+from incidents.services.escalation import page_acknowledge, page_cancel
 from incidents.services.postmortems import postmortem_create, postmortem_submit
 from incidents.services.regulatory import obligation_waive, reportability_decide
 from incidents.services.stakeholders import contact_retire
@@ -158,6 +160,20 @@ def action_item_case(request):
     return item, run, responder, ActionItemState.DONE, "Action item done: Add an eval case for the topic."
 
 
+def page_case(request):
+    commander = request.getfixturevalue("commander")
+    on_call = StakeholderContact(name="Oncall", role=StakeholderRole.ENGINEERING_ON_CALL, email="oncall@example.com")
+    on_call.verify()
+    on_call.save()
+    incident = request.getfixturevalue("open_incident")()  # a SEV3 pages the on-call engineer
+    page = Page.objects.get(incident=incident, contact=on_call)
+
+    def run(actor):
+        return page_cancel(page_id=page.pk, reason="closing", actor=actor)
+
+    return page, run, commander, PageState.CANCELLED, "Page to Oncall (Engineering on-call) cancelled: closing"
+
+
 CASES = {
     "incident": incident_case,
     "post-mortem": postmortem_case,
@@ -166,6 +182,7 @@ CASES = {
     "drill": drill_case,
     "contact": contact_case,
     "action item": action_item_case,
+    "page": page_case,
 }
 
 
@@ -207,6 +224,16 @@ def test_the_kernel_refuses_by_the_transitions_own_permission(contained, outside
         )
     assert written() == (logs, entries)
     assert Incident.objects.get(pk=contained.pk).state == IncidentState.CONTAINED
+
+
+def test_an_acknowledgement_is_on_the_timeline_at_the_moment_it_was_given(db, request, commander):
+    page, _, _, _, _ = page_case(request)
+    logs, entries = written()
+    page = page_acknowledge(page_id=page.pk, actor=commander, via="admin")
+    assert written() == (logs + 1, entries + 1)
+    entry = TimelineEntry.objects.latest("id")
+    assert entry.kind == TimelineKind.ACKNOWLEDGEMENT and entry.occurred_at == page.acknowledged_at
+    assert entry.text == "Oncall (Engineering on-call) acknowledged the page via admin by cmdr"
 
 
 # --- guards: said in their own words, nothing written ------------------------------------------------------
