@@ -31,7 +31,7 @@ from incidents.constants import OPEN_STATES, TimelineKind
 from incidents.models import AIFeature, Incident, TimelineEntry
 from incidents.selectors import incident_is_visible
 
-from . import services as audit
+from .. import services as audit
 from .ingest import record_content_hash
 from .models import AuditRecord, DeletionOrder, Evidence
 
@@ -171,7 +171,7 @@ def deletion_order_create(
 
 
 def _queue_carry_out() -> None:
-    from .tasks import carry_out_deletion_orders
+    from ..tasks import carry_out_deletion_orders
 
     try:
         carry_out_deletion_orders.delay()

@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from audit import ingest
-from audit.ingest import audit_records_ingest, record_content_hash
 from audit.models import ActionLogEntry, AuditRecord, RedactionRule
-from audit.redaction import compile_rule, redact_text, redaction_rules_compiled
+from audit.trail import ingest
+from audit.trail.ingest import audit_records_ingest, record_content_hash
+from audit.trail.redaction import compile_rule, redact_text, redaction_rules_compiled
 from incidents.services import api_token_create
 from tests.factories import AIFeatureFactory
 

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from audit import ingest
 from audit.models import AuditRecord
-from audit.redaction import RedactionRule, Redactor, redaction_rules_compiled
+from audit.trail.redaction import RedactionRule, Redactor, redaction_rules_compiled
 from incidents.services import api_token_create
 from tests.factories import AIFeatureFactory
 from tests.perf.ratios import Ratio, check
