@@ -34,6 +34,7 @@ $(AXE_LOCK): tests/a11y/package-lock.json
 
 test: $(VENV)/.installed-test $(AXE_LOCK)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
 

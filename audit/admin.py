@@ -5,8 +5,8 @@ from django.utils.safestring import mark_safe
 
 from incidents.selectors import visible_incidents
 
-from . import admin_records, admin_trail  # noqa: F401 - registers their admins
 from .models import ActionLogEntry
+from .trail import admin_records, admin_trail  # noqa: F401 - registers their admins
 
 
 @admin.register(ActionLogEntry)

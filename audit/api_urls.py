@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .api import AuditRecordIngestView
+from .trail.api import AuditRecordIngestView
 
 urlpatterns = [
     path("audit/records", AuditRecordIngestView.as_view(), name="api-audit-records"),

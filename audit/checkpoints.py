@@ -39,6 +39,7 @@ from django.utils import timezone
 
 from .models import ActionLogEntry, action_log_key, canonical_json
 from .services import ChainBreak, ChainTip, action_log_record_outcome, action_log_walk
+from .signals import action_log_notice
 
 logger = logging.getLogger(__name__)
 
@@ -155,33 +156,11 @@ def checkpoint_append(checkpoint: Checkpoint, path: Path | None = None) -> Path:
     return path
 
 
-def _recipients() -> list[tuple[str, str]]:
-    from incidents.constants import Channel
-
-    pairs = [(Channel.EMAIL, address) for address in settings.FIRELINE_AUDIT_CHECKPOINT_EMAIL]
-    if settings.FIRELINE_AUDIT_CHECKPOINT_WEBHOOK_URL:
-        pairs.append((Channel.WEBHOOK, settings.FIRELINE_AUDIT_CHECKPOINT_WEBHOOK_URL))
-    return pairs
-
-
 @transaction.atomic
 def _send(*, subject: str, body: str, dedup_prefix: str) -> int:
-    """Through the notification outbox: retried with backoff, and shown when it finally fails."""
-    from incidents.services.notifications import notification_enqueue
-
-    queued = 0
-    for channel, recipient in _recipients():
-        queued += (
-            notification_enqueue(
-                channel=channel,
-                recipient=recipient,
-                subject=subject,
-                body=body,
-                dedup_key=f"{dedup_prefix}:{channel}:{recipient}",
-            )
-            is not None
-        )
-    return queued
+    """Through the notification outbox (audit/notices.py listens to `action_log_notice`): how many were queued."""
+    responses = action_log_notice.send(sender=ActionLogEntry, subject=subject, body=body, dedup_prefix=dedup_prefix)
+    return sum(queued for _receiver, queued in responses)
 
 
 def checkpoint_send(checkpoint: Checkpoint) -> int:

@@ -163,7 +163,7 @@ class ActionLogHead(models.Model):
         return f"action log head after {self.entry_count} entries"
 
 
-from .trail import AuditRecord, DeletionOrder, Evidence, RedactionRule, Verdict  # noqa: E402
+from .trail.models import AuditRecord, DeletionOrder, Evidence, RedactionRule, Verdict  # noqa: E402
 
 __all__ = [
     "HASH_VERSION_KEYED",

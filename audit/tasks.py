@@ -5,7 +5,7 @@ from celery import shared_task
 from config.celery import FirelineTask
 
 from .checkpoints import action_log_check_and_checkpoint
-from .retention import audit_records_expire, deletion_order_carry_out, deletion_orders_pending
+from .trail.retention import audit_records_expire, deletion_order_carry_out, deletion_orders_pending
 
 logger = logging.getLogger(__name__)
 

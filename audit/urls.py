@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from .trail import views
 
 urlpatterns = [
     path("incidents/<int:pk>/replay.json", views.incident_replay, name="audit-incident-replay"),

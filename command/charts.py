@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from django.utils.safestring import SafeString, mark_safe
 
-from audit.charts import FONT, _fmt, _join, _nice_ceiling
+from audit.trail.charts import FONT, _fmt, _join, _nice_ceiling
 
 WIDTH = 720
 LEFT, RIGHT, TOP = 56, 14, 46

@@ -8,6 +8,7 @@ and the pages sent cannot disagree.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -52,26 +53,24 @@ def _role_gap(role: str) -> RoleGap:
     return RoleGap(role=role, label=label, add_url=url)
 
 
-def _scheduled_now(policies) -> dict[int, list[str]]:
-    """Per policy id, the tier-1 schedules that put someone pageable on call right now.
+# On-call schedules live in an app above this one. At start-up it registers how to ask them which
+# tier-1 schedules put someone pageable on call right now (oncall/apps.py), so a severity a schedule
+# covers is not reported as paging nobody. An install without on-call schedules registers nothing.
+_scheduled_lookup: Callable[[list], dict[int, list[str]]] | None = None
 
-    On-call schedules live in an app above this one and are asked only when a policy names one (the same
-    narrow interface escalation uses), so a severity a schedule covers is not reported as paging nobody.
-    """
+
+def scheduled_lookup_register(lookup: Callable[[list], dict[int, list[str]]]) -> None:
+    """Set the function that maps escalation policies to {policy id: schedule names on call now}."""
+    global _scheduled_lookup
+    _scheduled_lookup = lookup
+
+
+def _scheduled_now(policies) -> dict[int, list[str]]:
+    """Per policy id, the tier-1 schedules that put someone pageable on call right now."""
     policies = [p for p in policies if p is not None and p.pk is not None]
-    if not policies:
+    if not policies or _scheduled_lookup is None:
         return {}
-    try:
-        from oncall.models import PolicyTier
-        from oncall.paging import on_call_targets
-    except ImportError:  # an install without on-call schedules
-        return {}
-    with_tiers = set(PolicyTier.objects.filter(policy__in=policies, tier=1).values_list("policy_id", flat=True))
-    return {
-        policy.pk: [t.schedule_name for t in on_call_targets(policy=policy, tier=1) if t.contact is not None]
-        for policy in policies
-        if policy.pk in with_tiers
-    }
+    return _scheduled_lookup(policies)
 
 
 def paging_gap_list() -> PagingGaps:

@@ -33,7 +33,7 @@ def test_seed_demo_shows_every_state_and_is_idempotent(db, tmp_path, monkeypatch
 
 
 def test_two_installs_get_different_demo_passwords(db, tmp_path, monkeypatch):
-    from incidents.management.commands.seed_demo import demo_password
+    from command.management.commands.seed_demo import demo_password
 
     passwords = []
     for sub in ("a", "b"):

@@ -16,8 +16,8 @@ from django.template.defaultfilters import pluralize
 from django.urls import path, reverse
 from django.utils.http import urlencode
 
-from audit.charts import what_changed_svg
-from audit.investigation import (
+from audit.trail.charts import what_changed_svg
+from audit.trail.investigation import (
     evidence_integrity,
     incident_propose_change_hypotheses,
     incident_what_changed,

@@ -142,7 +142,7 @@ def finding_add(request, pk: str) -> Response:
 
 
 def evidence_add(request, pk: str) -> Response:
-    from audit.investigation import evidence_attach
+    from audit.trail.investigation import evidence_attach
 
     user = acting_user(request)
     incident = visible_incident(request, pk)

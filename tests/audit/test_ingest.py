@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from audit import ingest
-from audit.ingest import audit_records_ingest, record_content_hash
 from audit.models import ActionLogEntry, AuditRecord, RedactionRule
-from audit.redaction import compile_rule, redact_text, redaction_rules_compiled
+from audit.trail import ingest
+from audit.trail.ingest import audit_records_ingest, record_content_hash, storage
+from audit.trail.redaction import compile_rule, redact_text, redaction_rules_compiled
 from incidents.services import api_token_create
 from tests.factories import AIFeatureFactory
 
@@ -312,7 +312,7 @@ def test_a_concurrent_insert_of_the_same_ids_is_sorted_out_row_by_row(feature, m
     """Another request stored some ids between our lookup and our insert: the bulk insert fails on the
     unique constraint, and each row is then inserted alone and classified."""
     audit_records_ingest(lines=lines(record(1), record(2, input="theirs")))
-    monkeypatch.setattr(ingest, "_existing", lambda pairs: {})  # our lookup saw nothing
+    monkeypatch.setattr(storage, "_existing", lambda pairs: {})  # our lookup saw nothing
     result = audit_records_ingest(lines=lines(record(1), record(2, input="ours"), record(3)))
     assert (result.accepted, result.duplicates, result.conflicts) == (1, 1, [{"line": 2, "request_id": "req-2"}])
     assert AuditRecord.objects.get(request_id="req-2").input == "theirs"
@@ -325,7 +325,7 @@ def test_a_race_lost_in_the_middle_of_a_long_chunk_keeps_every_row_and_its_redac
     padding = "x" * 2000
     many = [record(n, input=f"mail me at user{n}@example.com {padding}") for n in range(300)]
     audit_records_ingest(lines=lines(many[0]))
-    monkeypatch.setattr(ingest, "_existing", lambda pairs: {})
+    monkeypatch.setattr(storage, "_existing", lambda pairs: {})
     result = audit_records_ingest(lines=lines(*many))
     assert (result.accepted, result.duplicates, result.conflicts) == (299, 1, [])
     assert AuditRecord.objects.count() == 300
@@ -338,7 +338,7 @@ def test_rows_not_yet_made_when_an_insert_fails_are_made_once(feature, monkeypat
         next(rows), next(rows)  # the database has taken two rows when the violation surfaces
         raise IntegrityError("duplicate key value violates unique constraint")
 
-    monkeypatch.setattr(ingest, "_insert", failing_insert)
+    monkeypatch.setattr(storage, "_insert", failing_insert)
     many = [record(n, input=f"mail me at user{n}@example.com") for n in range(5)]
     result = audit_records_ingest(lines=lines(*many))
     assert result.accepted == 5
@@ -528,7 +528,7 @@ def test_the_content_hash_is_the_sha256_of_the_canonical_json_of_the_content(cli
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert stored.content_hash == hashlib.sha256(canonical.encode()).hexdigest()
     json_fields = {f.name for f in AuditRecord._meta.concrete_fields if f.get_internal_type() == "JSONField"}
-    assert json_fields == set(ingest._JSON_FIELDS)
+    assert json_fields == set(ingest.JSON_FIELDS)
 
 
 def test_the_body_hash_is_keyed(client, token, feature):

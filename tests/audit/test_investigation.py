@@ -9,9 +9,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from audit.charts import what_changed_svg
-from audit.ingest import audit_records_ingest_ndjson
-from audit.investigation import (
+from audit.models import ActionLogEntry, AuditRecord, Evidence
+from audit.trail.charts import what_changed_svg
+from audit.trail.ingest import audit_records_ingest_ndjson
+from audit.trail.investigation import (
     audit_record_page,
     audit_record_search,
     evidence_attach,
@@ -23,7 +24,6 @@ from audit.investigation import (
     user_ref_for,
     what_changed,
 )
-from audit.models import ActionLogEntry, AuditRecord, Evidence
 from incidents.constants import Category
 from incidents.models import TimelineEntry
 from tests.conftest import fresh

@@ -7,12 +7,12 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
-from audit import retention
-from audit.ingest import audit_records_ingest, record_content_hash
 from audit.models import ActionLogEntry, AuditRecord, DeletionOrder, Evidence, RedactionRule
-from audit.retention import audit_records_expire, deletion_order_carry_out, deletion_order_create
 from audit.services import action_log_verify
 from audit.tasks import carry_out_deletion_orders, expire_audit_records
+from audit.trail import retention
+from audit.trail.ingest import audit_records_ingest, record_content_hash
+from audit.trail.retention import audit_records_expire, deletion_order_carry_out, deletion_order_create
 from incidents.constants import IncidentState
 from incidents.models import Incident, TimelineEntry
 from tests.factories import AIFeatureFactory, IncidentFactory

@@ -13,7 +13,7 @@ from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from audit.investigation import evidence_attach
+from audit.trail.investigation import evidence_attach
 from incidents.constants import Audience, Category, ContainmentType, RootCauseLayer, TimelineKind
 from incidents.exports import (
     PDF_BASE_URL,

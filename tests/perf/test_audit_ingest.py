@@ -26,9 +26,10 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit import ingest
 from audit.models import AuditRecord
-from audit.redaction import RedactionRule, Redactor, redaction_rules_compiled
+from audit.trail import ingest
+from audit.trail.ingest import hashing, parsing, storage, validation
+from audit.trail.redaction import RedactionRule, Redactor, redaction_rules_compiled
 from incidents.services import api_token_create
 from tests.factories import AIFeatureFactory
 from tests.perf.ratios import Ratio, check
@@ -111,15 +112,15 @@ def make_records(batch: int, rng: random.Random, docs: list[dict]) -> list[dict]
 
 def prepared_rows(records: list[dict], feature) -> list[dict]:
     """The column values ingest stores for these records, built before the clock starts, under another feature."""
-    keys = (ingest._secret(), ingest._body_key())
+    keys = (hashing.user_secret(), hashing.body_key())
     redactor = Redactor(redaction_rules_compiled())
     now = timezone.now()
     rows = []
     for n, data in enumerate(records, start=1):
-        parsed = ingest._parse(json.dumps({**data, "feature": feature.key}).encode())
-        item, errors = ingest._clean(parsed, line=n, features={feature.key: feature}, now=now, keys=keys)
+        parsed = parsing.record_parse(json.dumps({**data, "feature": feature.key}).encode())
+        item, errors = validation.record_clean(parsed, line=n, features={feature.key: feature}, now=now, keys=keys)
         assert not errors, errors
-        rows.append(ingest._row(item, redactor, now)[0])
+        rows.append(storage.record_row(item, redactor, now)[0])
     return rows
 
 

@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from audit.investigation import audit_record_search
+from audit.trail.investigation import audit_record_search
 from tests.factories import AIFeatureFactory, UserFactory
 
 ROWS = 1_000_000

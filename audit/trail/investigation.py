@@ -21,8 +21,8 @@ from django.utils import timezone
 
 from audit import services as audit
 from audit.actors import actor_user
-from audit.ingest import record_content_hash, user_ref_for
-from audit.models import AuditRecord, Evidence, Verdict
+from audit.trail.ingest import record_content_hash, user_ref_for
+from audit.trail.models import AuditRecord, Evidence, Verdict
 from incidents.constants import TimelineKind
 from incidents.models import AIFeature, Incident, TimelineEntry
 from incidents.selectors import incident_is_visible

@@ -22,7 +22,7 @@ NDJSON = "application/x-ndjson"
 NDJSON_ALIASES = {NDJSON, "application/ndjson"}
 
 
-# --- the record shape, for the OpenAPI schema only (ingest validates with audit/ingest.py) -----------
+# --- the record shape, for the OpenAPI schema only (ingest validates with audit/trail/ingest/validation.py) -----------
 
 
 class RetrievedDocumentSerializer(serializers.Serializer):

@@ -32,7 +32,7 @@ from incidents.models import AIFeature, Incident
 from incidents.selectors import incident_is_visible
 from incidents.services.workflow import timeline_add
 
-from . import services as audit
+from .. import services as audit
 from .ingest import record_content_hash
 from .models import AuditRecord, DeletionOrder, Evidence
 
@@ -172,7 +172,7 @@ def deletion_order_create(
 
 
 def _queue_carry_out() -> None:
-    from .tasks import carry_out_deletion_orders
+    from ..tasks import carry_out_deletion_orders
 
     try:
         carry_out_deletion_orders.delay()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from . import services as audit
+from .. import services as audit
 from .models import RedactionRule
 
 

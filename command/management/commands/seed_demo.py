@@ -202,9 +202,9 @@ class Command(BaseCommand):
         """Support-bot requests around the insult incident, with the model version switching mid-way."""
         import json as json_module
 
-        from audit.ingest import audit_records_ingest_ndjson
-        from audit.investigation import evidence_attach
         from audit.models import AuditRecord
+        from audit.trail.ingest import audit_records_ingest_ndjson
+        from audit.trail.investigation import evidence_attach
         from incidents.services.findings import finding_record
 
         incident = Incident.objects.get(title="[demo] Support bot insulted a customer")
