@@ -1,5 +1,8 @@
 from django.db import models
 
+# The containment types are declared once, in incidents.containment_types; this name is kept for imports.
+from incidents.containment_types import ContainmentType  # noqa: F401
+
 
 class Category(models.TextChoices):
     HARMFUL_OUTPUT = "harmful_output", "Harmful output"
@@ -82,24 +85,6 @@ OPEN_STATES = [
 class DismissReason(models.TextChoices):
     FALSE_ALARM = "false_alarm", "False alarm"
     DUPLICATE = "duplicate", "Duplicate of another incident"
-
-
-class ContainmentType(models.TextChoices):
-    FEATURE_FLAG_OFF = "feature_flag_off", "Feature flag off (kill switch)"
-    ROLLBACK = "rollback", "Roll back prompt/model version"
-    FALLBACK = "fallback", "Switch to fallback"
-    RESTRICT_COHORT = "restrict_cohort", "Restrict the affected cohort"
-    STRICTER_MODERATION = "stricter_moderation", "Stricter moderation for the pattern"
-
-
-# Which parameters each containment type records; the form asks for these and validates them.
-CONTAINMENT_PARAMETERS = {
-    ContainmentType.FEATURE_FLAG_OFF: [],
-    ContainmentType.ROLLBACK: ["from_version", "to_version"],
-    ContainmentType.FALLBACK: ["fallback"],
-    ContainmentType.RESTRICT_COHORT: ["cohort"],
-    ContainmentType.STRICTER_MODERATION: ["pattern"],
-}
 
 
 class RootCauseLayer(models.TextChoices):

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from django.http import HttpResponseNotAllowed
 from django.urls import path
+from django.utils.functional import lazy
 
-from incidents.constants import ContainmentType, IncidentState, RootCauseLayer
+from incidents import containment_types
+from incidents.constants import IncidentState, RootCauseLayer
 from incidents.models import Incident
 from incidents.services import incident_contain_now
 from incidents.services.containment import one_click_containment
@@ -28,16 +30,21 @@ class FixPanelAdminMixin:
         return own + super().get_urls()
 
     def contain_now_view(self, request, pk):
+        """One click: the service decides what to record and records it; the message says what it did."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         incident = self._visible_or_404(request, pk)
-        types = one_click_containment(incident)
-        labels = " + ".join(ContainmentType(t).label for t in types) or "the containment already recorded"
+        contained = []
+
+        def success() -> str:  # read once the service has run: it names what this click recorded
+            labels = " + ".join(action.get_action_type_display() for action in contained[0].contained_with)
+            return f"Contained: {labels or 'the containment already recorded'}. {incident.reference} is now Contained."
+
         return self._run(
             request,
             pk,
-            lambda: incident_contain_now(incident_id=incident.pk, actor=request.user),
-            f"Contained: {labels}. {incident.reference} is now Contained.",
+            lambda: contained.append(incident_contain_now(incident_id=incident.pk, actor=request.user)),
+            lazy(success, str)(),
         )
 
     def fix_panel_context(self, request, incident: Incident) -> dict:
@@ -52,9 +59,13 @@ class FixPanelAdminMixin:
         one_click = (
             one_click_containment(incident) if incident.state in (IncidentState.DETECTED, IncidentState.TRIAGED) else []
         )
+        kinds = [containment_types.get(value) for value in one_click]
+        default = incident.triage_rule.default_containment if incident.triage_rule else []
         return {
-            "contain_now": [ContainmentType(t).label for t in one_click],
-            "contain_now_turns_switch_off": ContainmentType.FEATURE_FLAG_OFF in one_click and switch.is_on,
+            "contain_now": [kind.label for kind in kinds],
+            "contain_now_turns_switch_off": any(kind.turns_feature_off for kind in kinds) and switch.is_on,
+            # the triage matrix default as the containment card names it, in running text
+            "default_containment_names": [containment_types.short(value) for value in default],
             "can_contain_now": request.user.has_perm("incidents.add_containmentaction")
             and request.user.has_perm("incidents.change_killswitch"),
             "kill_switch": switch,

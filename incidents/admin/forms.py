@@ -5,10 +5,10 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils.text import capfirst
 
+from incidents import containment_types
 from incidents.constants import (
     Audience,
     Category,
-    ContainmentType,
     DetectionSignal,
     DismissReason,
     Impact,
@@ -53,7 +53,7 @@ def staff_users():
 
 class TriageRuleForm(forms.ModelForm):
     default_containment = forms.MultipleChoiceField(
-        choices=ContainmentType.choices, widget=forms.CheckboxSelectMultiple, required=False
+        choices=containment_types.choices, widget=forms.CheckboxSelectMultiple, required=False
     )
     required_stakeholders = forms.MultipleChoiceField(
         choices=StakeholderRole.choices, widget=forms.CheckboxSelectMultiple, required=False
@@ -76,24 +76,27 @@ class TriageRuleForm(forms.ModelForm):
 
 
 class ContainmentForm(forms.Form):
-    action_type = forms.ChoiceField(choices=ContainmentType.choices)
-    from_version = forms.CharField(required=False, max_length=120, help_text="Rollback: the bad version")
-    to_version = forms.CharField(required=False, max_length=120, help_text="Rollback: the version restored")
-    fallback = forms.CharField(required=False, max_length=200, help_text="Fallback: what users get now")
-    cohort = forms.CharField(required=False, max_length=200, help_text="Cohort: who loses the feature, e.g. plan=free")
-    pattern = forms.CharField(required=False, max_length=300, help_text="Moderation: the pattern blocked")
+    """Record a containment action: the type, then one input per parameter any registered type takes."""
+
+    action_type = forms.ChoiceField(choices=containment_types.choices)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     approved_by = forms.ModelChoiceField(queryset=staff_users(), required=False)
     is_reversible = forms.BooleanField(required=False, initial=True)
 
-    PARAMETER_FIELDS = ("from_version", "to_version", "fallback", "cohort", "pattern")
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["approved_by"].queryset = staff_users()
+        # The parameters come from the registry when the form is made, so a type registered since the
+        # module was imported has its inputs; they sit between the type and the description.
+        fields = {"action_type": self.fields.pop("action_type")}
+        fields.update((p.name, p.form_field()) for p in containment_types.all_parameters())
+        fields.update(self.fields)
+        self.fields = fields
 
     def parameters(self) -> dict:
-        return {name: self.cleaned_data.get(name, "") for name in self.PARAMETER_FIELDS if self.cleaned_data.get(name)}
+        """Every parameter input filled in; the service refuses one the chosen type does not take."""
+        names = [p.name for p in containment_types.all_parameters()]
+        return {name: self.cleaned_data[name] for name in names if self.cleaned_data.get(name)}
 
 
 class TimelineNoteForm(forms.Form):

@@ -6,7 +6,8 @@ from django.db.models import Count, Q
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from incidents.constants import OPEN_STATES, Audience, ContainmentType, StakeholderRole
+from incidents import containment_types
+from incidents.constants import OPEN_STATES, Audience, StakeholderRole
 from incidents.models import AIFeature, ApiToken, TriageRule
 from incidents.services import record_save
 from incidents.services.flags import killswitch_for
@@ -129,7 +130,7 @@ class TriageRuleAdmin(AuditedSaveMixin, SimpleHistoryAdmin):
 
     @admin.display(description="default containment")
     def containment(self, obj):
-        return " + ".join(ContainmentType(v).label for v in obj.default_containment)
+        return " + ".join(containment_types.label(v) for v in obj.default_containment)
 
     @admin.display(description="stakeholders · communications")
     def stakeholders(self, obj):

@@ -18,9 +18,9 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied
 from rest_framework.response import Response
 
+from incidents import containment_types
 from incidents.constants import (
     Category,
-    ContainmentType,
     DetectionSignal,
     DismissReason,
     Impact,
@@ -416,13 +416,12 @@ class NoteSerializer(serializers.Serializer):
 
 
 class ContainmentInputSerializer(serializers.Serializer):
-    action_type = serializers.ChoiceField(choices=ContainmentType.choices)
+    action_type = serializers.ChoiceField(choices=containment_types.choices)
     parameters = serializers.DictField(
         child=serializers.CharField(max_length=300, allow_blank=True),
         required=False,
         default=dict,
-        help_text="Rollback: from_version, to_version; fallback: fallback; restrict cohort: cohort (attribute=value); "
-        "stricter moderation: pattern.",
+        help_text=containment_types.api_parameters_help(),
     )
     description = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
     approved_by = serializers.SlugRelatedField(

@@ -1,14 +1,14 @@
 from django.conf import settings
 from django.db import models
 
-from incidents.constants import ContainmentType
+from incidents import containment_types
 
 
 class ContainmentAction(models.Model):
     """One entry of an incident's containment ledger: who did what, when, approved by whom."""
 
     incident = models.ForeignKey("incidents.Incident", on_delete=models.PROTECT, related_name="containment_actions")
-    action_type = models.CharField(max_length=32, choices=ContainmentType.choices)
+    action_type = models.CharField(max_length=32, choices=containment_types.choices)
     parameters = models.JSONField(default=dict, blank=True)
     description = models.TextField(blank=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

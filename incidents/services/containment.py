@@ -9,20 +9,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit import services as audit
-from incidents.constants import CONTAINMENT_PARAMETERS, ContainmentType, IncidentState, TimelineKind
+from incidents import containment_types
+from incidents.constants import IncidentState, TimelineKind
 from incidents.models import ContainmentAction, HoldKind, Incident, KillSwitchHold
 from incidents.models.guards import OPEN_PAGE_STATES, unattended_containment
 from incidents.selectors import incident_is_visible
 
 from .errors import IncidentChanged
 from .escalation import page_acknowledge, page_cancel
-from .flags import (
-    SWITCH_ACTION_TYPES,
-    cohort_rule_from_text,
-    killswitch_for_incident,
-    killswitch_hold,
-    killswitch_release,
-)
+from .flags import cohort_rule_from_text, killswitch_for_incident, killswitch_hold, killswitch_release
 from .incidents import (
     incident_close,
     incident_contain,
@@ -32,33 +27,24 @@ from .incidents import (
 )
 from .workflow import actor_user, require_permission, require_visible, timeline_add
 
-# What one click can do without asking: the rest of the default needs parameters from a person.
-ONE_CLICK = (ContainmentType.FEATURE_FLAG_OFF, ContainmentType.FALLBACK)
-
 
 def _clean_parameters(action_type: str, parameters: dict | None) -> dict:
-    expected = CONTAINMENT_PARAMETERS[ContainmentType(action_type)]
-    parameters = {k: str(v).strip() for k, v in (parameters or {}).items() if str(v).strip()}
-    errors = {}
-    unknown = sorted(set(parameters) - set(expected))
-    if unknown:
-        errors["parameters"] = f"{ContainmentType(action_type).label} takes no {', '.join(unknown)}."
-    for name in expected:
-        if not parameters.get(name):
-            errors[name] = f"Required for {ContainmentType(action_type).label.lower()}."
-    if errors:
-        raise ValidationError(errors)
-    return {name: parameters[name] for name in expected}
+    kind = containment_types.get(action_type)
+    if kind is None:
+        raise ValidationError({"action_type": f"Unknown containment type {action_type!r}."})
+    return kind.clean_parameters(parameters)
 
 
 def _hold_kill_switch(action: ContainmentAction, *, actor) -> None:
-    """'Feature flag off' and 'restrict cohort' hold the switch the incident acts on (a drill's stand-in
-    for a drill): one hold per action, so lifting it leaves other incidents' holds in force."""
-    if action.action_type not in SWITCH_ACTION_TYPES:
+    """A type that holds the switch (feature flag off, restrict cohort) holds the one the incident acts on
+    (a drill's stand-in for a drill): one hold per action, so lifting it leaves other incidents' holds in
+    force."""
+    kind = containment_types.get(action.action_type)
+    if kind is None or not kind.holds_switch:
         return
     switch = killswitch_for_incident(action.incident)
     reason = action.description or f"containment of {action.incident.reference}"
-    if action.action_type == ContainmentType.FEATURE_FLAG_OFF:
+    if kind.holds_switch == containment_types.HOLD_OFF:
         killswitch_hold(
             switch_id=switch.pk,
             kind=HoldKind.OFF,
@@ -71,7 +57,7 @@ def _hold_kill_switch(action: ContainmentAction, *, actor) -> None:
         killswitch_hold(
             switch_id=switch.pk,
             kind=HoldKind.COHORT,
-            rule=cohort_rule_from_text(action.parameters["cohort"]),
+            rule=cohort_rule_from_text(action.parameters[kind.cohort_parameter]),
             reason=reason,
             actor=actor,
             incident=action.incident,
@@ -106,7 +92,7 @@ def containment_record(
         raise PermissionDenied("You may not record containment actions.")
     if not incident.is_open:
         raise ValidationError(f"{incident.reference} is {incident.get_state_display().lower()}: reopen it first.")
-    if action_type not in ContainmentType.values:
+    if containment_types.get(action_type) is None:
         raise ValidationError({"action_type": f"Unknown containment type {action_type!r}."})
     performed_at = performed_at or timezone.now()
     if performed_at > timezone.now() + timezone.timedelta(minutes=5):
@@ -207,18 +193,32 @@ def containment_hand_over(*, action_id: int, owner, reason: str, actor) -> Conta
 
 
 def one_click_containment(incident: Incident) -> list[str]:
-    """What one click records on a SEV1/SEV2: the matrix default's parts that need no parameters from a person."""
-    if incident.severity not in ("SEV1", "SEV2") or incident.triage_rule is None or not incident.is_open:
+    """What one click records: the triage matrix default's types that the registry records by one click on
+    the incident's severity (none needs a person to give a parameter), less those already in force."""
+    if incident.triage_rule is None or not incident.is_open:
+        return []
+    candidates = [
+        value
+        for value in incident.triage_rule.default_containment
+        if (kind := containment_types.get(value)) and kind.is_one_click_for(incident.severity)
+    ]
+    if not candidates:
         return []
     active = set(incident.containment_actions.filter(reverted_at__isnull=True).values_list("action_type", flat=True))
-    return [t for t in incident.triage_rule.default_containment if t in ONE_CLICK and t not in active]
+    return [value for value in candidates if value not in active]
+
+
+def _severities_text(severities: list[str]) -> str:
+    return " and ".join([", ".join(severities[:-1]), severities[-1]] if len(severities) > 1 else severities)
 
 
 @transaction.atomic
 def incident_contain_now(*, incident_id: int, actor, expected_state: str | None = None) -> Incident:
     """One click: triage if needed, record the matrix's default containment, and mark the incident contained.
 
-    One transaction: when a guard stops any step, nothing is recorded and the error names the guard.
+    One transaction: when a guard stops any step, nothing is recorded and the error names the guard. The
+    incident comes back with `contained_with`, the actions this click recorded (none when the incident
+    already had its containment).
     """
     incident = Incident.objects.select_for_update().get(pk=incident_id)
     if not incident_is_visible(user=actor, incident=incident):
@@ -227,22 +227,28 @@ def incident_contain_now(*, incident_id: int, actor, expected_state: str | None 
         raise IncidentChanged()
     types = one_click_containment(incident)
     if not types and not incident.containment_actions.filter(reverted_at__isnull=True).exists():
-        raise ValidationError("One-click containment is for triaged SEV1 and SEV2 incidents with a matrix default.")
+        raise ValidationError(
+            f"One-click containment is for triaged {_severities_text(containment_types.one_click_severities())} "
+            "incidents with a matrix default."
+        )
     if incident.state == IncidentState.DETECTED:
         incident = incident_triage(incident_id=incident.pk, actor=actor)
+    recorded = []
     for action_type in types:
-        parameters = {}
-        if action_type == ContainmentType.FALLBACK:
-            parameters = {"fallback": (incident.feature.fallback_description or "the documented fallback")[:200]}
-        containment_record(
-            incident_id=incident.pk,
-            action_type=action_type,
-            parameters=parameters,
-            description="One click from the incident page (triage matrix default).",
-            actor=actor,
+        kind = containment_types.get(action_type)
+        parameters = kind.one_click_parameters(incident) if kind.one_click_parameters else {}
+        recorded.append(
+            containment_record(
+                incident_id=incident.pk,
+                action_type=action_type,
+                parameters=parameters,
+                description="One click from the incident page (triage matrix default).",
+                actor=actor,
+            )
         )
     if incident.state == IncidentState.TRIAGED:
         incident = incident_contain(incident_id=incident.pk, actor=actor)
+    incident.contained_with = recorded
     return incident
 
 

@@ -19,7 +19,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit import services as audit
-from incidents.constants import OPEN_STATES, Channel, ContainmentType, TimelineKind
+from incidents import containment_types
+from incidents.constants import OPEN_STATES, Channel, TimelineKind
 from incidents.models import (
     AIFeature,
     ContainmentAction,
@@ -33,9 +34,6 @@ from incidents.models.flags import validate_cohort_rules
 from . import hotcache
 from .notifications import notification_enqueue
 from .workflow import actor_user, require_permission, timeline_add
-
-# The containment types that hold a kill switch.
-SWITCH_ACTION_TYPES = (ContainmentType.FEATURE_FLAG_OFF, ContainmentType.RESTRICT_COHORT)
 
 CACHE_PREFIX = "fireline:ofrep:"
 ALL_FLAGS_KEY = CACHE_PREFIX + "all"
@@ -474,16 +472,18 @@ def killswitch_mark_read(flag_keys: list[str]) -> None:
 def _ledger_warnings(switch: KillSwitch, actions: list, holds: list[KillSwitchHold]) -> list[str]:
     key = switch.flag_key
     warnings = []
-    if switch.is_on and any(a.action_type == ContainmentType.FEATURE_FLAG_OFF for a in actions):
+    kinds = {action.action_type: containment_types.get(action.action_type) for action in actions}
+    if switch.is_on and any(kind and kind.turns_feature_off for kind in kinds.values()):
         warnings.append(
             f"The ledger says the feature is off, but the switch {key} is ON: users get the AI feature. "
             "Record the kill switch again or lift the ledger entry."
         )
     for action in actions:
-        if action.action_type != ContainmentType.RESTRICT_COHORT:
+        kind = kinds[action.action_type]
+        if kind is None or kind.holds_switch != containment_types.HOLD_COHORT:
             continue
         try:
-            rule = cohort_rule_from_text(action.parameters.get("cohort", ""))
+            rule = cohort_rule_from_text(action.parameters.get(kind.cohort_parameter, ""))
         except ValidationError:
             continue
         if rule not in switch.cohort_rules:
@@ -514,7 +514,11 @@ def switch_truth(incident: Incident) -> KillSwitch:
         switch = KillSwitch.objects.filter(feature_id=incident.feature_id).select_related("feature").first()
         switch = switch or KillSwitch(feature=incident.feature, is_on=True, version=0)
     switch.active_holds = active_holds(switch) if switch.pk else []
-    actions = list(incident.containment_actions.filter(reverted_at__isnull=True, action_type__in=SWITCH_ACTION_TYPES))
+    actions = list(
+        incident.containment_actions.filter(
+            reverted_at__isnull=True, action_type__in=containment_types.switch_holding_values()
+        )
+    )
     mine = [h for h in switch.active_holds if h.incident_id == incident.pk]
     switch.warnings = _ledger_warnings(switch, actions, mine) if incident.is_open or mine else []
     return switch
@@ -528,7 +532,7 @@ def switch_disagreements(incidents) -> list[tuple[Incident, str]]:
     """
     actions = list(
         ContainmentAction.objects.filter(
-            incident__in=incidents, reverted_at__isnull=True, action_type__in=SWITCH_ACTION_TYPES
+            incident__in=incidents, reverted_at__isnull=True, action_type__in=containment_types.switch_holding_values()
         )
         .select_related("incident__feature__kill_switch__feature", "incident__drill_switch")
         .order_by("incident_id", "pk")
