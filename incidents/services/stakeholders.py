@@ -74,6 +74,8 @@ def contact_verify_from_link(*, token: str) -> StakeholderContact:
     source = contact.state
     contact.verify()
     contact.save()
+    # The person confirmed the details as listed: every address the contact has now.
+    contact.channel_rows.update(verified_at=contact.verified_at)
     audit.log_transition(
         actor=None, target=contact, source=source, target_state=contact.state, name="verify", details={"via": "link"}
     )

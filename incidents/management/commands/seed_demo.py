@@ -185,7 +185,6 @@ class Command(BaseCommand):
                 role=role,
                 escalation_tier=tier,
                 team="Trust & Safety",
-                email=f"{name.split()[0].lower()}@example.com",
                 time_zone="Europe/London",
                 user=users.get(username) if username else None,
             )
@@ -193,6 +192,7 @@ class Command(BaseCommand):
                 contact.verify()
                 contact.verified_at = now - timedelta(days=days_ago)
             contact.save()
+            contact.add_address("email", f"{name.split()[0].lower()}@example.com", verified_at=contact.verified_at)
             created[name] = contact
         created["Lee Marchetti"].backup_contact = created["Jo Lindqvist"]
         created["Lee Marchetti"].save(update_fields=["backup_contact"])
