@@ -256,7 +256,9 @@ def _web_address_field() -> forms.URLField:
     return forms.URLField(
         max_length=500,
         assume_scheme="https",
-        validators=[URLValidator(schemes=["http", "https"], message="Enter an http:// or https:// URL.")],
+        validators=[
+            URLValidator(schemes=["http", "https"], message="Enter an http:// or https:// URL.", code="scheme")
+        ],
     )
 
 
