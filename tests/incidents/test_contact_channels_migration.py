@@ -16,7 +16,7 @@ def migrate(targets):
     return executor.loader.project_state(targets).apps
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_every_address_column_becomes_a_row_and_comes_back():
     old = migrate(BEFORE)
     try:
