@@ -157,9 +157,12 @@ class Sender:
     Fireline itself (a flag system's or a subscriber's URL) and is not offered for contacts or policies.
     `send(notification)` delivers `notification.recipient` or raises DeliveryError.
 
-    Another app adds a channel without editing incidents, from its AppConfig.ready():
+    Another app adds a channel without editing incidents: define the sender in a module of its own
+    (say chatops/senders.py) and import that module from the app's AppConfig.ready(). The choices are read
+    when they are used, so no migration follows; rows of a kind whose app is removed stay, undelivered.
 
-        from incidents.channels import Sender, register
+        from django import forms
+        from incidents.channels import DeliveryError, Sender, register
 
         @register
         class PagerSender(Sender):
