@@ -237,10 +237,10 @@ def contact_for_user(user) -> StakeholderContact | None:
             name=display_name(user),
             role=StakeholderRole.ENGINEERING_ON_CALL,
             team="On-call schedules",
-            email=user.email,
             escalation_tier=0,
             user=user,
         )
+        contact.add_address(Channel.EMAIL, user.email)
     OnCallContact.objects.update_or_create(user=user, defaults={"contact": contact})
     return contact
 
@@ -316,9 +316,14 @@ def handoff_notices_due(*, now: datetime | None = None) -> int:
                 if contact is None:
                     logger.warning("No email for %s: handoff notice for %s not sent", user, spec.name)
                     continue
+                reachable = contact.channels()
+                if not reachable:
+                    logger.warning("No channel for %s: handoff notice for %s not sent", user, spec.name)
+                    continue
+                channel = Channel.EMAIL if Channel.EMAIL in reachable else reachable[0]
                 created = notification_enqueue(
-                    channel=Channel.EMAIL,
-                    recipient=contact.email,
+                    channel=channel,
+                    recipient=contact.address(channel),
                     subject=subject,
                     body=f"{opening}\n\n{work}\n\nCommand centre: {link}\n",
                     dedup_key=f"oncall:handoff:{spec.schedule_id}:{at:%Y%m%dT%H%M%SZ}:{user.pk}:{direction}",

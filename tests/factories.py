@@ -48,3 +48,21 @@ class IncidentFactory(factory.django.DjangoModelFactory):
     feature = factory.SubFactory(AIFeatureFactory)
     detected_at = factory.LazyFunction(timezone.now)
     severity = "SEV3"
+
+
+def make_contact(*, verified: bool = False, **fields):
+    """A stakeholder contact with its channel rows: a keyword named after a contact channel kind
+    (email=, chat=, webhook=, or one a test registered) is an address on that channel."""
+    from incidents import channels
+    from incidents.models import StakeholderContact
+
+    kinds = {sender.kind for sender in channels.contact_senders()}
+    addresses = [(kind, fields.pop(kind)) for kind in list(fields) if kind in kinds]
+    contact = StakeholderContact(**fields)
+    if verified:
+        contact.verify()
+    contact.save()
+    for kind, address in addresses:
+        if address:
+            contact.add_address(kind, address, verified_at=contact.verified_at)
+    return contact

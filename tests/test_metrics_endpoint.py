@@ -8,9 +8,10 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from incidents.constants import Channel, NotificationState, PageState
-from incidents.models import Incident, Notification, Page, Regime, RegulatoryObligation, StakeholderContact
+from incidents.models import Incident, Notification, Page, Regime, RegulatoryObligation
 from incidents.services import api_token_create
 from incidents.services.regulatory import reportability_decide
+from tests.factories import make_contact
 
 TOKEN = "metrics-token-for-tests-0123456789"
 
@@ -97,7 +98,7 @@ def test_open_incidents_by_severity_leave_out_drills_and_closed(client, open_inc
 
 def test_page_acknowledgement_times_are_a_histogram(client, open_incident, metrics_on):
     incident = open_incident()
-    contact = StakeholderContact.objects.create(name="On call", role="engineering_oncall", email="oncall@example.com")
+    contact = make_contact(name="On call", role="engineering_oncall", email="oncall@example.com")
     now = timezone.now()
     for n, minutes in enumerate((1.5, 4, 45)):
         page = Page.objects.create(

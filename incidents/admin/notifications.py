@@ -4,10 +4,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
+from django.forms.models import BaseInlineFormSet
 from django.utils.html import format_html
 
-from incidents.constants import Channel, ContactState, IncidentState, NotificationState, PageState, StakeholderRole
-from incidents.models import EscalationPolicy, Notification, Page, StakeholderContact
+from audit import services as audit
+from incidents import channels as channel_registry
+from incidents.constants import ContactState, IncidentState, NotificationState, PageState, StakeholderRole
+from incidents.models import ContactChannel, EscalationPolicy, Notification, Page, StakeholderContact
 from incidents.selectors import visible_incidents
 from incidents.services import record_save
 from incidents.services.escalation import page_acknowledge
@@ -33,6 +36,69 @@ def badge(colour: str, text: str):
     return format_html('<span class="fl-state fl-{}">{}</span>', colour, text)
 
 
+def reachable_channels_text() -> str:
+    labels = [sender.label.split(" (")[0] for sender in channel_registry.contact_senders()]
+    return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} or {labels[-1]}"
+
+
+class ContactChannelForm(forms.ModelForm):
+    class Meta:
+        model = ContactChannel
+        fields = ["kind", "address"]
+        widgets = {"address": forms.TextInput(attrs={"size": 50})}
+
+
+class ContactChannelFormSet(BaseInlineFormSet):
+    """A contact Fireline cannot reach on any channel is an escalation path that fails on the night."""
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        kept = [
+            form.cleaned_data
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE") and form.cleaned_data.get("address")
+        ]
+        if not any(
+            (sender := channel_registry.sender_for(data.get("kind", ""))) and sender.is_contact_channel for data in kept
+        ):
+            raise ValidationError(f"Give at least one channel Fireline can reach: {reachable_channels_text()}.")
+
+
+class ContactChannelInline(admin.TabularInline):
+    model = ContactChannel
+    form = ContactChannelForm
+    formset = ContactChannelFormSet
+    fields = ["kind", "address", "verified_at"]
+    readonly_fields = ["verified_at"]
+    extra = 1
+    verbose_name = "channel"
+    verbose_name_plural = "channels Fireline reaches this contact on"
+
+    # A contact's addresses are part of the contact: whoever may add or change the contact edits them,
+    # with no separate permission for roles to be given.
+    def _may_edit(self, request, obj) -> bool:
+        action = "add" if obj is None else "change"
+        return request.user.has_perm(f"incidents.{action}_stakeholdercontact")
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("incidents.view_stakeholdercontact") or self._may_edit(request, obj)
+
+    def has_add_permission(self, request, obj):
+        return self._may_edit(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._may_edit(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._may_edit(request, obj)
+
+
+def _channel_snapshot(contact: StakeholderContact) -> list[str]:
+    return [f"{row.kind}: {row.address}" for row in ContactChannel.objects.filter(contact=contact).order_by("pk")]
+
+
 @admin.register(StakeholderContact)
 class StakeholderContactAdmin(admin.ModelAdmin):
     list_display = [
@@ -47,16 +113,13 @@ class StakeholderContactAdmin(admin.ModelAdmin):
     ]
     list_filter = ["state", "role", "escalation_tier", "team"]
     list_select_related = ["backup_contact"]
-    search_fields = ["name", "team", "email"]
+    search_fields = ["name", "team", "channel_rows__address"]
     autocomplete_fields = ["backup_contact", "user"]
     readonly_fields = ["state_badge", "verified_at", "verification_sent_at", "retired_at"]
     fields = [
         "name",
         "role",
         "team",
-        "email",
-        "chat_webhook_url",
-        "webhook_url",
         "phone",
         "time_zone",
         "escalation_tier",
@@ -67,14 +130,12 @@ class StakeholderContactAdmin(admin.ModelAdmin):
         "verification_sent_at",
         "retired_at",
     ]
+    inlines = [ContactChannelInline]
     actions = ["send_verification", "retire"]
     audited_fields = [
         "name",
         "role",
         "team",
-        "email",
-        "chat_webhook_url",
-        "webhook_url",
         "phone",
         "time_zone",
         "escalation_tier",
@@ -85,12 +146,37 @@ class StakeholderContactAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # retire instead: past pages keep pointing at the contact
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("channel_rows")
+
     def save_model(self, request, obj, form, change):
-        is_new = obj.pk is None
         record_save(instance=obj, actor=request.user, fields=self.audited_fields)
-        if is_new:
-            contact_request_verification(contact_id=obj.pk, actor=request.user)
-            self.message_user(request, f"A verification link was sent to {obj.name}.", messages.INFO)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not ContactChannel:
+            return super().save_formset(request, form, formset, change)
+        contact = form.instance
+        before = _channel_snapshot(contact)
+        rows = formset.save(commit=False)
+        for row in formset.deleted_objects:
+            row.delete()
+        edited = {row.pk for row, fields in formset.changed_objects if {"kind", "address"} & set(fields)}
+        for row in rows:
+            if row.pk in edited:
+                row.verified_at = None  # a new address is not the one the contact confirmed
+            row.save()
+        audit.log_changed(
+            actor=request.user,
+            target=contact,
+            before={"channels": before},
+            after={"channels": _channel_snapshot(contact)},
+        )
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if not change:  # the link goes out once the contact has its channels
+            contact_request_verification(contact_id=form.instance.pk, actor=request.user)
+            self.message_user(request, f"A verification link was sent to {form.instance.name}.", messages.INFO)
 
     @admin.display(description="state", ordering="state")
     def state_badge(self, obj):
@@ -98,7 +184,7 @@ class StakeholderContactAdmin(admin.ModelAdmin):
 
     @admin.display(description="channels")
     def channels_list(self, obj):
-        return ", ".join(Channel(c).label.split(" ")[0] for c in obj.channels())
+        return ", ".join(channel_registry.channel_label(c, short=True) for c in obj.channels())
 
     @admin.action(description="Send a verification link", permissions=["change"])
     def send_verification(self, request, queryset):
@@ -124,7 +210,9 @@ class StakeholderContactAdmin(admin.ModelAdmin):
 
 class EscalationPolicyForm(forms.ModelForm):
     roles = forms.MultipleChoiceField(choices=StakeholderRole.choices, widget=forms.CheckboxSelectMultiple)
-    channels = forms.MultipleChoiceField(choices=Channel.choices, widget=forms.CheckboxSelectMultiple)
+    channels = forms.MultipleChoiceField(
+        choices=channel_registry.contact_channel_choices, widget=forms.CheckboxSelectMultiple
+    )
     notify_states = forms.MultipleChoiceField(
         choices=IncidentState.choices, widget=forms.CheckboxSelectMultiple, required=False
     )
@@ -157,7 +245,7 @@ class EscalationPolicyAdmin(admin.ModelAdmin):
 
     @admin.display(description="channels")
     def channels_text(self, obj):
-        return ", ".join(Channel(c).label.split(" ")[0] for c in obj.channels)
+        return ", ".join(channel_registry.channel_label(c, short=True) for c in obj.channels)
 
 
 class VisibleIncidentMixin:

@@ -18,7 +18,7 @@ from .features import AIFeature
 from .findings import CommonFinding, Finding
 from .flags import HoldKind, KillSwitch, KillSwitchHold
 from .incident import Incident, IncidentQuerySet
-from .notifications import EscalationPolicy, Notification, Page, StakeholderContact
+from .notifications import ContactChannel, EscalationPolicy, Notification, Page, StakeholderContact
 from .organisation import OrganisationProfile
 from .postmortems import (
     DistributionList,
@@ -67,6 +67,7 @@ __all__ = [
     "Communication",
     "CommunicationState",
     "CommunicationTemplate",
+    "ContactChannel",
     "ContainmentAction",
     "DeadlineRule",
     "DecisionState",

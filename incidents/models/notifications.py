@@ -8,7 +8,8 @@ from django.db import models
 from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
 
-from incidents.constants import Channel, ContactState, NotificationState, PageState, Severity, StakeholderRole
+from incidents import channels as channel_registry
+from incidents.constants import ContactState, NotificationState, PageState, Severity, StakeholderRole
 from incidents.models.triage import ChoiceListValidator
 
 
@@ -29,9 +30,6 @@ class StakeholderContact(FSMModelMixin, models.Model):
     name = models.CharField(max_length=120)
     role = models.CharField(max_length=32, choices=StakeholderRole.choices, db_index=True)
     team = models.CharField(max_length=120, blank=True)
-    email = models.EmailField(blank=True)
-    chat_webhook_url = models.URLField(blank=True, help_text="A Slack-compatible incoming webhook.")
-    webhook_url = models.URLField(blank=True, help_text="Receives a JSON body signed with HMAC-SHA256.")
     phone = models.CharField(max_length=40, blank=True, help_text="Kept for the record; Fireline does not call.")
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     escalation_tier = models.PositiveSmallIntegerField(
@@ -67,19 +65,37 @@ class StakeholderContact(FSMModelMixin, models.Model):
         return f"{self.name} ({self.get_role_display()}, tier {self.escalation_tier})"
 
     def clean(self):
-        if not (self.email or self.chat_webhook_url or self.webhook_url):
-            raise ValidationError("Give at least one channel Fireline can reach: email, chat webhook or JSON webhook.")
+        # "At least one channel Fireline can reach" is checked on the channel rows (the admin's inline
+        # formset, ContactChannelFormSet): the contact is saved before its rows exist.
         if self.backup_contact_id and self.backup_contact_id == self.pk:
             raise ValidationError({"backup_contact": "A contact cannot be their own backup."})
 
+    def _addresses(self) -> dict[str, str]:
+        """The first address of each registered contact channel, in registry order (email first).
+
+        Reads the prefetched rows when the queryset has `prefetch_related("channel_rows")`.
+        """
+        rows = sorted(self.channel_rows.all(), key=lambda row: row.pk or 0) if self.pk else []
+        first: dict[str, str] = {}
+        for row in rows:
+            first.setdefault(row.kind, row.address)
+        kinds = [sender.kind for sender in channel_registry.contact_senders()]
+        return {kind: first[kind] for kind in kinds if first.get(kind)}
+
     def channels(self) -> list[str]:
-        present = {Channel.EMAIL: self.email, Channel.CHAT: self.chat_webhook_url, Channel.WEBHOOK: self.webhook_url}
-        return [channel for channel, address in present.items() if address]
+        """The kinds this contact can be reached on, email first when there is one."""
+        return list(self._addresses())
 
     def address(self, channel: str) -> str:
-        return {Channel.EMAIL: self.email, Channel.CHAT: self.chat_webhook_url, Channel.WEBHOOK: self.webhook_url}[
-            channel
-        ]
+        """The contact's address on `channel`; "" when the contact has none there."""
+        return self._addresses().get(channel, "")
+
+    def add_address(self, kind: str, address: str, *, verified_at=None) -> "ContactChannel":
+        """Checked and saved: ValidationError names the field (kind or address) that is wrong."""
+        row = ContactChannel(contact=self, kind=kind, address=address, verified_at=verified_at)
+        row.full_clean()
+        row.save()
+        return row
 
     @transition(
         field=state,
@@ -103,6 +119,40 @@ class StakeholderContact(FSMModelMixin, models.Model):
         self.retired_at = timezone.now()
 
 
+class ContactChannel(models.Model):
+    """One address a contact is reached on: an email, a chat webhook, a JSON webhook, or a channel another
+    app registered (incidents.channels). The contact's verified state stays on the contact; `verified_at`
+    records when this address was confirmed, and an edited address is unconfirmed again."""
+
+    contact = models.ForeignKey(StakeholderContact, on_delete=models.CASCADE, related_name="channel_rows")
+    kind = models.CharField(max_length=16, choices=channel_registry.contact_channel_choices)
+    address = models.CharField(max_length=500)
+    verified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact", "kind", "address"],
+                name="unique_contact_channel_address",
+                violation_error_message="This contact has this address on this channel already.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{channel_registry.channel_label(self.kind, short=True)}: {self.address}"
+
+    def clean(self):
+        sender = channel_registry.sender_for(self.kind)
+        if sender is None or not sender.is_contact_channel or not self.address:
+            return  # the field's own check (a choice, required) reports it
+        try:
+            self.address = sender.clean_address(self.address)
+        except ValidationError as exc:
+            raise ValidationError({"address": exc.messages}) from exc
+
+
 class EscalationPolicy(models.Model):
     """Who is paged for a severity, on which channels, and how long they have to acknowledge."""
 
@@ -111,7 +161,7 @@ class EscalationPolicy(models.Model):
         default=list, validators=[ChoiceListValidator("incidents.constants.StakeholderRole", "Roles")]
     )
     channels = models.JSONField(
-        default=list, validators=[ChoiceListValidator("incidents.constants.Channel", "Channels")]
+        default=list, validators=[ChoiceListValidator("incidents.channels.CONTACT_KINDS", "Channels")]
     )
     ack_timeout_minutes = models.PositiveIntegerField(default=15)
     max_tier = models.PositiveSmallIntegerField(default=3, help_text="Escalation stops after this tier.")
@@ -197,7 +247,7 @@ class Notification(FSMModelMixin, models.Model):
     contact = models.ForeignKey(
         StakeholderContact, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
     )
-    channel = models.CharField(max_length=16, choices=Channel.choices)
+    channel = models.CharField(max_length=16, choices=channel_registry.channel_choices)
     recipient = models.CharField(max_length=500)
     subject = models.CharField(max_length=300)
     body = models.TextField()

@@ -87,7 +87,7 @@ def ack_minutes(incident: Incident, policy: EscalationPolicy | None) -> int:
 
 
 def _reachable(queryset, incident: Incident):
-    queryset = queryset.exclude(state=ContactState.RETIRED)
+    queryset = queryset.exclude(state=ContactState.RETIRED).prefetch_related("channel_rows")
     if incident.is_drill:
         # A drill pages only its participants: the people on the drill incident.
         people = list(incident.members.values_list("pk", flat=True))

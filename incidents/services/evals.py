@@ -200,7 +200,7 @@ def _page_commander(incident: Incident, reason: str) -> None:
     if commander is None:
         return
     contact = commander.contacts.exclude(state="retired").first()
-    address = contact.email if contact and contact.email else commander.email
+    address = (contact.address("email") if contact else "") or commander.email
     if address:
         notification_enqueue(
             channel="email",

@@ -13,11 +13,10 @@ from incidents.models import (
     Page,
     Regime,
     RegulatoryObligation,
-    StakeholderContact,
     UserReport,
 )
 from incidents.services.regulatory import reportability_decide
-from tests.factories import IncidentFactory, UserFactory
+from tests.factories import IncidentFactory, UserFactory, make_contact
 
 pytestmark = pytest.mark.django_db
 DAY = timedelta(days=1)
@@ -89,7 +88,7 @@ def test_restricted_incidents_are_not_shown_or_counted_for_outsiders(client, vie
     ActionItem.objects.create(
         incident=secret, title="Rotate keys", kind="prevent", owner=owner, due_date=timezone.localdate() - timedelta(1)
     )
-    contact = StakeholderContact.objects.create(name="Ann", role=StakeholderRole.LEGAL, email="a@example.com")
+    contact = make_contact(name="Ann", role=StakeholderRole.LEGAL, email="a@example.com")
     Page.objects.create(incident=secret, contact=contact, reason="r", dedup_key="p1", ack_due_at=timezone.now())
     outsider = page_of(client, viewer)
     centre = outsider.context["centre"]
@@ -127,7 +126,7 @@ def test_drill_obligations_never_show(client, superuser, feature):
 
 def test_failed_notifications_unacknowledged_pages_and_inbox_counts(client, superuser, feature):
     incident = IncidentFactory(feature=feature, severity="SEV2", state="triaged")
-    contact = StakeholderContact.objects.create(name="Ann", role=StakeholderRole.LEGAL, email="a@example.com")
+    contact = make_contact(name="Ann", role=StakeholderRole.LEGAL, email="a@example.com")
     Page.objects.create(
         incident=incident, contact=contact, reason="r", dedup_key="p1", ack_due_at=timezone.now() - timedelta(1)
     )
@@ -172,7 +171,7 @@ def test_upcoming_drills(client, superuser, feature, facilitator_drill):
 
 def _fill(feature, commander, n):
     owner = UserFactory(username=f"owner{n}")
-    contact = StakeholderContact.objects.create(name=f"C{n}", role=StakeholderRole.LEGAL, email=f"c{n}@example.com")
+    contact = make_contact(name=f"C{n}", role=StakeholderRole.LEGAL, email=f"c{n}@example.com")
     for i in range(n):
         incident = IncidentFactory(
             feature=feature, severity=f"SEV{1 + i % 4}", state="triaged", is_restricted=i % 3 == 0

@@ -10,9 +10,8 @@ import pytest
 from django.urls import reverse
 
 from incidents.constants import Category, ContactState, StakeholderRole
-from incidents.models import StakeholderContact
 from incidents.services.escalation import incident_page
-from tests.factories import IncidentFactory
+from tests.factories import IncidentFactory, make_contact
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +19,7 @@ ADD_CONTACT = reverse("admin:incidents_stakeholdercontact_add")
 
 
 def contact(role, *, tier=1, **kwargs):
-    return StakeholderContact.objects.create(
+    return make_contact(
         name=f"{role} {tier}", role=role, escalation_tier=tier, email=f"{role}.{tier}@example.com", **kwargs
     )
 

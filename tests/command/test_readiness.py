@@ -15,7 +15,7 @@ from incidents.models import (
     PostMortemTemplate,
     StakeholderContact,
 )
-from tests.factories import AIFeatureFactory
+from tests.factories import AIFeatureFactory, make_contact
 
 from .factories import audit_records
 
@@ -123,11 +123,11 @@ def test_escalation_path_without_stale_contacts(feature):
     StakeholderContact.objects.all().delete()
     assert item(feature, "escalation").detail == "No one on the escalation path."
     on_path = EscalationPolicy.objects.get(severity="SEV4").roles[0]
-    contact = StakeholderContact.objects.create(name="On call", role=on_path, email="oc@example.com")
+    contact = make_contact(name="On call", role=on_path, email="oc@example.com")
     contact.verify()
     contact.save()
     assert item(feature, "escalation").ok
-    stale = StakeholderContact.objects.create(name="Old", role=on_path, email="old@example.com")
+    stale = make_contact(name="Old", role=on_path, email="old@example.com")
     stale.verify()
     stale.mark_stale()
     stale.save()
@@ -136,9 +136,7 @@ def test_escalation_path_without_stale_contacts(feature):
     # someone who is never paged does not count
     stale.retire()
     stale.save()
-    StakeholderContact.objects.create(
-        name="Support", role=StakeholderRole.CUSTOMER_SUPPORT, email="s@example.com", state=ContactState.STALE
-    )
+    make_contact(name="Support", role=StakeholderRole.CUSTOMER_SUPPORT, email="s@example.com", state=ContactState.STALE)
     assert item(feature, "escalation").ok
 
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from incidents import services
 from incidents.constants import Audience, Category, ContainmentType, DetectionSignal, StakeholderRole, TimelineKind
-from incidents.models import OrganisationProfile, PostMortem, Regime, StakeholderContact, TimelineEntry
+from incidents.models import OrganisationProfile, PostMortem, Regime, TimelineEntry
 from incidents.services.action_items import action_item_create
 from incidents.services.communications import (
     communication_approve,
@@ -35,7 +35,7 @@ from incidents.services.postmortems import (
 )
 from incidents.services.regulatory import reportability_decide, reportability_propose_for_privacy
 from tests.conftest import fresh
-from tests.factories import UserFactory
+from tests.factories import UserFactory, make_contact
 from tests.incidents.postmortem_text import write_sections
 
 NOTE = "Internal note: the night shift ignored the first alert"
@@ -122,7 +122,7 @@ def profile(db):
 def documented(people, profile, feature):
     """A data leak worked from detection to a published post-mortem, leaving internal material everywhere."""
     commander, legal, comms, responder = (people[k] for k in ("commander", "legal", "comms", "responder"))
-    StakeholderContact.objects.create(name="Lee Gal", role=StakeholderRole.LEGAL, email="legal@example.com")
+    make_contact(name="Lee Gal", role=StakeholderRole.LEGAL, email="legal@example.com")
     incident = services.incident_open(
         actor=commander,
         title="Assistant showed other customers' orders",

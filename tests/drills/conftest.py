@@ -8,7 +8,7 @@ from drills.models import Drill, DrillPolicy, Scenario
 from incidents.constants import Category, ContactState, StakeholderRole
 from incidents.models import EscalationPolicy, StakeholderContact
 from tests.conftest import fresh
-from tests.factories import UserFactory
+from tests.factories import UserFactory, make_contact
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def contacts(commander, responder, outsider):
         )
     made = {}
     for user in (commander, responder, outsider):
-        made[user.username] = StakeholderContact.objects.create(
+        made[user.username] = make_contact(
             name=user.username.title(),
             role=StakeholderRole.ENGINEERING_ON_CALL,
             escalation_tier=1,
@@ -56,9 +56,7 @@ def contacts(commander, responder, outsider):
 
 @pytest.fixture
 def stale_contact(db):
-    contact = StakeholderContact.objects.create(
-        name="Jo Stale", role=StakeholderRole.LEGAL, escalation_tier=2, email="jo@example.com"
-    )
+    contact = make_contact(name="Jo Stale", role=StakeholderRole.LEGAL, escalation_tier=2, email="jo@example.com")
     StakeholderContact.objects.filter(pk=contact.pk).update(state=ContactState.STALE)
     return contact
 

@@ -10,10 +10,9 @@ from django.utils import timezone
 
 from incidents import services
 from incidents.constants import Category, ContainmentType, DetectionSignal, StakeholderRole
-from incidents.models import StakeholderContact
 from incidents.services import communications as comms
 from incidents.services.action_items import action_item_create
-from tests.factories import AIFeatureFactory
+from tests.factories import AIFeatureFactory, make_contact
 
 NOTES = [
     "Pulled the last hour of transcripts for the affected tenant.",
@@ -27,7 +26,7 @@ NOTES = [
 def busy_incident(*, commander, legal=None, notes: int = 50, communications: int = 5):
     feature = AIFeatureFactory(name="Billing assistant", key="billing-bot", kill_switch_key="billing-bot-enabled")
     for role, name in ((StakeholderRole.ENGINEERING_ON_CALL, "Ana On-call"), (StakeholderRole.LEGAL, "Lee Legal")):
-        StakeholderContact.objects.create(name=name, role=role, email=f"{role}@example.com", escalation_tier=1)
+        make_contact(name=name, role=role, email=f"{role}@example.com", escalation_tier=1)
     incident = services.incident_open(
         actor=commander,
         title="Billing assistant shows other customers' invoices",

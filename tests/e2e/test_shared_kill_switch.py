@@ -11,9 +11,9 @@ from playwright.sync_api import Page, expect
 
 from incidents import services
 from incidents.constants import Category, DetectionSignal, StakeholderRole
-from incidents.models import EscalationPolicy, KillSwitch, StakeholderContact
+from incidents.models import EscalationPolicy, KillSwitch
 from tests.e2e.test_commander_flow import login, open_card, submit
-from tests.factories import AIFeatureFactory, UserFactory
+from tests.factories import AIFeatureFactory, UserFactory, make_contact
 from tests.incidents.test_incident_lifecycle import prove_fix, send_required_communications, set_fix
 
 
@@ -92,7 +92,7 @@ def test_close_asks_to_lift_or_hand_over_and_to_answer_pages(live_server, page: 
     EscalationPolicy.objects.update_or_create(
         severity="SEV4", defaults={"roles": [StakeholderRole.ENGINEERING_ON_CALL], "channels": ["email"]}
     )
-    StakeholderContact.objects.create(
+    make_contact(
         name="Ola On-call", role=StakeholderRole.ENGINEERING_ON_CALL, escalation_tier=1, email="ola@example.com"
     )
     incident = services.incident_open(

@@ -46,10 +46,11 @@ AUDIT_SECRETS = {
 SETUP = f"""
 from incidents.models import AIFeature, StakeholderContact
 from incidents.services import api_token_create
+from tests.factories import make_contact
 AIFeature.objects.create(key="support-bot", name="Support assistant", owner_team="AI Platform",
                          kill_switch_key="support-bot-enabled")
 for role, email in {CONTACTS!r}.items():
-    StakeholderContact.objects.create(name=role, role=role, email=email)
+    make_contact(name=role, role=role, email=email)
 print(api_token_create(name="fleet monitors", scopes=["alerts"])[1])
 """
 

@@ -144,7 +144,7 @@ def test_a_demo_run_logs_json_with_context_and_nothing_secret_or_personal(
 
     logs = serve.log() + "\n" + seeded.split("Demo login")[0]
     emails = {row[0] for row in fleet_db.rows("SELECT email FROM auth_user WHERE email <> ''")}
-    emails |= {row[0] for row in fleet_db.rows("SELECT email FROM incidents_stakeholdercontact WHERE email <> ''")}
+    emails |= {row[0] for row in fleet_db.rows("SELECT address FROM incidents_contactchannel WHERE kind = 'email'")}
     assert emails, "the demo has people with email addresses"
     secrets = {"the demo password": password, "the API token": token, "SECRET_KEY": SECRET_KEY}
     secrets.update({name: value for name, value in SECRETS.items()})

@@ -8,7 +8,7 @@ import time_machine
 from django.test import override_settings
 
 from incidents.constants import StakeholderRole
-from incidents.models import ActionItemReminder, Notification, StakeholderContact
+from incidents.models import ActionItemReminder, Notification
 from incidents.services.action_items import (
     action_item_complete,
     action_item_create,
@@ -16,6 +16,7 @@ from incidents.services.action_items import (
     action_item_update,
 )
 from incidents.tasks import remind_action_items
+from tests.factories import make_contact
 
 UTC = datetime.UTC
 START = datetime.datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
@@ -97,10 +98,10 @@ def test_a_moved_due_date_replans_the_reminders(item, commander):
 
 
 def test_the_owners_own_contact_is_used_before_their_email(item, responder):
-    StakeholderContact.objects.create(
+    make_contact(
         name="Resp",
         role=StakeholderRole.ENGINEERING_ON_CALL,
-        chat_webhook_url="https://chat.example.com/r",
+        chat="https://chat.example.com/r",
         user=responder,
     )
     beat(at(7))

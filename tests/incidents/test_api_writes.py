@@ -11,7 +11,7 @@ from incidents.constants import Category, ContainmentType, DetectionSignal
 from incidents.models import Incident, KillSwitch
 from incidents.services import api_token_create
 from integrations.models import IdempotentRequest
-from tests.factories import AIFeatureFactory, UserFactory
+from tests.factories import AIFeatureFactory, UserFactory, make_contact
 
 LIST_URL = "/api/v1/incidents"
 
@@ -274,10 +274,9 @@ def test_a_responder_without_the_permission_cannot_contain(incident, billing):
 def test_a_page_is_acknowledged_over_the_api(cmdr_token, incident):
     page = incident.pages.first()
     if page is None:  # no contact for this severity on a fresh install: page someone
-        from incidents.models import StakeholderContact
         from incidents.services.escalation import incident_page
 
-        StakeholderContact.objects.create(name="Ana", role="engineering_on_call", email="a@example.com")
+        make_contact(name="Ana", role="engineering_on_call", email="a@example.com")
         page = incident_page(incident=incident, reason="test", severity="SEV1")[0]
     response = call("post", f"{LIST_URL}/{incident.pk}/pages/{page.pk}/acknowledge", cmdr_token, {})
     assert response.status_code == 200, response.content

@@ -8,9 +8,10 @@ from django.urls import reverse
 
 from incidents import services
 from incidents.constants import IncidentState, TimelineKind
-from incidents.models import EvalCase, Notification, StakeholderContact, wilson_upper_bound
+from incidents.models import EvalCase, Notification, wilson_upper_bound
 from incidents.services import api_token_create
 from incidents.services.evals import evalcase_create, evalcase_retire, evalruns_record, incident_eval_status
+from tests.factories import make_contact
 
 
 def test_wilson_upper_bound_known_values():
@@ -93,7 +94,7 @@ def test_cases_are_retired_never_deleted(fixed_incident, commander, viewer, clie
 
 
 def test_a_later_failing_run_reopens_and_pages_the_commander(fixed_incident, commander):
-    StakeholderContact.objects.create(name="Cmdr", role="engineering_on_call", email="cmdr@example.com", user=commander)
+    make_contact(name="Cmdr", role="engineering_on_call", email="cmdr@example.com", user=commander)
     case = case_for(fixed_incident, commander)
     evalruns_record(runs=[{"case": case.pk, "trials": 500, "failures": 0}])
     services.incident_verify(incident_id=fixed_incident.pk, actor=commander)

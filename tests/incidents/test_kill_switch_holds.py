@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from incidents import services
 from incidents.constants import Category, ContainmentType, IncidentState, PageState, StakeholderRole
-from incidents.models import EscalationPolicy, KillSwitch, KillSwitchHold, Page, StakeholderContact, TriageRule
+from incidents.models import EscalationPolicy, KillSwitch, KillSwitchHold, Page, TriageRule
 from incidents.services import hotcache
 from incidents.services.flags import (
     killswitch_for,
@@ -22,6 +22,7 @@ from incidents.services.flags import (
     killswitch_set_cohort_rules,
     switch_export_text,
 )
+from tests.factories import make_contact
 from tests.incidents.test_incident_lifecycle import prove_fix, send_required_communications, set_fix
 
 S = IncidentState
@@ -214,7 +215,7 @@ def paged_minor_incident(open_incident, commander, committed):
     EscalationPolicy.objects.update_or_create(
         severity="SEV4", defaults={"roles": [StakeholderRole.ENGINEERING_ON_CALL], "channels": ["email"]}
     )
-    StakeholderContact.objects.create(
+    make_contact(
         name="Ola On-call", role=StakeholderRole.ENGINEERING_ON_CALL, escalation_tier=1, email="ola@example.com"
     )
     incident = open_incident(category=Category.CAPABILITY_LOSS)
@@ -308,10 +309,8 @@ def test_the_triage_cell_pages_its_stakeholders_within_its_minutes(open_incident
             severity=severity,
             defaults={"roles": [StakeholderRole.ENGINEERING_ON_CALL], "channels": ["email"], "ack_timeout_minutes": 30},
         )
-    StakeholderContact.objects.create(
-        name="Eng", role=StakeholderRole.ENGINEERING_ON_CALL, escalation_tier=1, email="eng@example.com"
-    )
-    StakeholderContact.objects.create(name="Pat PR", role=StakeholderRole.PR, escalation_tier=1, email="pr@example.com")
+    make_contact(name="Eng", role=StakeholderRole.ENGINEERING_ON_CALL, escalation_tier=1, email="eng@example.com")
+    make_contact(name="Pat PR", role=StakeholderRole.PR, escalation_tier=1, email="pr@example.com")
     cell = TriageRule.objects.get(category=Category.FACTUAL_MISINFORMATION, impact="public")
     assert StakeholderRole.PR in cell.required_stakeholders  # the seeded matrix names PR for public cells
     TriageRule.objects.filter(pk=cell.pk).update(page_within_minutes=7)

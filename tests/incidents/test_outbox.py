@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from incidents.channels import webhook_signature
 from incidents.constants import NotificationState, PageState, StakeholderRole, TimelineKind
-from incidents.models import Notification, Page, StakeholderContact
+from incidents.models import Notification, Page
 from incidents.services.notifications import (
     backoff_seconds,
     notification_deliver,
@@ -22,6 +22,7 @@ from incidents.services.notifications import (
     notifications_requeue_due,
 )
 from incidents.tasks import deliver_notification
+from tests.factories import make_contact
 
 
 def enqueue(key="k1", channel="email", recipient="ops@example.com", **kwargs):
@@ -98,9 +99,7 @@ def test_a_claimed_row_is_not_sent_by_a_second_worker(db):
 def test_failures_back_off_then_fail_and_show_on_the_incident(open_incident, settings, client, commander):
     settings.EMAIL_BACKEND = "tests.incidents.test_outbox.RefusingBackend"
     settings.FIRELINE_NOTIFY_MAX_ATTEMPTS = 3
-    StakeholderContact.objects.create(
-        name="Lawyer", role=StakeholderRole.ENGINEERING_ON_CALL, email="lawyer@example.com"
-    )
+    make_contact(name="Lawyer", role=StakeholderRole.ENGINEERING_ON_CALL, email="lawyer@example.com")
     incident = open_incident()
     notification = Notification.objects.get(incident=incident)
     delays = []

@@ -13,16 +13,14 @@ from incidents import services
 from incidents.constants import Category, PageState, StakeholderRole, TimelineKind
 from incidents.models import Notification, Page, StakeholderContact
 from incidents.services.escalation import ack_token, escalations_due, page_from_token
+from tests.factories import make_contact
 
 R = StakeholderRole
 
 
 def contact(name, role, tier=1, **kwargs):
     kwargs.setdefault("email", f"{name.lower()}@example.com")
-    c = StakeholderContact(name=name, role=role, escalation_tier=tier, **kwargs)
-    c.verify()
-    c.save()
-    return c
+    return make_contact(name=name, role=role, escalation_tier=tier, verified=True, **kwargs)
 
 
 @pytest.fixture
@@ -31,7 +29,7 @@ def roster(db):
         "oncall": contact("Oncall", R.ENGINEERING_ON_CALL),
         "oncall2": contact("Oncall2", R.ENGINEERING_ON_CALL, tier=2),
         "boss": contact("Boss", R.LEADERSHIP),
-        "lawyer": contact("Lawyer", R.LEGAL, chat_webhook_url="https://chat.example/hook"),
+        "lawyer": contact("Lawyer", R.LEGAL, chat="https://chat.example/hook"),
         "pr": contact("Pr", R.PR),
         "privacy": contact("Privacy", R.PRIVACY_OFFICER),
         "support": contact("Support", R.CUSTOMER_SUPPORT),

@@ -5,13 +5,14 @@ import pytest
 from django.test import override_settings
 
 from incidents.constants import StakeholderRole
-from incidents.models import DistributionList, Notification, PostMortemState, StakeholderContact
+from incidents.models import DistributionList, Notification, PostMortemState
 from incidents.services.postmortems import (
     postmortem_approve,
     postmortem_create,
     postmortem_publish,
     postmortem_update,
 )
+from tests.factories import make_contact
 from tests.incidents.postmortem_text import submit_written
 
 BASE = "https://fireline.example.org"
@@ -28,7 +29,7 @@ def publish(incident, commander, legal):
 
 def contact(name, role, tier=1, **kwargs):
     kwargs.setdefault("email", f"{name.lower()}@example.com")
-    return StakeholderContact.objects.create(name=name, role=role, escalation_tier=tier, **kwargs)
+    return make_contact(name=name, role=role, escalation_tier=tier, **kwargs)
 
 
 @pytest.fixture
@@ -90,10 +91,10 @@ def test_a_restricted_incident_is_announced_by_reference_only(open_incident, com
 
 def test_a_drill_tells_only_its_participants(open_incident, commander, legal, responder, people):
     drill = open_incident(title="Drill: harmful output", is_drill=True, members=[responder])
-    StakeholderContact.objects.create(
+    make_contact(
         name="Resp",
         role=StakeholderRole.ENGINEERING_ON_CALL,
-        chat_webhook_url="https://chat.example.com/hook/r",
+        chat="https://chat.example.com/hook/r",
         user=responder,
     )
     DistributionList.objects.update(roles=list(StakeholderRole.values))

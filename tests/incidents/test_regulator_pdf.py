@@ -9,12 +9,12 @@ from django.urls import reverse
 
 from incidents.constants import Category, ContainmentType, StakeholderRole, TimelineKind
 from incidents.exports import NoObligation, regulator_pdf
-from incidents.models import OrganisationProfile, Regime, StakeholderContact, TimelineEntry
+from incidents.models import OrganisationProfile, Regime, TimelineEntry
 from incidents.services import timeline_add_note
 from incidents.services.containment import containment_record
 from incidents.services.regulatory import reportability_decide
 from tests.conftest import fresh
-from tests.factories import UserFactory
+from tests.factories import UserFactory, make_contact
 
 SECTIONS = [
     "Reporting organisation",
@@ -40,7 +40,7 @@ def reported(open_incident, commander, responder, feature):
     feature.current_model_version = "acme-large-2026-01"
     feature.current_prompt_version = "support-v42"
     feature.save()
-    StakeholderContact.objects.create(name="Lee Gal", role=StakeholderRole.LEGAL, email="legal@example.com")
+    make_contact(name="Lee Gal", role=StakeholderRole.LEGAL, email="legal@example.com")
     incident = open_incident(
         title="Leaked addresses",
         category=Category.DATA_LEAK,

@@ -20,7 +20,6 @@ from incidents.models import (
     ObligationState,
     Regime,
     RegulatoryObligation,
-    StakeholderContact,
     TimelineEntry,
 )
 from incidents.services.regulatory import (
@@ -32,6 +31,7 @@ from incidents.services.regulatory import (
     reportability_reject,
 )
 from incidents.tasks import regulatory_clock
+from tests.factories import make_contact
 from tests.incidents.test_incident_lifecycle import prove_fix, send_required_communications, set_fix
 
 T0 = datetime(2026, 3, 27, 9, 0, tzinfo=UTC)  # Friday 10:00 in Brussels; DST starts on Sunday
@@ -47,7 +47,7 @@ def variant(regime_code, code):
 
 @pytest.fixture
 def legal_contact(db):
-    return StakeholderContact.objects.create(name="Lee Gal", role=StakeholderRole.LEGAL, email="legal@example.com")
+    return make_contact(name="Lee Gal", role=StakeholderRole.LEGAL, email="legal@example.com")
 
 
 @pytest.fixture
@@ -400,7 +400,7 @@ def test_incident_page_card_decides_submits_and_waives(client, open_incident, co
 
 
 def test_deadlines_show_in_the_readers_time_zone(client, reportable, commander):
-    StakeholderContact.objects.create(
+    make_contact(
         name="Cmdr",
         role=StakeholderRole.ENGINEERING_ON_CALL,
         email="c@example.com",

@@ -15,9 +15,10 @@ from django.urls import reverse
 from kombu.exceptions import OperationalError
 
 from incidents.constants import Channel, NotificationState, PageState, StakeholderRole, TimelineKind
-from incidents.models import Notification, StakeholderContact
+from incidents.models import Notification
 from incidents.services.notifications import notification_enqueue
 from incidents.tasks import sweep_outbox
+from tests.factories import make_contact
 from tests.integration.harness import free_port, run_django, wait_for, worker_env
 
 pytestmark = [
@@ -224,11 +225,9 @@ def exhaust_the_retry_budget(start_worker, settings, open_incident):
     """A SEV3 incident pages the on-call engineer by email; the mail server never answers; 3 attempts."""
     env = notify_settings(settings, BACKOFF_SECONDS=0.5, BACKOFF_MAX_SECONDS=1.0, MAX_ATTEMPTS=3)
     worker = start_worker(**env)  # the sink is never started: its port refuses connections
-    oncall = StakeholderContact(
-        name="Olive Oncall", role=StakeholderRole.ENGINEERING_ON_CALL, email="olive@example.com"
+    oncall = make_contact(
+        name="Olive Oncall", role=StakeholderRole.ENGINEERING_ON_CALL, email="olive@example.com", verified=True
     )
-    oncall.verify()
-    oncall.save()
 
     incident = open_incident()  # SEV3: pages the on-call engineer by email
     notification = Notification.objects.get(incident=incident, contact=oncall)

@@ -7,8 +7,9 @@ import time_machine
 from django.core import mail
 
 from incidents.constants import Category, StakeholderRole
-from incidents.models import Notification, StakeholderContact
+from incidents.models import Notification
 from oncall.tasks import send_handoff_notices
+from tests.factories import make_contact
 from tests.oncall.factories import make_schedule
 
 HANDOFF = datetime(2026, 3, 5, 9, tzinfo=UTC)  # daily 09:00 UTC from 2 March: Alice hands over to Bob
@@ -21,9 +22,7 @@ def schedule(people):
 
 @pytest.fixture
 def open_work(open_incident):
-    contact = StakeholderContact(name="Static Oncall", role=StakeholderRole.ENGINEERING_ON_CALL, email="s@example.com")
-    contact.verify()
-    contact.save()
+    make_contact(name="Static Oncall", role=StakeholderRole.ENGINEERING_ON_CALL, email="s@example.com", verified=True)
     with time_machine.travel(HANDOFF - timedelta(hours=2), tick=False):
         public = open_incident(title="Bot recommends a competitor")
         secret = open_incident(title="Bot leaked Jane Doe's address", category=Category.DATA_LEAK)

@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from incidents import services
 from incidents.constants import Category, DetectionSignal, StakeholderRole
 from incidents.models import StakeholderContact
+from tests.factories import make_contact
 from tests.integration.harness import percentile, wait_for
 
 pytestmark = [
@@ -78,11 +79,12 @@ def test_sev1_triage_commit_to_email_at_the_sink(redis_server, publisher, smtp_s
             actor=commander,
         )
         assert incident.severity == "SEV1"
-        oncall = StakeholderContact(
-            name=f"Bench Oncall {i}", role=StakeholderRole.ENGINEERING_ON_CALL, email=f"bench-{i}@example.com"
+        oncall = make_contact(
+            name=f"Bench Oncall {i}",
+            role=StakeholderRole.ENGINEERING_ON_CALL,
+            email=f"bench-{i}@example.com",
+            verified=True,
         )
-        oncall.verify()
-        oncall.save()
 
         committed = {}
         with transaction.atomic():
