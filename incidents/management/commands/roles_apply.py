@@ -1,0 +1,28 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from incidents.roles import RoleError, roles_apply
+
+
+class Command(BaseCommand):
+    help = (
+        "Give every Fireline role (incidents/roles.py) exactly its declared permissions and print what changed. "
+        "Safe to run again: a second run changes nothing. Groups that are not Fireline roles are left alone."
+    )
+
+    def handle(self, *args, **options):
+        try:
+            changes = roles_apply()
+        except RoleError as exc:
+            raise CommandError(str(exc)) from exc
+        for change in changes:
+            if not change.changed:
+                self.stdout.write(f"{change.role}: unchanged")
+                continue
+            if change.created:
+                self.stdout.write(f"{change.role}: created")
+            for permission in change.added:
+                self.stdout.write(f"{change.role}: + {permission}")
+            for permission in change.removed:
+                self.stdout.write(f"{change.role}: - {permission}")
+        changed = sum(1 for change in changes if change.changed)
+        self.stdout.write(self.style.SUCCESS(f"{changed} of {len(changes)} role(s) changed."))
