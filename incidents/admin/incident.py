@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
+from command.metrics import detection_shares_get
 from incidents.constants import (
     CATEGORY_HELP,
     Audience,
@@ -24,7 +25,7 @@ from incidents.constants import (
 from incidents.models import Incident
 from incidents.models.guards import OPEN_PAGE_STATES, unattended_containment
 from incidents.playbook import checklist_with_owners
-from incidents.selectors import detection_shares_get, incident_visibility_q, visible_incidents
+from incidents.selectors import incident_visibility_q, visible_incidents
 from incidents.services import (
     TRANSITION_SERVICES,
     containment_record,
@@ -195,19 +196,8 @@ class IncidentAdmin(
 
     def changelist_view(self, request, extra_context=None):
         extra_context = extra_context or {}
-        extra_context["detection_shares"] = self._detection_shares(request)
+        extra_context["detection_shares"] = detection_shares_get(user=request.user)
         return super().changelist_view(request, extra_context)
-
-    def _detection_shares(self, request) -> dict | None:
-        found = detection_shares_get(user=request.user)
-        if found is None:
-            return None
-        shares = [
-            {**share, "time_to_detect": duration(share["time_to_detect"]) if share["time_to_detect"] else ""}
-            for share in found["shares"]
-        ]
-        times = [(share["label"], share["time_to_detect"]) for share in shares if share["time_to_detect"]]
-        return {"total": found["total"], "shares": shares, "times_to_detect": times}
 
     def history_view(self, request, object_id, extra_context=None):
         # simple-history falls back to the historical rows when the live object is not found,
