@@ -337,11 +337,12 @@ def _create_permissions() -> None:
         create_permissions(app_config, verbosity=0)
 
 
-def roles_apply(apps=None, *, roles: dict[str, Role] | None = None) -> list[RoleChange]:
+def roles_apply(apps=None, *, roles: dict[str, Role] | None = None, dry_run: bool = False) -> list[RoleChange]:
     """Give every declared role's group exactly its declared permissions; return what changed, role by role.
 
     `apps` is the historical registry inside a migration, the project's otherwise. A permission that no
-    model declares is an error naming the role, and nothing is written.
+    model declares is an error naming the role, and nothing is written. With `dry_run` the changes are
+    worked out and reported, then rolled back.
     """
     if apps is None:
         from django.apps import apps as global_apps
@@ -384,6 +385,8 @@ def roles_apply(apps=None, *, roles: dict[str, Role] | None = None) -> list[Role
                     removed=sorted(by_pk[pk] for pk in remove),
                 )
             )
+        if dry_run:
+            transaction.set_rollback(True)
     return changes
 
 

@@ -58,6 +58,19 @@ def test_it_puts_back_what_was_taken_and_takes_back_what_was_given_by_hand(db, c
     assert list(own.permissions.values_list("codename", flat=True)) == ["close_incident"]
 
 
+def test_a_dry_run_says_what_would_change_and_changes_nothing(db, capsys):
+    viewer = Group.objects.get(name=roles.VIEWER)
+    viewer.permissions.remove(Permission.objects.get(codename="view_incident"))
+    with pytest.raises(CommandError, match="The roles differ from incidents/roles.py"):
+        call_command("roles_apply", "--dry-run")
+    out = capsys.readouterr().out
+    assert "Viewer: + incidents.view_incident" in out and "1 of 7 role(s) would change (dry run" in out
+    assert not viewer.permissions.filter(codename="view_incident").exists()
+    call_command("roles_apply")
+    call_command("roles_apply", "--dry-run")  # in line: no error
+    assert "0 of 7 role(s) would change" in capsys.readouterr().out
+
+
 @pytest.fixture
 def feature_owner():
     """A role this test declares and forgets: the feature catalogue, read and edit, nothing else."""

@@ -9,9 +9,16 @@ class Command(BaseCommand):
         "Safe to run again: a second run changes nothing. Groups that are not Fireline roles are left alone."
     )
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Print what would change and change nothing; exit with status 1 if anything would.",
+        )
+
+    def handle(self, *args, dry_run=False, **options):
         try:
-            changes = roles_apply()
+            changes = roles_apply(dry_run=dry_run)
         except RoleError as exc:
             raise CommandError(str(exc)) from exc
         for change in changes:
@@ -25,4 +32,9 @@ class Command(BaseCommand):
             for permission in change.removed:
                 self.stdout.write(f"{change.role}: - {permission}")
         changed = sum(1 for change in changes if change.changed)
+        if dry_run:
+            self.stdout.write(f"{changed} of {len(changes)} role(s) would change (dry run: nothing written).")
+            if changed:
+                raise CommandError("The roles differ from incidents/roles.py; run roles_apply without --dry-run.")
+            return
         self.stdout.write(self.style.SUCCESS(f"{changed} of {len(changes)} role(s) changed."))
