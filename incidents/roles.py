@@ -2,15 +2,17 @@
 
 This module is the one place a role's rights are written down. `roles_apply()` makes the database agree
 with it (adds what is missing, removes what is not declared) and is safe to run any number of times;
-`python manage.py roles_apply` runs it by hand and prints what it changed, and a migration runs it
+`python manage.py roles_apply` runs it by hand and prints what it changed (`--dry-run` only says what
+would change, `--list` prints every role with its permissions spelled out), and a migration runs it
 through `roles_apply_operation()` whenever a release changes a role. Groups that are not declared here
 (made in the admin by an administrator) are left alone.
 
 Permissions are "app_label.codename" strings, as `user.has_perm()` takes them. Custom permissions
 (`triage_incident`, `run_drill`, ...) are declared in the models' `Meta.permissions`.
 
-To add a role: add a `Role(...)` to `ROLES` below, write a migration whose only operation is
-`roles_apply_operation()`, and map the provider's group to it in the admin (Provider group mappings).
+To add a role: `role_register(Role(name, purpose, permissions))` below, write a migration whose only
+operation is `roles_apply_operation()`, and map the provider's group to it in the admin (Provider group
+mappings). Changing a role's permissions is the same: edit it here, add such a migration.
 """
 
 from __future__ import annotations

@@ -33,6 +33,14 @@ def test_every_role_says_what_it_is_for():
         assert len(role.purpose) > 20, role.name
 
 
+def test_the_list_spells_out_each_role(capsys):
+    call_command("roles_apply", "--list")
+    out = capsys.readouterr().out
+    assert f"Legal: {roles.ROLES[roles.LEGAL].purpose}\n" in out
+    assert "    incidents.waive_regulatoryobligation\n" in out
+    assert out.count("\n    ") == sum(len(role.permissions) for role in roles.ROLES.values())
+
+
 def test_running_it_again_changes_nothing(db, capsys):
     call_command("roles_apply")
     out = capsys.readouterr().out

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from incidents.roles import RoleError, roles_apply
+from incidents.roles import ROLES, RoleError, roles_apply
 
 
 class Command(BaseCommand):
@@ -15,8 +15,18 @@ class Command(BaseCommand):
             action="store_true",
             help="Print what would change and change nothing; exit with status 1 if anything would.",
         )
+        parser.add_argument(
+            "--list", action="store_true", help="Print every role, what it is for and its permissions; change nothing."
+        )
 
-    def handle(self, *args, dry_run=False, **options):
+    def handle(self, *args, **options):
+        dry_run = options["dry_run"]
+        if options["list"]:
+            for role in sorted(ROLES.values(), key=lambda r: r.name):
+                self.stdout.write(f"{role.name}: {role.purpose}")
+                for permission in sorted(role.permissions):
+                    self.stdout.write(f"    {permission}")
+            return
         try:
             changes = roles_apply(dry_run=dry_run)
         except RoleError as exc:
