@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -13,7 +14,6 @@ from django.utils import timezone
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from command.metrics import detection_shares_get
 from incidents.constants import (
     CATEGORY_HELP,
     Audience,
@@ -65,6 +65,16 @@ STATE_COLOURS = {
     IncidentState.CLOSED: "green",
     IncidentState.DISMISSED: "grey",
 }
+
+
+# Summaries above the incident list ("how incidents were found") are the command centre's reads. The
+# command app sits above incidents and registers them at start-up (command/apps.py), so incidents never
+# imports it. Each is called with the user and gives the template variable of its name (None: not shown).
+CHANGELIST_SUMMARIES: dict[str, Callable[..., object]] = {}
+
+
+def changelist_summary_register(name: str, selector: Callable[..., object]) -> None:
+    CHANGELIST_SUMMARIES[name] = selector
 
 
 def _form_errors(form) -> str:
@@ -196,7 +206,8 @@ class IncidentAdmin(
 
     def changelist_view(self, request, extra_context=None):
         extra_context = extra_context or {}
-        extra_context["detection_shares"] = detection_shares_get(user=request.user)
+        for name, selector in CHANGELIST_SUMMARIES.items():
+            extra_context[name] = selector(user=request.user)
         return super().changelist_view(request, extra_context)
 
     def history_view(self, request, object_id, extra_context=None):
