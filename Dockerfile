@@ -15,6 +15,7 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /app
 COPY pyproject.toml README.md manage.py ./
+COPY charts ./charts
 COPY config ./config
 COPY audit ./audit
 COPY command ./command

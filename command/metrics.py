@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, F, Q
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q
 from django.db.models.functions import TruncQuarter
 from django.utils import timezone
 
@@ -26,7 +26,15 @@ from .aggregates import database_has_percentiles, percentile
 from .dashboard import incident_filter_for
 from .formatting import format_duration
 
-__all__ = ["Metrics", "MetricsFilterError", "format_duration", "metrics_get"]
+__all__ = [
+    "DetectionShares",
+    "Metrics",
+    "MetricsFilterError",
+    "detection_shares_get",
+    "format_duration",
+    "metrics_csv_rows",
+    "metrics_get",
+]
 
 DEFAULT_QUARTERS = 8
 DURATIONS = {
@@ -356,3 +364,113 @@ def metrics_get(*, user, feature=None, category: str = "", quarter: str = "", no
         drill_action_items_open=item_counts["drills"],
         filters={"feature": feature, "category": category, "quarter": quarter},
     )
+
+
+def metrics_csv_rows(metrics: Metrics) -> list[list]:
+    """The metrics as the CSV's rows: section, quarter, key, sub-key, value (durations in seconds)."""
+    rows: list[list] = [["section", "quarter", "key", "subkey", "value"]]
+    for quarter in metrics.quarters:
+        for severity, count in metrics.per_quarter[quarter].items():
+            rows.append(["incidents_by_severity", quarter, severity or "untriaged", "", count])
+        for category, count in metrics.per_quarter_category[quarter].items():
+            rows.append(["incidents_by_category", quarter, category or "none", "", count])
+    for name in DURATIONS:
+        p = metrics.durations[name]
+        for stat, value in (("median", p.median), ("p90", p.p90)):
+            rows.append([f"time_to_{name}", "all", stat, "seconds", _csv_seconds(value)])
+        rows.append([f"time_to_{name}", "all", "count", "", p.count])
+        for quarter in metrics.quarters:
+            q = metrics.durations_per_quarter[quarter][name]
+            rows.append([f"time_to_{name}", quarter, "median", "seconds", _csv_seconds(q.median)])
+            rows.append([f"time_to_{name}", quarter, "p90", "seconds", _csv_seconds(q.p90)])
+    for signal, p in metrics.detect_by_signal.items():
+        rows.append(["time_to_detect_by_signal", "all", signal, "median_seconds", _csv_seconds(p.median)])
+        rows.append(["time_to_detect_by_signal", "all", signal, "p90_seconds", _csv_seconds(p.p90)])
+        rows.append(["time_to_detect_by_signal", "all", signal, "count", p.count])
+    rows.append(["incidents", "all", "total", "", metrics.total])
+    rows.append(["found_before_public", "all", "count", "", metrics.found_before_public])
+    rows.append(["found_before_public", "all", "share", "", _csv_share(metrics.found_before_public_share)])
+    rows.append(["recurrence", "all", "count", "", metrics.recurrences])
+    rows.append(["recurrence", "all", "rate", "", _csv_share(metrics.recurrence_rate)])
+    rows.append(["eval_bench", "before", "cases", "", metrics.evals_before])
+    for quarter in metrics.quarters:
+        rows.append(["eval_bench", quarter, "added", "", metrics.evals_per_quarter.get(quarter, 0)])
+    rows.append(["action_items", "now", "open", "", metrics.action_items_open])
+    rows.append(["action_items", "now", "overdue", "", metrics.action_items_overdue])
+    rows.append(["action_items", "now", "open_from_drills", "", metrics.drill_action_items_open])
+    return rows
+
+
+def _csv_seconds(value: timedelta | None):
+    return "" if value is None else round(value.total_seconds(), 1)
+
+
+def _csv_share(value: float | None):
+    return "" if value is None else round(value, 4)
+
+
+# How incidents were found, as the incident list sums it up; the order is the playbook's hope: caught by
+# Fireline's own monitoring first, by the press last.
+DETECTION_SHARE_LABELS = [
+    (DetectionSignal.MONITORING_ALERT, "monitoring"),
+    (DetectionSignal.USER_REPORT, "user reports"),
+    (DetectionSignal.INTERNAL_DISCOVERY, "internal"),
+    (DetectionSignal.EXTERNAL_ATTENTION, "external attention"),
+]
+
+
+@dataclass(frozen=True)
+class DetectionShare:
+    signal: str
+    label: str
+    count: int
+    percent: int
+    time_to_detect: timedelta | None  # the mean, over incidents whose start is known
+
+
+@dataclass(frozen=True)
+class DetectionShares:
+    total: int
+    shares: list[DetectionShare]
+
+    @property
+    def times_to_detect(self) -> list[tuple[str, timedelta]]:
+        return [(share.label, share.time_to_detect) for share in self.shares if share.time_to_detect]
+
+
+def detection_shares_get(*, user) -> DetectionShares | None:
+    """How incidents were found, over the real (non-drill) incidents this user can see; None when there are none.
+
+    The playbook's aim is to hear of a problem from monitoring or users before it is public: a growing
+    "external attention" share says detection is failing. One GROUP BY query.
+    """
+    rows = {
+        row["detection_signal"]: row
+        for row in visible_incidents(user=user)
+        .real()
+        .order_by()
+        .values("detection_signal")
+        .annotate(
+            count=Count("pk"),
+            time_to_detect=Avg(
+                ExpressionWrapper(F("detected_at") - F("occurred_at"), output_field=DurationField()),
+                filter=Q(occurred_at__isnull=False),
+            ),
+        )
+    }
+    total = sum(row["count"] for row in rows.values())
+    if not total:
+        return None
+    shares = []
+    for signal, label in DETECTION_SHARE_LABELS:
+        row = rows.get(signal, {"count": 0, "time_to_detect": None})
+        shares.append(
+            DetectionShare(
+                signal=signal,
+                label=label,
+                count=row["count"],
+                percent=round(100 * row["count"] / total),
+                time_to_detect=row["time_to_detect"],
+            )
+        )
+    return DetectionShares(total=total, shares=shares)

@@ -24,7 +24,7 @@ from incidents.models import AIFeature
 from .charts import SEVERITY_COLOURS, Series, bar_chart_svg
 from .dashboard import command_centre_get
 from .links import admin_url
-from .metrics import DURATIONS, MetricsFilterError, format_duration, metrics_get, quarter_start
+from .metrics import DURATIONS, MetricsFilterError, format_duration, metrics_csv_rows, metrics_get, quarter_start
 from .readiness import scorecard_get
 
 SEVERITY_LABELS = [(s, s) for s in Severity.values] + [("", "untriaged")]
@@ -197,49 +197,6 @@ def metrics(request):
     return TemplateResponse(request, "command/metrics.html", context)
 
 
-def metrics_rows(metrics) -> list[list]:
-    """The metrics as rows: section, quarter, key, sub-key, value (durations in seconds)."""
-    rows: list[list] = [["section", "quarter", "key", "subkey", "value"]]
-    for quarter in metrics.quarters:
-        for severity, count in metrics.per_quarter[quarter].items():
-            rows.append(["incidents_by_severity", quarter, severity or "untriaged", "", count])
-        for category, count in metrics.per_quarter_category[quarter].items():
-            rows.append(["incidents_by_category", quarter, category or "none", "", count])
-    for name in DURATIONS:
-        p = metrics.durations[name]
-        for stat, value in (("median", p.median), ("p90", p.p90)):
-            rows.append([f"time_to_{name}", "all", stat, "seconds", _round(value)])
-        rows.append([f"time_to_{name}", "all", "count", "", p.count])
-        for quarter in metrics.quarters:
-            q = metrics.durations_per_quarter[quarter][name]
-            rows.append([f"time_to_{name}", quarter, "median", "seconds", _round(q.median)])
-            rows.append([f"time_to_{name}", quarter, "p90", "seconds", _round(q.p90)])
-    for signal, p in metrics.detect_by_signal.items():
-        rows.append(["time_to_detect_by_signal", "all", signal, "median_seconds", _round(p.median)])
-        rows.append(["time_to_detect_by_signal", "all", signal, "p90_seconds", _round(p.p90)])
-        rows.append(["time_to_detect_by_signal", "all", signal, "count", p.count])
-    rows.append(["incidents", "all", "total", "", metrics.total])
-    rows.append(["found_before_public", "all", "count", "", metrics.found_before_public])
-    rows.append(["found_before_public", "all", "share", "", _share(metrics.found_before_public_share)])
-    rows.append(["recurrence", "all", "count", "", metrics.recurrences])
-    rows.append(["recurrence", "all", "rate", "", _share(metrics.recurrence_rate)])
-    rows.append(["eval_bench", "before", "cases", "", metrics.evals_before])
-    for quarter in metrics.quarters:
-        rows.append(["eval_bench", quarter, "added", "", metrics.evals_per_quarter.get(quarter, 0)])
-    rows.append(["action_items", "now", "open", "", metrics.action_items_open])
-    rows.append(["action_items", "now", "overdue", "", metrics.action_items_overdue])
-    rows.append(["action_items", "now", "open_from_drills", "", metrics.drill_action_items_open])
-    return rows
-
-
-def _round(value):
-    return "" if value is None else round(value.total_seconds(), 1)
-
-
-def _share(value):
-    return "" if value is None else round(value, 4)
-
-
 @require_GET
 def metrics_csv(request):
     form, data = _metrics_or_errors(request)
@@ -249,5 +206,5 @@ def metrics_csv(request):
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="fireline-metrics-{timezone.localdate():%Y-%m-%d}.csv"'
     writer = csv.writer(response)
-    writer.writerows(metrics_rows(data))
+    writer.writerows(metrics_csv_rows(data))
     return response

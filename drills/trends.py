@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from statistics import median
 
 from django.db.models import Count, Q
-from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from charts.svg import Chart, Scale
 from incidents.models import ActionItemSource, ActionItemState
 from incidents.selectors import incident_visibility_q
 
@@ -99,7 +99,7 @@ def drill_trends(*, user) -> dict[str, list[QuarterRow]]:
 
 
 def trends_svg(trends: dict[str, list[QuarterRow]], *, width: int = 760, height: int = 240) -> SafeString:
-    """Score per quarter, one line per team: a hand-written SVG that works in the admin and in a PDF."""
+    """Score per quarter, one line per team, drawn with the shared SVG toolkit (charts.svg)."""
     quarters = sorted({row.quarter for rows in trends.values() for row in rows})
     if not quarters:
         return mark_safe("")  # noqa: S308 - constant
@@ -110,76 +110,17 @@ def trends_svg(trends: dict[str, list[QuarterRow]], *, width: int = 760, height:
     def x(quarter: str) -> float:
         return left + (quarters.index(quarter) * step if len(quarters) > 1 else plot_w / 2)
 
-    def y(score: float) -> float:
-        return top + plot_h * (1 - score / 100)
-
-    parts = [
-        format_html(
-            '<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" viewBox="0 0 {} {}" role="img" '
-            'aria-label="Drill score per quarter and team" font-family="sans-serif" font-size="11">',
-            width,
-            height,
-            width,
-            height,
-        )
-    ]
-    for tick in (0, 25, 50, 75, 100):
-        parts.append(
-            format_html(
-                '<line x1="{}" x2="{}" y1="{}" y2="{}" stroke="#ddd"/><text x="{}" y="{}" text-anchor="end" '
-                'fill="#555">{}</text>',
-                left,
-                left + plot_w,
-                f"{y(tick):.1f}",
-                f"{y(tick):.1f}",
-                left - 6,
-                f"{y(tick) + 4:.1f}",
-                tick,
-            )
-        )
+    y = Scale(top=100, bottom=top + plot_h, height=plot_h)
+    chart = Chart(width=width, height=height, title="Drill score per quarter and team", font_size=11)
+    chart.grid(y, (0, 25, 50, 75, 100), left=left, right=left + plot_w)
     for quarter in quarters:
-        parts.append(
-            format_html(
-                '<text x="{}" y="{}" text-anchor="middle" fill="#333">{}</text>',
-                f"{x(quarter):.1f}",
-                height - 10,
-                quarter,
-            )
-        )
+        chart.text(x(quarter), height - 10, quarter, anchor="middle")
     for index, (team, rows) in enumerate(sorted(trends.items())):
         colour = COLOURS[index % len(COLOURS)]
-        points = [(x(r.quarter), y(r.score)) for r in rows if r.score is not None]
-        if len(points) > 1:
-            path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
-            parts.append(format_html('<polyline points="{}" fill="none" stroke="{}" stroke-width="2"/>', path, colour))
-        for (px, py), row in zip(points, [r for r in rows if r.score is not None], strict=True):
-            parts.append(
-                format_html(
-                    '<circle cx="{}" cy="{}" r="4" fill="{}"><title>{} {}: {}</title></circle>'
-                    '<text x="{}" y="{}" text-anchor="middle" fill="{}" font-weight="bold">{}</text>',
-                    f"{px:.1f}",
-                    f"{py:.1f}",
-                    colour,
-                    team,
-                    row.quarter,
-                    row.score,
-                    f"{px:.1f}",
-                    f"{py - 8:.1f}",
-                    colour,
-                    f"{row.score:.0f}",
-                )
-            )
-        legend_y = top + 14 + index * 18
-        parts.append(
-            format_html(
-                '<rect x="{}" y="{}" width="12" height="12" fill="{}"/><text x="{}" y="{}" fill="#111">{}</text>',
-                width - right + 12,
-                legend_y - 10,
-                colour,
-                width - right + 30,
-                legend_y,
-                team[:22],
-            )
-        )
-    parts.append(mark_safe("</svg>"))  # noqa: S308 - constant
-    return mark_safe("".join(str(p) for p in parts))  # noqa: S308 - every part built with format_html
+        scored = [row for row in rows if row.score is not None]
+        chart.line([(x(row.quarter), y(row.score)) for row in scored], colour)
+        for row in scored:
+            chart.point(x(row.quarter), y(row.score), colour, f"{team} {row.quarter}: {row.score}")
+            chart.text(x(row.quarter), y(row.score) - 8, f"{row.score:.0f}", fill=colour, anchor="middle", bold=True)
+        chart.swatch(width - right + 12, top + 4 + index * 18, colour, team[:22], gap=18)
+    return chart.render()

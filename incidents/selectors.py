@@ -8,9 +8,8 @@ never a hint that it exists.
 from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Avg, Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from incidents.constants import DetectionSignal
 from incidents.models import Incident
 
 
@@ -49,49 +48,3 @@ def incident_get(*, user, pk) -> Incident:
 
 def incident_is_visible(*, user, incident: Incident) -> bool:
     return visible_incidents(user=user).filter(pk=incident.pk).exists()
-
-
-DETECTION_SHARE_LABELS = [
-    (DetectionSignal.MONITORING_ALERT, "monitoring"),
-    (DetectionSignal.USER_REPORT, "user reports"),
-    (DetectionSignal.INTERNAL_DISCOVERY, "internal"),
-    (DetectionSignal.EXTERNAL_ATTENTION, "external attention"),
-]
-
-
-def detection_shares_get(*, user) -> dict | None:
-    """How incidents were found, over the real (non-drill) incidents this user can see; None when there are none.
-
-    The playbook's aim is to hear of a problem from monitoring or users before it is public: a growing
-    "external attention" share says detection is failing. One GROUP BY query.
-    """
-    rows = {
-        row["detection_signal"]: row
-        for row in visible_incidents(user=user)
-        .real()
-        .order_by()
-        .values("detection_signal")
-        .annotate(
-            count=Count("pk"),
-            time_to_detect=Avg(
-                ExpressionWrapper(F("detected_at") - F("occurred_at"), output_field=DurationField()),
-                filter=Q(occurred_at__isnull=False),
-            ),
-        )
-    }
-    total = sum(row["count"] for row in rows.values())
-    if not total:
-        return None
-    shares = []
-    for signal, label in DETECTION_SHARE_LABELS:
-        row = rows.get(signal, {"count": 0, "time_to_detect": None})
-        shares.append(
-            {
-                "signal": signal,
-                "label": label,
-                "count": row["count"],
-                "percent": round(100 * row["count"] / total),
-                "time_to_detect": row["time_to_detect"],
-            }
-        )
-    return {"total": total, "shares": shares}

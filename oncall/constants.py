@@ -1,5 +1,7 @@
 from django.db import models
 
+from incidents.roles import SCHEDULE_MANAGER as SCHEDULE_MANAGER  # declared with the other roles
+
 
 class RotationLength(models.TextChoices):
     DAILY = "daily", "Daily (every N days)"
@@ -22,6 +24,3 @@ class Weekday(models.IntegerChoices):
     FRIDAY = 4, "Fri"
     SATURDAY = 5, "Sat"
     SUNDAY = 6, "Sun"
-
-
-SCHEDULE_MANAGER = "Schedule Manager"

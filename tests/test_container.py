@@ -60,6 +60,9 @@ def test_the_image_is_multi_stage_non_root_with_weasyprint_libraries_and_a_healt
 
     for app in {name.split(".")[0] for name in settings.INSTALLED_APPS} & {p.name for p in ROOT.iterdir()}:
         assert f"COPY {app} ./{app}" in DOCKERFILE, app
+    # and every package the project installs (charts/ is a package, not an app)
+    for package in re.findall(r'"(\w+)\*"', re.search(r"include = \[(.*)\]", (ROOT / "pyproject.toml").read_text())[1]):
+        assert f"COPY {package} ./{package}" in DOCKERFILE, package
 
 
 def test_compose_runs_web_workers_and_exactly_one_beat_on_postgres_and_redis_with_secrets_from_outside():

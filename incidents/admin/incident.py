@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -24,7 +25,7 @@ from incidents.constants import (
 from incidents.models import Incident
 from incidents.models.guards import OPEN_PAGE_STATES, unattended_containment
 from incidents.playbook import checklist_with_owners
-from incidents.selectors import detection_shares_get, incident_visibility_q, visible_incidents
+from incidents.selectors import incident_visibility_q, visible_incidents
 from incidents.services import (
     TRANSITION_SERVICES,
     containment_record,
@@ -64,6 +65,16 @@ STATE_COLOURS = {
     IncidentState.CLOSED: "green",
     IncidentState.DISMISSED: "grey",
 }
+
+
+# Summaries above the incident list ("how incidents were found") are the command centre's reads. The
+# command app sits above incidents and registers them at start-up (command/apps.py), so incidents never
+# imports it. Each is called with the user and gives the template variable of its name (None: not shown).
+CHANGELIST_SUMMARIES: dict[str, Callable[..., object]] = {}
+
+
+def changelist_summary_register(name: str, selector: Callable[..., object]) -> None:
+    CHANGELIST_SUMMARIES[name] = selector
 
 
 def _form_errors(form) -> str:
@@ -195,19 +206,9 @@ class IncidentAdmin(
 
     def changelist_view(self, request, extra_context=None):
         extra_context = extra_context or {}
-        extra_context["detection_shares"] = self._detection_shares(request)
+        for name, selector in CHANGELIST_SUMMARIES.items():
+            extra_context[name] = selector(user=request.user)
         return super().changelist_view(request, extra_context)
-
-    def _detection_shares(self, request) -> dict | None:
-        found = detection_shares_get(user=request.user)
-        if found is None:
-            return None
-        shares = [
-            {**share, "time_to_detect": duration(share["time_to_detect"]) if share["time_to_detect"] else ""}
-            for share in found["shares"]
-        ]
-        times = [(share["label"], share["time_to_detect"]) for share in shares if share["time_to_detect"]]
-        return {"total": found["total"], "shares": shares, "times_to_detect": times}
 
     def history_view(self, request, object_id, extra_context=None):
         # simple-history falls back to the historical rows when the live object is not found,

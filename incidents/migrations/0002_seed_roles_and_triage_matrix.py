@@ -55,6 +55,59 @@ def response_for(category, impact, severity):
     }
 
 
+# The roles as this migration first created them; incidents/roles.py declares what they hold today.
+VIEW_REFERENCE = ["incidents.view_aifeature", "incidents.view_triagerule"]
+VIEW_CASE = ["incidents.view_incident", "incidents.view_containmentaction", "incidents.view_timelineentry"]
+
+ROLE_PERMISSIONS = {
+    "Incident Commander": [
+        *VIEW_REFERENCE,
+        *VIEW_CASE,
+        "incidents.add_incident",
+        "incidents.change_incident",
+        "incidents.triage_incident",
+        "incidents.contain_incident",
+        "incidents.investigate_incident",
+        "incidents.fix_incident",
+        "incidents.verify_incident",
+        "incidents.start_postmortem_incident",
+        "incidents.close_incident",
+        "incidents.dismiss_incident",
+        "incidents.reopen_incident",
+        "incidents.add_aifeature",
+        "incidents.change_aifeature",
+        "incidents.change_triagerule",
+        "incidents.add_containmentaction",
+        "incidents.change_containmentaction",
+        "incidents.add_timelineentry",
+        "audit.view_actionlogentry",
+    ],
+    "Responder": [
+        *VIEW_REFERENCE,
+        *VIEW_CASE,
+        "incidents.add_incident",
+        "incidents.change_incident",
+        "incidents.contain_incident",
+        "incidents.investigate_incident",
+        "incidents.fix_incident",
+        "incidents.verify_incident",
+        "incidents.add_containmentaction",
+        "incidents.change_containmentaction",
+        "incidents.add_timelineentry",
+    ],
+    "Legal": [
+        *VIEW_REFERENCE,
+        *VIEW_CASE,
+        "incidents.view_restricted_incident",
+        "incidents.add_timelineentry",
+        "audit.view_actionlogentry",
+    ],
+    "Communications": [*VIEW_REFERENCE, *VIEW_CASE, "incidents.add_timelineentry"],
+    "Drill Facilitator": [*VIEW_REFERENCE, *VIEW_CASE],
+    "Viewer": [*VIEW_REFERENCE, *VIEW_CASE],
+}
+
+
 def seed(apps, schema_editor):
     TriageRule = apps.get_model("incidents", "TriageRule")
     for category, severities in SEVERITY.items():
@@ -67,8 +120,6 @@ def seed(apps, schema_editor):
         app_config.models_module = True
         create_permissions(app_config, verbosity=0)
         app_config.models_module = None
-
-    from incidents.roles import ROLE_PERMISSIONS
 
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")

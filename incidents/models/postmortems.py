@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
 
+from incidents import roles
 from incidents.constants import Severity, StakeholderRole
 
 from .organisation import DEFAULT_INTERNAL_MARKING as DEFAULT_MARKING  # kept under its old name
@@ -44,7 +45,7 @@ class ReviewerRole(models.TextChoices):
 
 
 # The Django groups whose members review as Legal and as Communications; the commander is the incident's.
-REVIEWER_GROUPS = {ReviewerRole.LEGAL: "Legal", ReviewerRole.COMMUNICATIONS: "Communications"}
+REVIEWER_GROUPS = {ReviewerRole.LEGAL: roles.LEGAL, ReviewerRole.COMMUNICATIONS: roles.COMMUNICATIONS}
 
 
 def reviewer_roles_of(user, incident) -> set[str]:

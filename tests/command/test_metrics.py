@@ -6,12 +6,13 @@ values v0..v(n-1), the p-th is at position (n-1)*p.
 
 import csv
 import io
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from command.metrics import MetricsFilterError, metrics_get
-from incidents.constants import Category, DetectionSignal, IncidentState
+from command.metrics import DURATIONS, MetricsFilterError, detection_shares_get, metrics_csv_rows, metrics_get
+from incidents.constants import Category, DetectionSignal, IncidentState, Severity
 from incidents.models import ActionItem, ActionItemSource, EvalCase, Incident
 from tests.factories import AIFeatureFactory, IncidentFactory, UserFactory
 
@@ -248,3 +249,55 @@ def test_metrics_page_query_count_does_not_grow_with_the_data(client, request, w
         assert client.get("/command/metrics/").status_code == 200
     with django_assert_max_num_queries(len(small.captured_queries)):
         assert client.get("/command/metrics.csv").status_code == 200
+
+
+def _cells(html: str, label_html: str) -> list[str]:
+    """The cells after a row's label cell, as text."""
+    row = re.search(rf"<tr><td>{re.escape(label_html)}</td>(.*?)</tr>", html)
+    assert row, label_html
+    return re.findall(r"<td[^>]*>(?:<b>)?(.*?)(?:</b>)?</td>", row.group(1))
+
+
+def test_the_page_and_the_csv_show_what_the_selector_computes(world, client, viewer, time_machine):
+    time_machine.move_to(NOW, tick=False)
+    expected = metrics_get(user=viewer, now=NOW)
+    client.force_login(viewer)
+    html = client.get("/command/metrics/").content.decode()
+
+    assert f'<div class="cc-tile"><b>{expected.total}</b><span>incidents</span></div>' in html
+    for name, (label, _start, _end) in DURATIONS.items():
+        p = expected.durations[name]
+        assert _cells(html, f"<b>{label}</b>") == [p.median_text, p.p90_text, str(p.count)], name
+    for signal in DetectionSignal.values:
+        p = expected.detect_by_signal[signal]
+        assert _cells(html, DetectionSignal(signal).label) == [p.median_text, p.p90_text, str(p.count)], signal
+    for category in Category.values:
+        counts = expected.by_category_severity[category]
+        shown = _cells(html, Category(category).label)
+        assert shown == [str(counts[s]) for s in [*Severity.values, ""]] + [str(sum(counts.values()))], category
+    assert sum(int(_cells(html, Category(c).label)[-1]) for c in Category.values) <= expected.total
+
+    response = client.get("/command/metrics.csv")
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(metrics_csv_rows(expected))
+    assert response.content.decode() == buffer.getvalue()
+
+
+def test_the_incident_list_shows_the_detection_shares_the_selector_counts(world, client, viewer):
+    shares = detection_shares_get(user=viewer)
+    assert shares.total == 6  # the restricted incident is hidden, the drill is left out
+    assert [(s.label, s.count, s.percent) for s in shares.shares] == [
+        ("monitoring", 2, 33),
+        ("user reports", 2, 33),
+        ("internal", 1, 17),
+        ("external attention", 1, 17),
+    ]
+    client.force_login(viewer)
+    html = client.get("/admin/incidents/incident/").content.decode()
+    strip = re.search(r'<div class="fl-detection" id="detection-shares">(.*?)</div>', html, re.S).group(1)
+    found = " · ".join(f"{s.label} <b>{s.percent}%</b>" for s in shares.shares)
+    assert f"Found by {found}" in strip
+    assert "of 6 incidents you can see" in strip
+    # mean time to detect per signal, where the start is known: (10+20)/2 min, (60+120)/2 min, 30 min, 240 min
+    times = "monitoring 15m 00s · user reports 1h 30m · internal 30m 00s · external attention 4h 00m"
+    assert times in " ".join(strip.split())

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from incidents import services
+from incidents import roles, services
 from incidents.constants import Category, ContainmentType, DetectionSignal, DismissReason, StakeholderRole
 from incidents.models import AIFeature, Incident, LearningScope, StakeholderContact
 from incidents.services.action_items import action_item_complete, action_item_create
@@ -38,12 +38,12 @@ from incidents.services.stakeholders import contacts_mark_stale
 
 DEMO_USERS = [
     # username, group, superuser?
-    ("commander", "Incident Commander", False),
-    ("responder", "Responder", False),
-    ("legal", "Legal", False),
-    ("comms", "Communications", False),
-    ("facilitator", "Drill Facilitator", False),
-    ("viewer", "Viewer", False),
+    ("commander", roles.COMMANDER, False),
+    ("responder", roles.RESPONDER, False),
+    ("legal", roles.LEGAL, False),
+    ("comms", roles.COMMUNICATIONS, False),
+    ("facilitator", roles.DRILL_FACILITATOR, False),
+    ("viewer", roles.VIEWER, False),
     ("admin", None, True),
 ]
 
