@@ -28,7 +28,6 @@ from incidents.models import (
     PostMortemState,
     Regime,
     RegulatoryObligation,
-    StakeholderContact,
     TimelineEntry,
 )
 from incidents.services.action_items import action_item_complete, action_item_create
@@ -39,7 +38,7 @@ from incidents.services.regulatory import obligation_waive, reportability_decide
 from incidents.services.stakeholders import contact_retire
 from incidents.services.workflow import guard_blockers, timeline_add, transition_options, transition_run
 from tests.conftest import fresh
-from tests.factories import UserFactory
+from tests.factories import UserFactory, make_contact
 from tests.incidents.postmortem_text import write_sections
 
 
@@ -134,7 +133,7 @@ def drill_case(request):
 
 def contact_case(request):
     superuser = request.getfixturevalue("superuser")
-    contact = StakeholderContact.objects.create(name="Pat On-call", role=StakeholderRole.LEGAL, email="pat@example.com")
+    contact = make_contact(name="Pat On-call", role=StakeholderRole.LEGAL, email="pat@example.com")
 
     def run(actor):
         return contact_retire(contact_id=contact.pk, actor=actor)
@@ -162,9 +161,9 @@ def action_item_case(request):
 
 def page_case(request):
     commander = request.getfixturevalue("commander")
-    on_call = StakeholderContact(name="Oncall", role=StakeholderRole.ENGINEERING_ON_CALL, email="oncall@example.com")
-    on_call.verify()
-    on_call.save()
+    on_call = make_contact(
+        name="Oncall", role=StakeholderRole.ENGINEERING_ON_CALL, email="oncall@example.com", verified=True
+    )
     incident = request.getfixturevalue("open_incident")()  # a SEV3 pages the on-call engineer
     page = Page.objects.get(incident=incident, contact=on_call)
 
