@@ -7,3 +7,18 @@ class ChatopsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "chatops"
     verbose_name = "Chat"
+
+    def ready(self):
+        from django.db.models.signals import post_save
+
+        from audit.signals import action_logged
+        from incidents import channels
+        from incidents.constants import Channel
+        from incidents.models import TimelineEntry
+
+        from . import services
+
+        # The outbox's sender for incident rooms, registered here so incidents does not import chat-ops.
+        channels.SENDERS[Channel.ROOM] = services.room_send
+        post_save.connect(services.timeline_posted, sender=TimelineEntry, dispatch_uid="fireline-chat-timeline")
+        action_logged.connect(services.action_logged, dispatch_uid="fireline-chat-summary")

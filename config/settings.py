@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "command",  # the command centre: dashboard, readiness, metrics, quality monitors
     "oncall",  # on-call schedules: layers, overrides, calendars; escalation pages whoever is on call
     "sso",  # single sign-on with OpenID Connect; provider groups mapped to Fireline's roles
+    "chatops",  # a chat room per incident (Slack, Matrix), commands from chat, lifecycle posts
 ]
 
 MIDDLEWARE = [
@@ -366,6 +367,11 @@ FIRELINE_WEBHOOK_SECRET = env.str("FIRELINE_WEBHOOK_SECRET", default="") or _loc
     VAR_DIR / "webhook_secret"
 )
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+
+# Chat-ops on Slack: the bot token (xoxb-...) and the app's signing secret; SLACK_API_URL only for a stand-in.
+SLACK_BOT_TOKEN = env.str("SLACK_BOT_TOKEN", default="")
+SLACK_SIGNING_SECRET = env.str("SLACK_SIGNING_SECRET", default="")
+SLACK_API_URL = env.str("SLACK_API_URL", default="https://slack.com/api/")
 
 # AI audit trail: user ids are replaced by HMAC-SHA256(secret, user id) on arrival.
 FIRELINE_AUDIT_USER_SECRET = env.str("FIRELINE_AUDIT_USER_SECRET", default="") or _local_secret_key(

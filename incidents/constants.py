@@ -159,6 +159,7 @@ class Channel(models.TextChoices):
     WEBHOOK = "webhook", "JSON webhook (HMAC-signed)"
     FLAG = "flag", "Kill-switch webhook (HMAC-signed, per feature)"
     EVENT = "event", "Lifecycle event webhook (HMAC-signed, per subscription)"
+    ROOM = "room", "Incident chat room"  # sender registered by the chatops app
 
 
 class ContactState(models.TextChoices):

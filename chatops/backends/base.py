@@ -1,4 +1,9 @@
-"""The chat interface: one ChatBackend per chat system (Slack, Matrix), chosen by name.
+"""NOTE for backend authors: a Button's `value` is the incident reference (INC-12) for "ack", "contain_now"
+and "next"; for "transition" it is the whole command that takes that step, e.g. "step mark_fixed INC-12", so
+"!incident <value>" works as typed text. Each button equals a command: ack INC-12, contain now INC-12,
+next INC-12, step <name> INC-12 (chatops.commands.button_command gives it).
+
+The chat interface: one ChatBackend per chat system (Slack, Matrix), chosen by name.
 
 Outbound calls raise ChatUnavailable for a transient failure (server down, 5xx, 429: the outbox retries,
 honouring retry_after) and ChatRejected for a permanent one (bad room, not allowed: the outbox gives up).
@@ -18,7 +23,7 @@ from django.utils.module_loading import import_string
 class Button:
     label: str
     action: str  # "ack" | "contain_now" | "next" | "transition"
-    value: str = ""
+    value: str = ""  # see the note at the top
     style: str = ""  # "" | "primary" | "danger"
 
 
