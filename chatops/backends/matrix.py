@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import logging
 import os
+import re
 import threading
 import uuid
 from urllib.parse import quote
@@ -31,27 +32,40 @@ logger = logging.getLogger(__name__)
 DEVICE_ID = "FIRELINE"
 TIMEOUT = 10.0
 CLOSED_PREFIX = "Closed: "
-
-# Matrix has no buttons: each is shown with the command that does the same thing.
-BUTTON_COMMANDS = {"ack": "ack", "contain_now": "contain now", "next": "next"}
+PREFIX = "!incident"
 
 
 def _q(value: str) -> str:
     return quote(value, safe="")
 
 
+INLINE = re.compile(r"\*([^*\n]+)\*|`([^`\n]+)`")
+
+
 def button_command(button) -> str:
-    if button.action == "transition":
-        return f"!incident {button.value}".strip()
-    command = BUTTON_COMMANDS.get(button.action, button.action)
-    return f"!incident {command}{' ' + button.value if button.value and button.action != 'next' else ''}"
+    """Matrix has no buttons: each is shown with the typed command that does the same thing."""
+    from chatops.commands import button_command as command_for
+
+    return f"{PREFIX} {command_for(button.action, button.value) or button.label}"
+
+
+def _html_line(line: str) -> str:
+    """One line of text as HTML: escaped, with Slack-style *bold* and `code` kept as emphasis."""
+    out, last = [], 0
+    for match in INLINE.finditer(line):
+        out.append(html.escape(line[last : match.start()]))
+        bold, code = match.groups()
+        out.append(f"<b>{html.escape(bold)}</b>" if bold is not None else f"<code>{html.escape(code)}</code>")
+        last = match.end()
+    out.append(html.escape(line[last:]))
+    return "".join(out)
 
 
 def render(message: ChatMessage, *, mention: str | None = None) -> dict:
     """m.room.message content: the text with an HTML twin; buttons become the commands that do the same."""
     lines = message.text.splitlines() or [""]
     plain = list(lines)
-    rich = [html.escape(line) for line in lines]
+    rich = [_html_line(line) for line in lines]
     if mention:
         name = mention.split(":", 1)[0].lstrip("@")
         plain[0] = f"{name}: {plain[0]}"
@@ -202,9 +216,20 @@ class MatrixBackend(ChatBackend):
         path = f"/_matrix/client/v3/rooms/{_q(room_id)}/send/{_q(event_type)}/{_q(txn_id)}"
         return self.request("PUT", path, json=content)["event_id"]
 
-    def notice_post(self, room_id: str, message: ChatMessage, *, key: str, mention: str | None = None) -> str:
+    def notice_post(
+        self,
+        room_id: str,
+        message: ChatMessage,
+        *,
+        key: str,
+        mention: str | None = None,
+        in_reply_to: str | None = None,
+    ) -> str:
         """A notice, addressed to `mention` when given (Matrix has no message only one person sees)."""
-        return self.send(room_id, "m.room.message", render(message, mention=mention), txn_id=key)
+        content = render(message, mention=mention)
+        if in_reply_to:
+            content["m.relates_to"] = {"m.in_reply_to": {"event_id": in_reply_to}}
+        return self.send(room_id, "m.room.message", content, txn_id=key)
 
     def _state(self, room_id: str, event_type: str) -> dict | None:
         try:

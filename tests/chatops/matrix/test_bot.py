@@ -1,0 +1,227 @@
+"""Responders drive incidents from Matrix: real Synapse users type `!incident ...`, the bot runs one /sync round.
+
+Each test's Fireline users have the emails the homeserver validated for alice, bob and carol; mallory has
+none. The bot's position is in the test's database, so each test starts by learning where "now" is.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+from chatops.backends.matrix import MatrixBackend
+from chatops.commands import NOT_FOUND, UNKNOWN_USER
+from chatops.matrix_sync import sync_once
+from chatops.models import ChatCursor, ChatRoom, ChatSettings
+from incidents.constants import Category, ContainmentType, DetectionSignal, TimelineKind
+from incidents.models import ContainmentAction, Incident
+from tests.conftest import fresh
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.chat
+
+
+@pytest.fixture
+def people(db):
+    cache.clear()  # who a chat user is, is cached for a few minutes
+    return {
+        "alice": fresh(UserFactory(username="alice", email="alice@fireline.test", role="Incident Commander")),
+        "bob": fresh(UserFactory(username="bob", email="bob@fireline.test", role="Responder")),
+        "carol": fresh(UserFactory(username="carol", email="carol@fireline.test", role="Responder")),
+    }
+
+
+@pytest.fixture
+def bot(matrix_backend, committed, people, feature):
+    ChatSettings.objects.create(backend="matrix")
+
+    class Bot:
+        backend = matrix_backend
+
+        def round(self):
+            """One /sync round, with what it commits delivered (the outbox runs eagerly in tests)."""
+            return committed(sync_once, backend=matrix_backend)
+
+    bot = Bot()
+    assert bot.round().first  # the bot learns where "now" is: nothing said before runs
+    return bot
+
+
+def lobby(bot, client) -> str:
+    """A room the person made and invited the bot to; the bot joins on its next round."""
+    room_id = client.create_room(invite=[bot.backend.user_id])
+    assert bot.round().joined >= 1
+    return room_id
+
+
+def bot_notices(client, room_id) -> list[dict]:
+    """What the bot said in the room, oldest first (edits of the summary left out)."""
+    return [
+        e["content"]
+        for e in client.messages(room_id)
+        if e["type"] == "m.room.message"
+        and e["sender"].startswith("@fireline:")
+        and e["content"].get("msgtype") == "m.notice"
+        and (e["content"].get("m.relates_to") or {}).get("rel_type") != "m.replace"
+    ]
+
+
+def last_reply(client, room_id) -> dict:
+    return bot_notices(client, room_id)[-1]
+
+
+def latest_text(client, room_id, event_id) -> str:
+    """What a Matrix client shows for a message: its latest edit, or itself."""
+    event = client.request("GET", f"/rooms/{room_id}/event/{event_id}")
+    edit = (event.get("unsigned", {}).get("m.relations") or {}).get("m.replace")
+    if edit is None:
+        return event["content"]["body"]
+    return client.request("GET", f"/rooms/{room_id}/event/{edit['event_id']}")["content"]["m.new_content"]["body"]
+
+
+def test_a_responder_declares_and_runs_an_incident_from_matrix(homeserver, bot, people):
+    alice, bob = homeserver.people["alice"], homeserver.people["bob"]
+    hall = lobby(bot, alice)
+
+    alice.say(hall, "!incident declare SEV2 support-bot: Bot leaks its system prompt")
+    assert bot.round().commands == 1
+
+    incident = Incident.objects.get(title="Bot leaks its system prompt")
+    assert incident.severity == "SEV2"
+    assert incident.commander == people["alice"]
+    reply = last_reply(alice, hall)
+    assert f"alice declared {incident.reference} (SEV2)" in reply["body"]
+    assert reply["m.relates_to"]["m.in_reply_to"]["event_id"]  # answers the command it was given
+
+    room = ChatRoom.objects.get(incident=incident, backend="matrix")
+    assert room.room_id in alice.invited_rooms()  # the commander is invited
+    alice.join(room.room_id)
+    assert alice.state(room.room_id, "m.room.name")["name"].startswith(incident.reference)
+    assert alice.state(room.room_id, "m.room.pinned_events")["pinned"] == [room.summary_message_id]
+    summary = latest_text(alice, room.room_id, room.summary_message_id)
+    assert f"{incident.reference} · SEV2" in summary
+    assert "Containment: none active" in summary
+    assert "Contain now: !incident contain now " + incident.reference in summary
+
+    alice.say(room.room_id, "!incident contain stricter_moderation pattern=ignore-previous")
+    bot.round()
+    action = ContainmentAction.objects.get(incident=incident)
+    assert action.action_type == ContainmentType.STRICTER_MODERATION
+    assert action.actor == people["alice"]
+    # The pinned summary is edited in place, and the change is posted into the room.
+    assert f"Containment: #{action.pk} Stricter moderation" in latest_text(alice, room.room_id, room.summary_message_id)
+    assert any(n["body"].startswith("Containment: Stricter moderation") for n in bot_notices(alice, room.room_id))
+
+    alice.say(room.room_id, "!incident note Customer screenshots are in ticket 4411")
+    bot.round()
+    note = incident.timeline.get(kind=TimelineKind.NOTE, text="Customer screenshots are in ticket 4411")
+    assert note.actor == people["alice"]
+    reply = last_reply(alice, room.room_id)
+    assert reply["m.mentions"] == {"user_ids": [alice.user_id]}  # a private reply is addressed to the person
+    assert reply["body"] == f"alice: Noted on {incident.reference}'s timeline."
+
+    alice.say(room.room_id, "!incident next")
+    bot.round()
+    reply = last_reply(alice, room.room_id)
+    assert reply["body"].startswith(f"alice: Next steps for {incident.reference}")
+    # A declared incident has no category yet: the step is shown with what blocks it, in the guard's words.
+    assert "• Triage: blocked: Set the category first." in reply["body"]
+
+    # Anyone on the server may join a room of an unrestricted incident; a pushpin makes a timeline note.
+    bob.join(room.room_id)
+    said = alice.say(room.room_id, "Deploy 42 changed the system prompt at 10:02")
+    bob.react(room.room_id, said, "📌")
+    bob.react(room.room_id, alice.say(room.room_id, "not this one"), "👍")
+    assert bot.round().notes == 1
+    marked = incident.timeline.get(kind=TimelineKind.NOTE, text="Deploy 42 changed the system prompt at 10:02")
+    assert marked.actor == people["alice"]  # the note is its author's, not the marker's
+    assert not incident.timeline.filter(text="not this one").exists()
+
+
+def test_the_bots_own_messages_edits_and_old_commands_are_not_run(homeserver, bot, people):
+    alice = homeserver.people["alice"]
+    hall = lobby(bot, alice)
+    said = alice.say(hall, "!incident declare SEV3 support-bot: Replayed twice?")
+    bot.round()
+    assert Incident.objects.filter(title="Replayed twice?").count() == 1
+
+    # A restarted bot (a new client, the position from the database) does not run the command again,
+    # nor an edit of it, nor its own reply that quotes it.
+    assert ChatCursor.objects.filter(name=f"matrix:{bot.backend.user_id}").exists()
+    alice.edit(hall, said, "!incident declare SEV3 support-bot: Replayed twice?")
+    restarted = MatrixBackend()
+    assert sync_once(backend=restarted).commands == 0
+    assert Incident.objects.filter(title="Replayed twice?").count() == 1
+    assert len(bot_notices(alice, hall)) == 1
+
+
+def test_an_unknown_matrix_user_is_told_they_can_do_nothing(homeserver, bot):
+    mallory = homeserver.people["mallory"]
+    hall = lobby(bot, mallory)
+    mallory.say(hall, "!incident declare SEV1 support-bot: Everything is on fire")
+    bot.round()
+    assert not Incident.objects.filter(title="Everything is on fire").exists()
+    reply = last_reply(mallory, hall)
+    assert reply["body"] == f"mallory: {UNKNOWN_USER}"
+    assert reply["m.mentions"] == {"user_ids": [mallory.user_id]}
+
+
+def test_a_restricted_incident_answers_as_unknown_to_someone_without_access(
+    homeserver, bot, people, committed, open_incident
+):
+    incident = committed(
+        open_incident,
+        title="Customer records in answers",
+        category=Category.DATA_LEAK,
+        detection_signal=DetectionSignal.USER_REPORT,
+        severity_override="SEV1",
+        severity_override_reason="Leaked records",
+    )
+    assert incident.is_restricted
+    room = ChatRoom.objects.get(incident=incident, backend="matrix")
+    assert room.is_private and room.room_id
+    carol = homeserver.people["carol"]
+    hall = lobby(bot, carol)
+
+    carol.say(hall, f"!incident status {incident.reference}")
+    bot.round()
+    hidden = last_reply(carol, hall)["body"]
+    carol.say(hall, "!incident status INC-987654")
+    bot.round()
+    unknown = last_reply(carol, hall)["body"]
+    assert hidden == unknown == "carol: " + NOT_FOUND.format(verb="status")
+    carol.say(hall, f"!incident note {incident.reference} I was here")
+    bot.round()
+    assert last_reply(carol, hall)["body"] == "carol: " + NOT_FOUND.format(verb="note")
+    assert not incident.timeline.filter(text__contains="I was here").exists()
+    with pytest.raises(Exception, match="403"):
+        carol.join(room.room_id)  # the room of a restricted incident is invite-only
+
+
+def test_a_drill_gets_its_own_drill_room(homeserver, bot, people, committed, open_incident):
+    alice = homeserver.people["alice"]
+    hall = lobby(bot, alice)
+    alice.say(hall, "!incident declare SEV2 support-bot: Real trouble")
+    bot.round()
+    real = Incident.objects.get(title="Real trouble")
+    real_room = ChatRoom.objects.get(incident=real, backend="matrix").room_id
+
+    drill = committed(
+        open_incident,
+        title="[DRILL] Prompt injection",
+        is_drill=True,
+        severity_override="SEV2",
+        severity_override_reason="Set by the drill scenario.",
+        members=[people["alice"]],
+    )
+    drill_room = ChatRoom.objects.get(incident=drill, backend="matrix")
+    assert drill_room.room_id != real_room
+    assert drill_room.room_id in alice.invited_rooms()
+    alice.join(drill_room.room_id)
+    assert alice.state(drill_room.room_id, "m.room.name")["name"].startswith("drill-")
+    assert alice.state(drill_room.room_id, "m.room.topic")["topic"].startswith("DRILL: not a real incident.")
+    assert latest_text(alice, drill_room.room_id, drill_room.summary_message_id).startswith(
+        f"*DRILL · {drill.reference}"
+    )
+    alice.join(real_room)
+    assert not [n for n in bot_notices(alice, real_room) if drill.reference in n["body"] or "DRILL" in n["body"]]
