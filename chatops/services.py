@@ -43,6 +43,7 @@ POSTED_KINDS = {
     TimelineKind.ACKNOWLEDGEMENT,
 }
 IDENTITY_SECONDS = 300
+SUMMARY_LIST = 5  # the latest containment actions named in the summary; the count says how many in all
 
 
 class RoomDeliveryError(DeliveryError):
@@ -108,9 +109,11 @@ def summary_message(incident: Incident) -> ChatMessage:
     if incident.contained_at:
         clocks.append(f"contained after {_clock(incident.contained_at - incident.detected_at)}")
     lines.append("Clock: " + ", ".join(clocks))
-    active = list(incident.containment_actions.filter(reverted_at__isnull=True).order_by("pk"))
+    active = list(incident.containment_actions.filter(reverted_at__isnull=True).order_by("-pk")[: SUMMARY_LIST + 1])
     if active:
-        lines.append("Containment: " + "; ".join(f"#{a.pk} {a.get_action_type_display()}" for a in active))
+        count = incident.containment_actions.filter(reverted_at__isnull=True).count()
+        shown = "; ".join(f"#{a.pk} {a.get_action_type_display()}" for a in reversed(active[:SUMMARY_LIST]))
+        lines.append(f"Containment ({count} active): " + (f"… {shown}" if count > SUMMARY_LIST else shown))
     else:
         lines.append("Containment: none active")
     open_pages = incident.pages.filter(state__in=[PageState.PENDING, PageState.SENT]).select_related("contact")

@@ -49,6 +49,7 @@ class SlackBackend(ChatBackend):
             token=token if token is not None else settings.SLACK_BOT_TOKEN,
             base_url=base_url or settings.SLACK_API_URL,
             timeout=10,
+            retry_handlers=[],  # the outbox retries, with backoff and Retry-After; a worker never sleeps here
         )
 
     def _call(self, method: str, **params) -> dict:
