@@ -13,8 +13,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 
 from tests.chatops.matrix.synapse import MatrixClient, SynapseServer, synapse_python
+from tests.conftest import fresh
+from tests.factories import UserFactory
 
 HERE = Path(__file__).resolve().parent
 REQUIRE_SERVICES = os.environ.get("FIRELINE_REQUIRE_SERVICES") == "1"
@@ -80,3 +83,32 @@ def matrix_backend(homeserver, monkeypatch):
     backend_reset()
     yield backend_get("matrix")
     backend_reset()
+
+
+@pytest.fixture
+def people(db):
+    cache.clear()  # who a chat user is, is cached for a few minutes
+    return {
+        "alice": fresh(UserFactory(username="alice", email="alice@fireline.test", role="Incident Commander")),
+        "bob": fresh(UserFactory(username="bob", email="bob@fireline.test", role="Responder")),
+        "carol": fresh(UserFactory(username="carol", email="carol@fireline.test", role="Responder")),
+    }
+
+
+@pytest.fixture
+def bot(matrix_backend, committed, people, feature):
+    from chatops.matrix_sync import sync_once
+    from chatops.models import ChatSettings
+
+    ChatSettings.objects.create(backend="matrix")
+
+    class Bot:
+        backend = matrix_backend
+
+        def round(self):
+            """One /sync round, with what it commits delivered (the outbox runs eagerly in tests)."""
+            return committed(sync_once, backend=matrix_backend)
+
+    bot = Bot()
+    assert bot.round().first  # the bot learns where "now" is: nothing said before runs
+    return bot

@@ -274,10 +274,16 @@ class MatrixClient:
         content = {"m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}}
         return self.request("PUT", f"/rooms/{quote(room_id)}/send/m.reaction/{txn}", json=content)["event_id"]
 
-    def messages(self, room_id: str, limit: int = 500) -> list[dict]:
-        """The room's events, oldest first."""
-        data = self.request("GET", f"/rooms/{quote(room_id)}/messages", params={"dir": "b", "limit": limit})
-        return list(reversed(data["chunk"]))
+    def messages(self, room_id: str) -> list[dict]:
+        """All the room's events this person may see, oldest first (page by page, as a client scrolls back)."""
+        events, token = [], None
+        while True:
+            params = {"dir": "b", "limit": 200, **({"from": token} if token else {})}
+            data = self.request("GET", f"/rooms/{quote(room_id)}/messages", params=params)
+            events.extend(data["chunk"])
+            token = data.get("end")
+            if not data["chunk"] or not token:
+                return list(reversed(events))
 
     def state(self, room_id: str, event_type: str, state_key: str = "") -> dict:
         return self.request("GET", f"/rooms/{quote(room_id)}/state/{event_type}/{quote(state_key)}")
@@ -285,3 +291,38 @@ class MatrixClient:
     def members(self, room_id: str) -> dict[str, str]:
         data = self.request("GET", f"/rooms/{quote(room_id)}/members")
         return {event["state_key"]: event["content"]["membership"] for event in data["chunk"]}
+
+
+# --- what a person sees in a room ---------------------------------------------------------------------
+
+
+def lobby(bot, client) -> str:
+    """A room the person made and invited the bot to; the bot joins on its next round."""
+    room_id = client.create_room(invite=[bot.backend.user_id])
+    assert bot.round().joined >= 1
+    return room_id
+
+
+def bot_notices(client, room_id) -> list[dict]:
+    """What the bot said in the room, oldest first (edits of the summary left out)."""
+    return [
+        e["content"]
+        for e in client.messages(room_id)
+        if e["type"] == "m.room.message"
+        and e["sender"].startswith("@fireline:")
+        and e["content"].get("msgtype") == "m.notice"
+        and (e["content"].get("m.relates_to") or {}).get("rel_type") != "m.replace"
+    ]
+
+
+def last_reply(client, room_id) -> dict:
+    return bot_notices(client, room_id)[-1]
+
+
+def latest_text(client, room_id, event_id) -> str:
+    """What a Matrix client shows for a message: its latest edit, or itself."""
+    event = client.request("GET", f"/rooms/{room_id}/event/{event_id}")
+    edit = (event.get("unsigned", {}).get("m.relations") or {}).get("m.replace")
+    if edit is None:
+        return event["content"]["body"]
+    return client.request("GET", f"/rooms/{room_id}/event/{edit['event_id']}")["content"]["m.new_content"]["body"]

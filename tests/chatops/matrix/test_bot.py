@@ -6,77 +6,20 @@ none. The bot's position is in the test's database, so each test starts by learn
 
 from __future__ import annotations
 
+from io import StringIO
+
 import pytest
-from django.core.cache import cache
+from django.core.management import call_command
 
 from chatops.backends.matrix import MatrixBackend
 from chatops.commands import NOT_FOUND, UNKNOWN_USER
 from chatops.matrix_sync import sync_once
-from chatops.models import ChatCursor, ChatRoom, ChatSettings
+from chatops.models import ChatCursor, ChatRoom
 from incidents.constants import Category, ContainmentType, DetectionSignal, TimelineKind
 from incidents.models import ContainmentAction, Incident
-from tests.conftest import fresh
-from tests.factories import UserFactory
+from tests.chatops.matrix.synapse import bot_notices, last_reply, latest_text, lobby
 
 pytestmark = pytest.mark.chat
-
-
-@pytest.fixture
-def people(db):
-    cache.clear()  # who a chat user is, is cached for a few minutes
-    return {
-        "alice": fresh(UserFactory(username="alice", email="alice@fireline.test", role="Incident Commander")),
-        "bob": fresh(UserFactory(username="bob", email="bob@fireline.test", role="Responder")),
-        "carol": fresh(UserFactory(username="carol", email="carol@fireline.test", role="Responder")),
-    }
-
-
-@pytest.fixture
-def bot(matrix_backend, committed, people, feature):
-    ChatSettings.objects.create(backend="matrix")
-
-    class Bot:
-        backend = matrix_backend
-
-        def round(self):
-            """One /sync round, with what it commits delivered (the outbox runs eagerly in tests)."""
-            return committed(sync_once, backend=matrix_backend)
-
-    bot = Bot()
-    assert bot.round().first  # the bot learns where "now" is: nothing said before runs
-    return bot
-
-
-def lobby(bot, client) -> str:
-    """A room the person made and invited the bot to; the bot joins on its next round."""
-    room_id = client.create_room(invite=[bot.backend.user_id])
-    assert bot.round().joined >= 1
-    return room_id
-
-
-def bot_notices(client, room_id) -> list[dict]:
-    """What the bot said in the room, oldest first (edits of the summary left out)."""
-    return [
-        e["content"]
-        for e in client.messages(room_id)
-        if e["type"] == "m.room.message"
-        and e["sender"].startswith("@fireline:")
-        and e["content"].get("msgtype") == "m.notice"
-        and (e["content"].get("m.relates_to") or {}).get("rel_type") != "m.replace"
-    ]
-
-
-def last_reply(client, room_id) -> dict:
-    return bot_notices(client, room_id)[-1]
-
-
-def latest_text(client, room_id, event_id) -> str:
-    """What a Matrix client shows for a message: its latest edit, or itself."""
-    event = client.request("GET", f"/rooms/{room_id}/event/{event_id}")
-    edit = (event.get("unsigned", {}).get("m.relations") or {}).get("m.replace")
-    if edit is None:
-        return event["content"]["body"]
-    return client.request("GET", f"/rooms/{room_id}/event/{edit['event_id']}")["content"]["m.new_content"]["body"]
 
 
 def test_a_responder_declares_and_runs_an_incident_from_matrix(homeserver, bot, people):
@@ -225,3 +168,18 @@ def test_a_drill_gets_its_own_drill_room(homeserver, bot, people, committed, ope
     )
     alice.join(real_room)
     assert not [n for n in bot_notices(alice, real_room) if drill.reference in n["body"] or "DRILL" in n["body"]]
+
+
+def test_manage_py_matrix_bot_once_runs_one_round(homeserver, matrix_backend, people):
+    out = StringIO()
+    call_command("matrix_bot", "--once", stdout=out)
+    assert out.getvalue().startswith(f"{homeserver.bot.user_id}: 0 command(s)")
+    assert "first round: only the position was stored" in out.getvalue()
+    mallory = homeserver.people["mallory"]
+    hall = mallory.create_room(invite=[homeserver.bot.user_id])
+    call_command("matrix_bot", "--once", stdout=out)
+    mallory.say(hall, "!incident help")
+    out = StringIO()
+    call_command("matrix_bot", "--once", stdout=out)
+    assert out.getvalue().startswith(f"{homeserver.bot.user_id}: 1 command(s)")
+    assert last_reply(mallory, hall)["body"].startswith("mallory: Fireline commands")
