@@ -52,7 +52,9 @@ def test_a_responder_declares_and_runs_an_incident_from_matrix(homeserver, bot, 
     assert action.action_type == ContainmentType.STRICTER_MODERATION
     assert action.actor == people["alice"]
     # The pinned summary is edited in place, and the change is posted into the room.
-    assert f"Containment: #{action.pk} Stricter moderation" in latest_text(alice, room.room_id, room.summary_message_id)
+    shown = latest_text(alice, room.room_id, room.summary_message_id)
+    assert "Containment: none active" not in shown
+    assert f"#{action.pk} Stricter moderation" in shown
     assert any(n["body"].startswith("Containment: Stricter moderation") for n in bot_notices(alice, room.room_id))
 
     alice.say(room.room_id, "!incident note Customer screenshots are in ticket 4411")

@@ -137,6 +137,7 @@ def test_the_bot_command_says_why_it_cannot_reach_the_homeserver(monkeypatch):
         backend_reset()
 
 
+@pytest.mark.django_db
 def test_the_bot_loop_waits_for_a_homeserver_that_is_down_and_stops_when_asked():
     import threading
 
