@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from config.celery import FirelineTask
 
 from .backends.base import ChatRejected, ChatUnavailable, backend_get
 from .commands import reaction_note
+from .models import SlackRequest
 
 logger = logging.getLogger(__name__)
 
@@ -63,3 +65,11 @@ def slack_reaction(*, chat_user_id: str, room_id: str, reaction: str, message_id
         occurred_at=occurred_at,
     )
     return "ignored" if reply is None else reply.text
+
+
+@shared_task(base=FirelineTask)
+def forget_slack_requests() -> int:
+    """Hourly (beat): forget answered requests older than an hour; Slack's signature window is five minutes,
+    so a replay that old is refused by its timestamp anyway, and Slack stops retrying an event within one."""
+    deleted, _ = SlackRequest.objects.filter(received_at__lt=timezone.now() - timedelta(hours=1)).delete()
+    return deleted

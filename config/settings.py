@@ -336,6 +336,7 @@ CELERY_BEAT_SCHEDULE = {
     # On-call: a notice to the incoming and outgoing person at each handoff (once each); imported feeds hourly.
     "oncall-handoff-notices": {"task": "oncall.tasks.send_handoff_notices", "schedule": 60.0},
     "oncall-import-calendars": {"task": "oncall.tasks.import_calendars", "schedule": 3600.0},
+    "forget-slack-requests": {"task": "chatops.tasks.forget_slack_requests", "schedule": 3600.0},
 }
 # A broker that is down must not hold up the request that wrote the outbox row: publish once, and
 # let the sweep re-queue what did not get through. On RabbitMQ, once more at once: py-amqp does not
