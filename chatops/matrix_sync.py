@@ -23,9 +23,13 @@ from datetime import UTC, datetime
 
 from django.db import close_old_connections
 
+from incidents.models import Incident
+from incidents.selectors import incident_is_visible
+
 from .backends.base import ChatMessage, ChatRejected, ChatUnavailable, backend_get
-from .commands import Reply, command_run, reaction_note
-from .models import ChatCursor, ChatSettings
+from .commands import REFERENCE, Reply, command_run, reaction_note
+from .models import ChatCursor, ChatRoom, ChatSettings
+from .services import fireline_user
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +61,10 @@ SYNC_FILTER = json.dumps(
 # The first round ever only learns where "now" is: nothing said before the bot started is run.
 FIRST_FILTER = json.dumps(
     {**json.loads(SYNC_FILTER), "room": {**json.loads(SYNC_FILTER)["room"], "timeline": {"limit": 0}}}
+)
+WITHHELD = (
+    "Not answered here: {reference} is restricted and this room has people in it who may not see it. Ask in its "
+    "own room, or in a room with only you and me."
 )
 FAILED = "Fireline could not handle that just now; nothing more will happen for this message. Try again."
 
@@ -145,7 +153,7 @@ def _handle(backend, room_id: str, event: dict, result: SyncRound) -> None:
             return
         result.commands += 1
         reply = command_run(backend="matrix", chat_user_id=sender, room_id=room_id, text=text)
-        _answer(backend, room_id, event, reply)
+        _answer(backend, room_id, event, _withhold_restricted(backend, room_id, sender, text, reply))
     elif event.get("type") == "m.reaction":
         if relation.get("rel_type") != "m.annotation" or not relation.get("event_id"):
             return
@@ -171,6 +179,35 @@ def _handle(backend, room_id: str, event: dict, result: SyncRound) -> None:
         if reply is not None:
             result.notes += 1
             _answer(backend, room_id, event, reply)
+
+
+def _named_incident(text: str) -> int | None:
+    """The incident a command names (INC-12 first or last, as the commands read it), or None."""
+    verb, _, rest = text.partition(" ")
+    args = rest.split()
+    if verb.lower() == "declare" or not args:
+        return None
+    for token in (args[0], args[-1]):
+        match = REFERENCE.match(token) if token.upper().startswith("INC-") else None
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def _withhold_restricted(backend, room_id: str, sender: str, text: str, reply: Reply) -> Reply:
+    """Matrix has no answer only the caller sees: what a restricted incident's reader asks about it from a room
+    with others in it (not the incident's own, invite-only room) is not answered there. Someone who may not see
+    it got the unknown-incident answer already, which tells nothing."""
+    pk = _named_incident(text)
+    incident = Incident.objects.filter(pk=pk, is_restricted=True).first() if pk else None
+    if incident is None or ChatRoom.objects.filter(incident=incident, backend="matrix", room_id=room_id).exists():
+        return reply
+    user = fireline_user(backend="matrix", chat_user_id=sender)
+    if user is None or not incident_is_visible(user=user, incident=incident):
+        return reply
+    if not backend.joined_members(room_id) - {backend.user_id, sender}:
+        return reply
+    return Reply(WITHHELD.format(reference=incident.reference), private=True)
 
 
 def _command_text(body: str) -> str | None:

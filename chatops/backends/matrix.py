@@ -200,6 +200,9 @@ class MatrixBackend(ChatBackend):
     def joined_rooms(self) -> list[str]:
         return self.request("GET", "/_matrix/client/v3/joined_rooms").get("joined_rooms", [])
 
+    def joined_members(self, room_id: str) -> set[str]:
+        return set(self.request("GET", f"/_matrix/client/v3/rooms/{_q(room_id)}/joined_members").get("joined", {}))
+
     def room_join(self, room_id: str) -> None:
         self.request("POST", f"/_matrix/client/v3/join/{_q(room_id)}", json={})
 
@@ -251,6 +254,9 @@ class MatrixBackend(ChatBackend):
             "preset": "private_chat" if private else "public_chat",
             "visibility": "private",  # never listed in the server's room directory
         }
+        if private:
+            # Only the bot invites, and it invites only people who may see the incident.
+            body["power_level_content_override"] = {"invite": 100}
         return self.request("POST", "/_matrix/client/v3/createRoom", json=body)["room_id"]
 
     def room_invite(self, room_id: str, user_ids: list[str]) -> None:

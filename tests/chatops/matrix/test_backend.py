@@ -33,6 +33,9 @@ def test_a_private_room_is_invite_only_and_invited_people_can_join(homeserver, m
     with pytest.raises(httpx.HTTPStatusError) as refused:
         mallory.join(room_id)
     assert refused.value.response.status_code == 403
+    with pytest.raises(httpx.HTTPStatusError) as refused:  # only the bot invites into a private room
+        alice.request("POST", f"/rooms/{room_id}/invite", json={"user_id": mallory.user_id})
+    assert refused.value.response.status_code == 403
 
 
 def test_a_public_room_is_open_to_join_but_not_listed_in_the_directory(homeserver, matrix_backend):

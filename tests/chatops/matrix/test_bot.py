@@ -121,6 +121,8 @@ def test_a_restricted_incident_answers_as_unknown_to_someone_without_access(
         detection_signal=DetectionSignal.USER_REPORT,
         severity_override="SEV1",
         severity_override_reason="Leaked records",
+        commander=people["alice"],
+        actor=people["alice"],
     )
     assert incident.is_restricted
     room = ChatRoom.objects.get(incident=incident, backend="matrix")
@@ -141,6 +143,22 @@ def test_a_restricted_incident_answers_as_unknown_to_someone_without_access(
     assert not incident.timeline.filter(text__contains="I was here").exists()
     with pytest.raises(Exception, match="403"):
         carol.join(room.room_id)  # the room of a restricted incident is invite-only
+
+    # Its commander asks about it in a room where others listen: no answer there, since Matrix has no message
+    # only she would see. In a room with only her and the bot, the answer comes.
+    alice, mallory = homeserver.people["alice"], homeserver.people["mallory"]
+    crowded = alice.create_room(invite=[bot.backend.user_id, mallory.user_id])
+    mallory.join(crowded)
+    bot.round()
+    alice.say(crowded, f"!incident status {incident.reference}")
+    bot.round()
+    answer = last_reply(alice, crowded)["body"]
+    assert answer.startswith(f"alice: Not answered here: {incident.reference} is restricted")
+    assert "Customer records" not in answer
+    quiet = lobby(bot, alice)
+    alice.say(quiet, f"!incident status {incident.reference}")
+    bot.round()
+    assert "Customer records in answers" in last_reply(alice, quiet)["body"]
 
 
 def test_a_drill_gets_its_own_drill_room(homeserver, bot, people, committed, open_incident):
