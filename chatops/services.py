@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -153,6 +154,21 @@ def room_enqueue(*, incident: Incident, op: str, key: str, text: str = "", backe
     )
 
 
+def backend_configured(name: str) -> bool:
+    """Whether the chosen backend has what it needs to connect: without it no room is opened, so an install
+    that does not use chat gets no failing chat deliveries on its incidents."""
+    if name == "slack":
+        return bool(settings.SLACK_BOT_TOKEN)
+    if name == "matrix":
+        return bool(os.environ.get("MATRIX_HOMESERVER_URL"))
+    return False
+
+
+def chat_active() -> ChatSettings | None:
+    chat = ChatSettings.current()
+    return chat if chat.is_enabled and backend_configured(chat.backend) else None
+
+
 def room_wanted(incident: Incident, chat: ChatSettings) -> bool:
     return chat.is_enabled and incident.severity in (chat.room_severities or [])
 
@@ -165,8 +181,8 @@ def timeline_posted(sender, instance, created, raw=False, **kwargs) -> None:
     """post_save of a timeline entry: open the room when the incident now qualifies, and post the entry."""
     if not created or raw or instance.kind not in POSTED_KINDS:
         return
-    chat = ChatSettings.current()
-    if not chat.is_enabled:
+    chat = chat_active()
+    if chat is None:
         return
     incident = Incident.objects.get(pk=instance.incident_id)
     room = incident_room(incident, chat.backend)
@@ -184,8 +200,8 @@ def action_logged(sender, entry, **kwargs) -> None:
     """Every logged change of an incident with a room refreshes its summary; closing archives the room."""
     if entry.incident_id is None:
         return
-    chat = ChatSettings.current()
-    if not chat.is_enabled:
+    chat = chat_active()
+    if chat is None:
         return
     room = ChatRoom.objects.filter(incident_id=entry.incident_id, backend=chat.backend).first()
     if room is None or room.archived_at is not None:

@@ -63,3 +63,10 @@ def test_answered_requests_are_forgotten_after_an_hour():
         SlackRequest.objects.create(key="sig:v0=new")
         assert forget_slack_requests() == 1
     assert list(SlackRequest.objects.values_list("key", flat=True)) == ["sig:v0=new"]
+
+
+def test_without_a_bot_token_no_room_is_opened_and_nothing_fails(slack, commander, opened, settings):
+    settings.SLACK_BOT_TOKEN = ""
+    incident = opened(severity_override="SEV1", severity_override_reason="public")
+    assert not ChatRoom.objects.exists()
+    assert not incident.notifications.filter(channel="room").exists()
