@@ -178,7 +178,7 @@ def _handle(backend, room_id: str, event: dict, result: SyncRound) -> None:
         )
         if reply is not None:
             result.notes += 1
-            _answer(backend, room_id, event, reply)
+            _answer(backend, room_id, event, reply, in_reply_to=relation["event_id"])  # to the marked message
 
 
 def _named_incident(text: str) -> int | None:
@@ -219,7 +219,7 @@ def _command_text(body: str) -> str | None:
     return stripped[len(PREFIX) :].strip()
 
 
-def _answer(backend, room_id: str, event: dict, reply: Reply) -> None:
+def _answer(backend, room_id: str, event: dict, reply: Reply, *, in_reply_to: str | None = None) -> None:
     """Post the reply as a notice in the same room, in reply to the command; private ones name the person."""
     message = reply.message or ChatMessage(text=reply.text)
     try:
@@ -228,7 +228,7 @@ def _answer(backend, room_id: str, event: dict, reply: Reply) -> None:
             message,
             key=f"reply-{event.get('event_id', '')}",
             mention=event.get("sender") if reply.private else None,
-            in_reply_to=event.get("event_id"),
+            in_reply_to=in_reply_to or event.get("event_id"),
         )
     except (ChatRejected, ChatUnavailable):
         logger.warning("Could not answer %s in %s", event.get("event_id"), room_id, exc_info=True)

@@ -46,16 +46,16 @@ def test_a_responder_declares_and_runs_an_incident_from_matrix(homeserver, bot, 
     assert "Containment: none active" in summary
     assert "Contain now: !incident contain now " + incident.reference in summary
 
-    alice.say(room.room_id, "!incident contain stricter_moderation pattern=ignore-previous")
+    alice.say(room.room_id, "!incident contain feature_flag_off")
     bot.round()
     action = ContainmentAction.objects.get(incident=incident)
-    assert action.action_type == ContainmentType.STRICTER_MODERATION
+    assert action.action_type == ContainmentType.FEATURE_FLAG_OFF
     assert action.actor == people["alice"]
     # The pinned summary is edited in place, and the change is posted into the room.
     shown = latest_text(alice, room.room_id, room.summary_message_id)
     assert "Containment: none active" not in shown
-    assert f"#{action.pk} Stricter moderation" in shown
-    assert any(n["body"].startswith("Containment: Stricter moderation") for n in bot_notices(alice, room.room_id))
+    assert f"#{action.pk} Feature flag off (kill switch)" in shown
+    assert "Containment: Feature flag off (kill switch)" in [n["body"] for n in bot_notices(alice, room.room_id)]
 
     alice.say(room.room_id, "!incident note Customer screenshots are in ticket 4411")
     bot.round()
@@ -80,6 +80,11 @@ def test_a_responder_declares_and_runs_an_incident_from_matrix(homeserver, bot, 
     assert bot.round().notes == 1
     marked = incident.timeline.get(kind=TimelineKind.NOTE, text="Deploy 42 changed the system prompt at 10:02")
     assert marked.actor == people["alice"]  # the note is its author's, not the marker's
+    said_at = alice.request("GET", f"/rooms/{room.room_id}/event/{said}")["origin_server_ts"]
+    assert int(marked.occurred_at.timestamp() * 1000) == said_at  # at the time it was said
+    answer = last_reply(bob, room.room_id)
+    assert answer["body"] == f"bob: Added to {incident.reference}'s timeline."
+    assert answer["m.relates_to"]["m.in_reply_to"]["event_id"] == said
     assert not incident.timeline.filter(text="not this one").exists()
 
 
