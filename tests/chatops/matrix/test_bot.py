@@ -14,7 +14,7 @@ from django.core.management import call_command
 from chatops.backends.matrix import MatrixBackend
 from chatops.commands import NOT_FOUND, UNKNOWN_USER
 from chatops.matrix_sync import sync_once
-from chatops.models import ChatCursor, ChatRoom
+from chatops.models import ChatCursor, ChatRoom, ChatSettings
 from incidents.constants import Category, ContainmentType, DetectionSignal, TimelineKind
 from incidents.models import ContainmentAction, Incident
 from tests.chatops.matrix.synapse import bot_notices, last_reply, latest_text, lobby
@@ -208,3 +208,40 @@ def test_manage_py_matrix_bot_once_runs_one_round(homeserver, matrix_backend, pe
     call_command("matrix_bot", "--once", stdout=out)
     assert out.getvalue().startswith(f"{homeserver.bot.user_id}: 1 command(s)")
     assert last_reply(mallory, hall)["body"].startswith("mallory: Fireline commands")
+
+
+def test_closing_posts_the_postmortem_link_and_archives_the_room(homeserver, bot, people, committed, open_incident):
+    from incidents import services
+    from tests.incidents.test_incident_lifecycle import prove_fix, send_required_communications, set_fix
+
+    alice, commander = homeserver.people["alice"], people["alice"]
+    ChatSettings.objects.update(room_severities=["SEV1", "SEV2", "SEV3", "SEV4"])  # set in the admin
+    incident = committed(
+        open_incident,
+        title="Wrong prices quoted",
+        category=Category.CAPABILITY_LOSS,
+        commander=commander,
+        actor=commander,
+    )
+    room = ChatRoom.objects.get(incident=incident, backend="matrix")
+    alice.join(room.room_id)
+
+    def close():
+        services.incident_triage(incident_id=incident.pk, actor=commander)
+        services.incident_investigate_without_containment(incident_id=incident.pk, reason="minor", actor=commander)
+        set_fix(incident, commander)
+        services.incident_mark_fixed(incident_id=incident.pk, actor=commander)
+        send_required_communications(incident, commander)
+        prove_fix(incident, commander)
+        services.incident_verify(incident_id=incident.pk, actor=commander)
+        services.incident_close(incident_id=incident.pk, actor=commander)
+
+    committed(close)
+
+    said = [n["body"] for n in bot_notices(alice, room.room_id)]
+    assert said[-1].startswith(f"{incident.reference} is closed. Post-mortem: http")
+    assert alice.state(room.room_id, "m.room.topic")["topic"].startswith(f"Closed: {incident.reference}")
+    assert alice.members(room.room_id)[bot.backend.user_id] == "leave"
+    assert ChatRoom.objects.get(pk=room.pk).archived_at is not None
+    with pytest.raises(Exception, match="403"):
+        alice.say(room.room_id, "Can we reopen?")  # read-only, as an archived channel
