@@ -373,6 +373,12 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 SLACK_BOT_TOKEN = env.str("SLACK_BOT_TOKEN", default="")
 SLACK_SIGNING_SECRET = env.str("SLACK_SIGNING_SECRET", default="")
 SLACK_API_URL = env.str("SLACK_API_URL", default="https://slack.com/api/")
+# Chat-ops on Matrix (the bot must be a server admin: README): the homeserver, and the bot's access token or
+# the user and password it logs in with.
+MATRIX_HOMESERVER_URL = env.str("MATRIX_HOMESERVER_URL", default="")
+MATRIX_BOT_TOKEN = env.str("MATRIX_BOT_TOKEN", default="")
+MATRIX_BOT_USER = env.str("MATRIX_BOT_USER", default="")
+MATRIX_BOT_PASSWORD = env.str("MATRIX_BOT_PASSWORD", default="")
 
 # AI audit trail: user ids are replaced by HMAC-SHA256(secret, user id) on arrival.
 FIRELINE_AUDIT_USER_SECRET = env.str("FIRELINE_AUDIT_USER_SECRET", default="") or _local_secret_key(

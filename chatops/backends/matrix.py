@@ -1,6 +1,6 @@
 """The Matrix backend: the client-server API of any homeserver (tested against Synapse), over httpx.
 
-Configuration comes from the environment only, never the database:
+Configuration comes from the environment only (config/settings.py reads it), never the database:
   MATRIX_HOMESERVER_URL   e.g. https://matrix.example.com
   MATRIX_BOT_TOKEN        the bot's access token, or
   MATRIX_BOT_USER + MATRIX_BOT_PASSWORD   to log in (always as device FIRELINE, so retried posts keep their
@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import html
 import logging
-import os
 import re
 import threading
 import uuid
 from urllib.parse import quote
 
 import httpx
+from django.conf import settings
 
 from chatops.backends.base import ChatBackend, ChatMessage, ChatRejected, ChatUnavailable
 
@@ -103,7 +103,7 @@ class MatrixBackend(ChatBackend):
         transport: httpx.BaseTransport | None = None,
     ):
         def setting(value, name):
-            return (value if value is not None else os.environ.get(name, "")) or None
+            return (value if value is not None else getattr(settings, name, "")) or None
 
         self.homeserver_url = (setting(homeserver_url, "MATRIX_HOMESERVER_URL") or "").rstrip("/")
         self._token = setting(token, "MATRIX_BOT_TOKEN")

@@ -74,12 +74,12 @@ def homeserver():
 
 
 @pytest.fixture
-def matrix_backend(homeserver, monkeypatch):
-    """Fireline configured for this homeserver from the environment, as in production (nothing in the database)."""
+def matrix_backend(homeserver, settings):
+    """Fireline configured for this homeserver as from the environment (nothing in the database)."""
     from chatops.backends.base import backend_get, backend_reset
 
-    monkeypatch.setenv("MATRIX_HOMESERVER_URL", homeserver.url)
-    monkeypatch.setenv("MATRIX_BOT_TOKEN", homeserver.bot_user.access_token)
+    settings.MATRIX_HOMESERVER_URL = homeserver.url
+    settings.MATRIX_BOT_TOKEN = homeserver.bot_user.access_token
     backend_reset()
     yield backend_get("matrix")
     backend_reset()

@@ -122,11 +122,11 @@ def test_the_note_reaction_is_the_configured_one():
 
 
 @pytest.mark.django_db
-def test_the_bot_command_says_why_it_cannot_reach_the_homeserver(monkeypatch):
+def test_the_bot_command_says_why_it_cannot_reach_the_homeserver(settings):
     from chatops.backends.base import backend_reset
 
-    monkeypatch.setenv("MATRIX_HOMESERVER_URL", f"http://127.0.0.1:{free_port()}")
-    monkeypatch.setenv("MATRIX_BOT_TOKEN", "tok")
+    settings.MATRIX_HOMESERVER_URL = f"http://127.0.0.1:{free_port()}"
+    settings.MATRIX_BOT_TOKEN = "tok"
     backend_reset()
     try:
         with pytest.raises(CommandError, match="Matrix: Matrix GET /_matrix/client/v3/account/whoami: ConnectError"):
