@@ -106,6 +106,13 @@ def slack_interactions(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"error": "payload: not JSON"}, status=400)
     if not isinstance(payload, dict) or payload.get("type") != "block_actions" or not payload.get("actions"):
         return HttpResponse(status=200)  # other interaction types are not used
+    if not (
+        isinstance(payload["actions"], list)
+        and isinstance(payload["actions"][0], dict)
+        and isinstance(payload.get("user"), dict)
+        and isinstance(payload.get("channel") or {}, dict)
+    ):
+        return JsonResponse({"error": "payload: actions, user or channel malformed"}, status=400)
 
     def run() -> HttpResponse:
         from .tasks import slack_respond
@@ -142,6 +149,8 @@ def slack_events(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"challenge": str(payload.get("challenge", ""))})
     event_id = str(payload.get("event_id", ""))
     event = payload.get("event") or {}
+    if not isinstance(event, dict) or not isinstance(event.get("item") or {}, dict):
+        return JsonResponse({"error": "event: not a JSON object"}, status=400)
     if payload.get("type") != "event_callback" or not event_id:
         return HttpResponse(status=200)
 

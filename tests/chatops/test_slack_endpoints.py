@@ -135,3 +135,26 @@ def test_other_reactions_and_unknown_markers_make_no_note(slack, cmdr_id, event,
     event("Ev11", {**base, "user": stranger, "reaction": "pushpin"})
 
     assert not TimelineEntry.objects.filter(kind="note").exists()
+
+
+@pytest.mark.parametrize(
+    "path,body,content_type",
+    [
+        ("/chat/slack/interactions", urlencode({"payload": "{not json"}).encode(), "application/x-www-form-urlencoded"),
+        (
+            "/chat/slack/interactions",
+            urlencode({"payload": json.dumps({"type": "block_actions", "actions": ["x"], "user": "U1"})}).encode(),
+            "application/x-www-form-urlencoded",
+        ),
+        ("/chat/slack/events", b"[1, 2]", "application/json"),
+        (
+            "/chat/slack/events",
+            json.dumps({"type": "event_callback", "event_id": "E1", "event": [1]}).encode(),
+            "application/json",
+        ),
+    ],
+)
+def test_signed_but_malformed_bodies_are_a_400_naming_the_part(client, slack, path, body, content_type):
+    response = client.post(path, data=body, content_type=content_type, **signed_headers(body))
+    assert response.status_code == 400
+    assert json.loads(response.content)["error"].split(":")[0] in ("payload", "body", "event")
