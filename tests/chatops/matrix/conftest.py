@@ -74,11 +74,12 @@ def homeserver():
 
 
 @pytest.fixture
-def matrix_backend(homeserver, settings):
+def matrix_backend(homeserver, settings, monkeypatch):
     """Fireline configured for this homeserver as from the environment (nothing in the database)."""
     from chatops.backends.base import backend_get, backend_reset
 
     settings.MATRIX_HOMESERVER_URL = homeserver.url
+    monkeypatch.setenv("MATRIX_HOMESERVER_URL", homeserver.url)  # chatops.services.backend_configured reads it
     settings.MATRIX_BOT_TOKEN = homeserver.bot_user.access_token
     backend_reset()
     yield backend_get("matrix")
