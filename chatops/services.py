@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -160,7 +159,7 @@ def backend_configured(name: str) -> bool:
     if name == "slack":
         return bool(settings.SLACK_BOT_TOKEN)
     if name == "matrix":
-        return bool(os.environ.get("MATRIX_HOMESERVER_URL"))
+        return bool(getattr(settings, "MATRIX_HOMESERVER_URL", ""))
     return False
 
 

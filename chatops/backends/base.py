@@ -1,6 +1,6 @@
 """NOTE (04:07): rooms are opened and posted to only while the chosen backend is configured
-(chatops.services.backend_configured: SLACK_BOT_TOKEN for Slack, the MATRIX_HOMESERVER_URL environment
-variable for Matrix), so set it before an incident is opened in a test.
+(chatops.services.backend_configured: SLACK_BOT_TOKEN for Slack, the MATRIX_HOMESERVER_URL setting for
+Matrix), so set it before an incident is opened in a test.
 
 NOTE for backend authors: a Button's `value` is the incident reference (INC-12) for "ack", "contain_now"
 and "next"; for "transition" it is the whole command that takes that step, e.g. "step mark_fixed INC-12", so
