@@ -37,7 +37,7 @@ from incidents.services import (
 from incidents.services.errors import IncidentChanged
 from incidents.services.escalation import page_acknowledge
 
-from .backends.base import Button, ChatMessage
+from .backends.base import Button, ChatMessage, ChatUnavailable
 from .models import ChatRoom, ChatSettings
 from .paging import incident_page_role
 from .services import fireline_user, incident_link, summary_message
@@ -92,6 +92,8 @@ def _run(func) -> Reply:
         return func()
     except CommandError as exc:
         return Reply(str(exc), private=True)
+    except ChatUnavailable:
+        return Reply("The chat server could not say who you are just now: nothing was done; try again.", private=True)
     except (Incident.DoesNotExist, ObjectDoesNotExist):
         return Reply(NOT_FOUND.format(verb="status"), private=True)
     except IncidentChanged:

@@ -63,7 +63,8 @@ def fireline_user(*, backend: str, chat_user_id: str):
     """The active Fireline user whose email the chat server vouches for; None for anyone else.
 
     The chat server is asked once per few minutes per chat user (a command must answer within seconds).
-    Two Fireline accounts with one email map to no one: the email does not say who it is.
+    Two Fireline accounts with one email map to no one: the email does not say who it is. ChatUnavailable
+    when the chat server cannot say just now (the caller says so, rather than "unknown").
     """
     if not chat_user_id:
         return None
@@ -72,7 +73,7 @@ def fireline_user(*, backend: str, chat_user_id: str):
     if email is None:
         try:
             email = backend_get(backend).email_for_user(chat_user_id) or ""
-        except (ChatUnavailable, ChatRejected):
+        except ChatRejected:
             return None
         cache.set(key, email, IDENTITY_SECONDS)
     if not email:

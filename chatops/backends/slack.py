@@ -45,19 +45,20 @@ class SlackBackend(ChatBackend):
     name = "slack"
 
     def __init__(self, token: str | None = None, base_url: str | None = None):
-        self.client = WebClient(
-            token=token if token is not None else settings.SLACK_BOT_TOKEN,
-            base_url=base_url or settings.SLACK_API_URL,
-            timeout=10,
-            retry_handlers=[],  # the outbox retries, with backoff and Retry-After; a worker never sleeps here
-        )
+        token = token if token is not None else settings.SLACK_BOT_TOKEN
+        base_url = base_url or settings.SLACK_API_URL
+        # the outbox retries, with backoff and Retry-After; a worker never sleeps here
+        self.client = WebClient(token=token, base_url=base_url, timeout=10, retry_handlers=[])
+        # who someone is, asked while Slack waits for the answer to their command (3 s at most)
+        self.lookup_client = WebClient(token=token, base_url=base_url, timeout=2, retry_handlers=[])
 
-    def _call(self, method: str, **params) -> dict:
-        if not self.client.token:
+    def _call(self, method: str, *, client: WebClient | None = None, **params) -> dict:
+        client = client or self.client
+        if not client.token:
             raise ChatRejected("SLACK_BOT_TOKEN is not set")
         try:
             # the SDK's own method for each call, so each is encoded as Slack expects (JSON, form or query)
-            return getattr(self.client, method.replace(".", "_"))(**params).data
+            return getattr(client, method.replace(".", "_"))(**params).data
         except SlackApiError as exc:
             response = exc.response
             error = (response.data or {}).get("error", "") if isinstance(response.data, dict) else ""
@@ -143,7 +144,7 @@ class SlackBackend(ChatBackend):
 
     def email_for_user(self, user_id: str) -> str | None:
         try:
-            data = self._call("users.info", user=user_id)
+            data = self._call("users.info", client=self.lookup_client, user=user_id)
         except ChatRejected:
             return None
         user = data.get("user") or {}

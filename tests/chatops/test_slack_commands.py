@@ -164,3 +164,13 @@ def test_help_lists_the_commands(slack, slash, people):
     reply = answer(slash(people["cmdr"], "help"))
     for verb in ("declare", "status", "ack", "contain", "lift", "note", "page", "next", "assign"):
         assert f"`{verb}" in reply["text"]
+
+
+def test_slack_unable_to_say_who_you_are_is_not_unknown(slack, slash, people):
+    slack.rate_limited = 1
+
+    reply = answer(slash(people["cmdr"], "declare SEV1 support-bot: Bot leaks order numbers"))
+
+    assert reply["response_type"] == "ephemeral"
+    assert "could not say who you are" in reply["text"]
+    assert not Incident.objects.exists()
