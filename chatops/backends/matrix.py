@@ -157,18 +157,11 @@ class MatrixBackend(ChatBackend):
             body = response.json()
         except ValueError:
             body = {}
-        errcode, error = body.get("errcode", ""), body.get("error", "")
+        body = body if isinstance(body, dict) else {}
+        errcode, error = str(body.get("errcode", "")), str(body.get("error", ""))[:300]
         detail = f"{what}: HTTP {response.status_code} {errcode} {error}".rstrip()
         if response.status_code == 429:
-            retry_after = body.get("retry_after_ms")
-            if retry_after is not None:
-                seconds = float(retry_after) / 1000
-            else:
-                try:
-                    seconds = float(response.headers.get("Retry-After", ""))
-                except ValueError:
-                    seconds = None
-            raise ChatUnavailable(detail, retry_after=seconds)
+            raise ChatUnavailable(detail, retry_after=_retry_after(body, response))
         if response.status_code >= 500:
             raise ChatUnavailable(detail)
         error_class = _MatrixAuthError if errcode == "M_UNKNOWN_TOKEN" else MatrixRejected
@@ -187,7 +180,15 @@ class MatrixBackend(ChatBackend):
                 if self._token == token:
                     self._token = None
             response = self._send(method, path, token=self._access_token(), **kwargs)
-        return response.json() if response.content else {}
+        if not response.content:
+            return {}
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise ChatRejected(f"Matrix {method} {path}: the answer is not JSON; check MATRIX_HOMESERVER_URL") from exc
+        if not isinstance(data, dict):
+            raise ChatRejected(f"Matrix {method} {path}: the answer is not a JSON object; check MATRIX_HOMESERVER_URL")
+        return data
 
     # -- the bot itself --------------------------------------------------------------------------------
 
@@ -327,6 +328,16 @@ class MatrixBackend(ChatBackend):
             key=lambda t: t["validated_at"],
         )
         return validated[0]["address"].lower() if validated else None
+
+
+def _retry_after(body: dict, response: httpx.Response) -> float | None:
+    """Seconds to wait: the body's retry_after_ms, else the Retry-After header, else unknown."""
+    for value, scale in ((body.get("retry_after_ms"), 1000), (response.headers.get("Retry-After"), 1)):
+        try:
+            return max(float(value) / scale, 0.0)
+        except (TypeError, ValueError):
+            continue
+    return None
 
 
 class MatrixRejected(ChatRejected):

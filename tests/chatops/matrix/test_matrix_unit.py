@@ -45,6 +45,25 @@ def test_a_rate_limited_post_is_transient_and_says_when_to_retry():
     assert raised.value.retry_after == 1.5
 
 
+def test_a_429_without_a_body_honours_its_retry_after_header():
+    def handle(request):
+        return httpx.Response(429, text="slow down", headers={"Retry-After": "7"})
+
+    backend = MatrixBackend(homeserver_url="https://m.example.test", token="t", transport=httpx.MockTransport(handle))
+    with pytest.raises(ChatUnavailable) as raised:
+        backend.message_post("!r:example.test", ChatMessage(text="x"), key="k")
+    assert raised.value.retry_after == 7.0
+
+
+def test_a_url_that_is_not_a_homeserver_is_a_configuration_error():
+    def handle(request):
+        return httpx.Response(200, text="<html>Welcome to nginx</html>")
+
+    backend = MatrixBackend(homeserver_url="https://m.example.test", token="t", transport=httpx.MockTransport(handle))
+    with pytest.raises(ChatRejected, match="not JSON; check MATRIX_HOMESERVER_URL"):
+        backend.room_open(name="x", topic="", private=True)
+
+
 def test_a_server_error_is_transient_and_a_refusal_is_permanent():
     backend, _ = backend_answering((502, {}), (403, {"errcode": "M_FORBIDDEN", "error": "not in room"}))
     with pytest.raises(ChatUnavailable):
