@@ -25,6 +25,7 @@ COPY oncall ./oncall
 COPY preferences ./preferences
 COPY integrations ./integrations
 COPY sso ./sso
+COPY chatops ./chatops
 COPY templates ./templates
 COPY bin ./bin
 COPY deploy ./deploy

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PORT ?= 8000
 
-.PHONY: run serve test test-pg bench lint check-deploy clean
+.PHONY: run serve test test-pg bench lint check-deploy clean synapse
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,19 @@ $(AXE_LOCK): tests/a11y/package-lock.json
 	  || echo "npm ci failed: the accessibility tests will skip (or fail where FIRELINE_REQUIRE_BROWSER=1)"; \
 	else echo "npm not found: the accessibility tests will skip (or fail where FIRELINE_REQUIRE_BROWSER=1)"; fi
 
-test: $(VENV)/.installed-test $(AXE_LOCK)
+# Synapse for the Matrix end-to-end tests, in a virtualenv of its own (its dependencies are not Fireline's pins).
+# Built for `make test` only in CI's PostgreSQL pass (FIRELINE_REQUIRE_SERVICES=1), where those tests must run;
+# elsewhere they skip unless `make synapse` was run.
+SYNAPSE_VENV := .venv-synapse
+SYNAPSE_REQS := tests/chatops/matrix/synapse-requirements.txt
+$(SYNAPSE_VENV)/.installed: $(SYNAPSE_REQS)
+	$(PYTHON) -m venv $(SYNAPSE_VENV)
+	$(SYNAPSE_VENV)/bin/python -m pip install -qq -r $(SYNAPSE_REQS)
+	touch $@
+synapse: $(SYNAPSE_VENV)/.installed
+TEST_NEEDS := $(if $(filter 1,$(FIRELINE_REQUIRE_SERVICES)),$(SYNAPSE_VENV)/.installed)
+
+test: $(VENV)/.installed-test $(AXE_LOCK) $(TEST_NEEDS)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python manage.py makemigrations --check --dry-run
@@ -50,4 +62,4 @@ check-deploy: $(VENV)/.installed
 	ALLOWED_HOSTS=fireline.example.com $(BIN)/python manage.py check --deploy --fail-level WARNING
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) $(SYNAPSE_VENV) var

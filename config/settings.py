@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "command",  # the command centre: dashboard, readiness, metrics, quality monitors
     "oncall",  # on-call schedules: layers, overrides, calendars; escalation pages whoever is on call
     "sso",  # single sign-on with OpenID Connect; provider groups mapped to Fireline's roles
+    "chatops",  # a chat room per incident (Slack, Matrix), commands from chat, lifecycle posts
 ]
 
 MIDDLEWARE = [
@@ -335,6 +336,7 @@ CELERY_BEAT_SCHEDULE = {
     # On-call: a notice to the incoming and outgoing person at each handoff (once each); imported feeds hourly.
     "oncall-handoff-notices": {"task": "oncall.tasks.send_handoff_notices", "schedule": 60.0},
     "oncall-import-calendars": {"task": "oncall.tasks.import_calendars", "schedule": 3600.0},
+    "forget-slack-requests": {"task": "chatops.tasks.forget_slack_requests", "schedule": 3600.0},
 }
 # A broker that is down must not hold up the request that wrote the outbox row: publish once, and
 # let the sweep re-queue what did not get through. On RabbitMQ, once more at once: py-amqp does not
@@ -366,6 +368,17 @@ FIRELINE_WEBHOOK_SECRET = env.str("FIRELINE_WEBHOOK_SECRET", default="") or _loc
     VAR_DIR / "webhook_secret"
 )
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+
+# Chat-ops on Slack: the bot token (xoxb-...) and the app's signing secret; SLACK_API_URL only for a stand-in.
+SLACK_BOT_TOKEN = env.str("SLACK_BOT_TOKEN", default="")
+SLACK_SIGNING_SECRET = env.str("SLACK_SIGNING_SECRET", default="")
+SLACK_API_URL = env.str("SLACK_API_URL", default="https://slack.com/api/")
+# Chat-ops on Matrix (the bot must be a server admin: README): the homeserver, and the bot's access token or
+# the user and password it logs in with.
+MATRIX_HOMESERVER_URL = env.str("MATRIX_HOMESERVER_URL", default="")
+MATRIX_BOT_TOKEN = env.str("MATRIX_BOT_TOKEN", default="")
+MATRIX_BOT_USER = env.str("MATRIX_BOT_USER", default="")
+MATRIX_BOT_PASSWORD = env.str("MATRIX_BOT_PASSWORD", default="")
 
 # AI audit trail: user ids are replaced by HMAC-SHA256(secret, user id) on arrival.
 FIRELINE_AUDIT_USER_SECRET = env.str("FIRELINE_AUDIT_USER_SECRET", default="") or _local_secret_key(

@@ -28,6 +28,7 @@ urlpatterns = [
     path("drills/", include("drills.urls")),
     path("oncall/", include("oncall.urls")),
     path("oidc/", include("sso.urls")),  # the design's public name for sign-in through the provider
+    path("chat/", include("chatops.urls")),  # Slack's request URLs: /chat/slack/commands, interactions, events
     path("", include("audit.urls")),
     path("", include("incidents.urls")),
 ]

@@ -112,7 +112,7 @@ def notification_deliver(*, notification_id: int) -> DeliveryOutcome:
     try:
         channels.deliver(notification)
     except channels.DeliveryError as exc:
-        return _record_failure(notification_id, str(exc))
+        return _record_failure(notification_id, str(exc), retry_after=getattr(exc, "retry_after", None))
     took = time.monotonic() - started
     if took > settings.FIRELINE_NOTIFY_CLAIM_SECONDS:
         logger.warning(
@@ -138,7 +138,7 @@ def notification_deliver(*, notification_id: int) -> DeliveryOutcome:
 
 
 @transaction.atomic
-def _record_failure(notification_id: int, error: str) -> DeliveryOutcome:
+def _record_failure(notification_id: int, error: str, retry_after: float | None = None) -> DeliveryOutcome:
     notification = (
         Notification.objects.select_for_update(of=("self",)).select_related("contact", "page").get(pk=notification_id)
     )
@@ -146,7 +146,7 @@ def _record_failure(notification_id: int, error: str) -> DeliveryOutcome:
     notification.last_error = error[:2000]
     notification.claimed_until = None
     if notification.attempts < settings.FIRELINE_NOTIFY_MAX_ATTEMPTS:
-        delay = backoff_seconds(notification.attempts)
+        delay = max(backoff_seconds(notification.attempts), retry_after or 0)  # a 429's Retry-After is honoured
         notification.next_attempt_at = timezone.now() + timedelta(seconds=delay)
         notification.save()
         return DeliveryOutcome("retry", retry_in=delay)
