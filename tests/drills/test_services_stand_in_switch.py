@@ -11,7 +11,7 @@ from incidents import services
 from incidents.constants import IncidentState, PageState
 from incidents.models import KillSwitch, KillSwitchHold
 from incidents.services.flags import killswitch_for, stand_in_key
-from tests.incidents.test_kill_switch_holds import clear_cache, flag_off, restrict, timeline_texts  # noqa: F401
+from tests.incidents.services.test_containment import clear_cache, flag_off, restrict, timeline_texts  # noqa: F401
 
 S = IncidentState
 

@@ -7,8 +7,7 @@ from incidents import services
 from incidents.admin.blockers import blocker_place
 from incidents.models import guards
 from incidents.services.evals import evalcase_create
-
-from .test_incident_lifecycle import fixed, set_fix
+from tests.incidents.services.test_incidents import fixed, set_fix
 
 
 @pytest.fixture

@@ -10,8 +10,7 @@ from audit.models import ActionLogEntry
 from incidents import services
 from incidents.models import EvalCase, EvalRun, Incident
 from incidents.services.evals import evalcase_create
-
-from .test_incident_lifecycle import fixed
+from tests.incidents.services.test_incidents import fixed
 
 
 def said(response):

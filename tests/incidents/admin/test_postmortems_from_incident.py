@@ -6,8 +6,7 @@ from django.urls import reverse
 
 from incidents import services
 from incidents.models import PostMortem, PostMortemState
-
-from .test_incident_lifecycle import verified
+from tests.incidents.services.test_incidents import verified
 
 
 def said(response):

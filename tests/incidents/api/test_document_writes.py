@@ -5,9 +5,9 @@ import pytest
 from incidents.constants import Category
 from incidents.models import Communication, Incident, PostMortem
 from tests.factories import UserFactory
+from tests.incidents.postmortem_text import WRITTEN
 
-from .postmortem_text import WRITTEN
-from .test_api_writes import LIST_URL, call, declare, token_for
+from .test_incident_writes import LIST_URL, call, declare, token_for
 
 pytestmark = pytest.mark.django_db
 

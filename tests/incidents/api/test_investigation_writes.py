@@ -8,7 +8,7 @@ from django.utils import timezone
 from incidents.constants import Category
 from incidents.models import ActionItem, Incident, RegulatoryObligation
 
-from .test_api_writes import LIST_URL, call, declare, token_for
+from .test_incident_writes import LIST_URL, call, declare, token_for
 
 pytestmark = pytest.mark.django_db
 

@@ -40,12 +40,12 @@ from incidents.services.containment import containment_record
 from incidents.services.findings import finding_record
 from incidents.services.postmortems import postmortem_create, postmortem_update
 from incidents.services.regulatory import reportability_decide
-from tests.audit.test_investigation import make_record
+from tests.audit.trail.test_investigation import make_record
 from tests.conftest import fresh
 from tests.factories import UserFactory
-from tests.incidents import test_pdf
+from tests.incidents.exports import test_pdf
+from tests.incidents.exports.test_pdf import image_count
 from tests.incidents.postmortem_text import submit_written
-from tests.incidents.test_pdf import image_count
 
 local_server = test_pdf.local_server  # the recording HTTP server fixture
 

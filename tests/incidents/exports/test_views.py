@@ -8,7 +8,7 @@ from incidents.services.postmortems import postmortem_create
 from incidents.services.regulatory import reportability_decide
 from tests.conftest import fresh
 from tests.factories import UserFactory
-from tests.incidents.test_pdf_exports import communication
+from tests.incidents.exports.test_pdf_documents import communication
 
 
 def incident_page(client, incident):

@@ -12,9 +12,9 @@ from django.test import Client
 from incidents.models import Alert, AlertPayload, UserReport
 from incidents.services import api_token_create
 from incidents.services.flags import killswitch_set
-from tests.audit.test_ingest import record as audit_record
-from tests.incidents.test_alerts import firing
-from tests.incidents.test_reports import form_data
+from tests.audit.trail.test_ingest import record as audit_record
+from tests.incidents.api.test_alerts import firing
+from tests.incidents.services.test_reports import form_data
 from tests.redis_settings import dead_redis_url, forget_process_state, use_redis
 
 pytestmark = pytest.mark.django_db

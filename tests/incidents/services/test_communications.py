@@ -16,7 +16,7 @@ from incidents.services.communications import (
 )
 from tests.conftest import fresh
 from tests.factories import UserFactory
-from tests.incidents.test_incident_lifecycle import prove_fix, set_fix, write_guidance
+from tests.incidents.services.test_incidents import prove_fix, set_fix, write_guidance
 
 S = CommunicationState
 

@@ -23,7 +23,7 @@ from incidents.services.flags import (
     switch_export_text,
 )
 from tests.factories import make_contact
-from tests.incidents.test_incident_lifecycle import prove_fix, send_required_communications, set_fix
+from tests.incidents.services.test_incidents import prove_fix, send_required_communications, set_fix
 
 S = IncidentState
 

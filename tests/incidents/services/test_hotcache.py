@@ -13,7 +13,7 @@ from django.core.cache import cache
 
 from incidents.services import hotcache
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

@@ -89,7 +89,7 @@ def test_concurrent_alerts_of_one_group_open_one_incident_and_count_every_alert(
 
     from incidents.models import Alert
     from incidents.services.alerts import alert_intake
-    from tests.incidents.test_alerts import firing
+    from tests.incidents.api.test_alerts import firing
 
     def burst(fingerprints):
         barrier = threading.Barrier(len(fingerprints))

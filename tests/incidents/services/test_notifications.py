@@ -97,7 +97,7 @@ def test_a_claimed_row_is_not_sent_by_a_second_worker(db):
 
 
 def test_failures_back_off_then_fail_and_show_on_the_incident(open_incident, settings, client, commander):
-    settings.EMAIL_BACKEND = "tests.incidents.test_outbox.RefusingBackend"
+    settings.EMAIL_BACKEND = "tests.incidents.services.test_notifications.RefusingBackend"
     settings.FIRELINE_NOTIFY_MAX_ATTEMPTS = 3
     make_contact(name="Lawyer", role=StakeholderRole.ENGINEERING_ON_CALL, email="lawyer@example.com")
     incident = open_incident()

@@ -18,7 +18,7 @@ from incidents.services.postmortems import (
     postmortem_update,
 )
 from tests.incidents.postmortem_text import submit_written, write_sections
-from tests.incidents.test_incident_lifecycle import send_required_communications, verified
+from tests.incidents.services.test_incidents import send_required_communications, verified
 
 S = PostMortemState
 

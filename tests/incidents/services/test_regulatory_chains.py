@@ -20,7 +20,7 @@ from incidents.services.regulatory import (
     obligation_waive,
     reportability_decide,
 )
-from tests.incidents.test_regulator_pdf import text_of
+from tests.incidents.exports.test_regulator import text_of
 
 
 def utc(*args):
