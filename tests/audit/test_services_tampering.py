@@ -17,7 +17,7 @@ from django.db import connection
 
 from audit.models import ActionLogEntry, ActionLogHead
 from incidents import services
-from tests.factories import UserFactory
+from tests.incidents.factories import UserFactory
 
 GENESIS = "0" * 64
 

@@ -16,7 +16,7 @@ from incidents.models import (
     UserReport,
 )
 from incidents.services.regulatory import reportability_decide
-from tests.factories import IncidentFactory, UserFactory, make_contact
+from tests.incidents.factories import IncidentFactory, UserFactory, make_contact
 
 pytestmark = pytest.mark.django_db
 DAY = timedelta(days=1)

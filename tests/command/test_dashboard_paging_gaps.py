@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from incidents.constants import Category, ContactState, StakeholderRole
 from incidents.services.escalation import incident_page
-from tests.factories import IncidentFactory, make_contact
+from tests.incidents.factories import IncidentFactory, make_contact
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from incidents.models import DeadlineRule, Regime
 from incidents.services.regulatory import reportability_decide
-from tests.factories import IncidentFactory
+from tests.incidents.factories import IncidentFactory
 
 pytestmark = pytest.mark.django_db
 

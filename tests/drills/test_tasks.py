@@ -69,7 +69,7 @@ def test_two_beats_at_the_same_time_propose_one_drill(settings):
     if connection.vendor != "postgresql":
         pytest.skip("real concurrency needs PostgreSQL (SQLite serialises writers)")
     from drills.models import Scenario
-    from tests.factories import AIFeatureFactory, UserFactory
+    from tests.incidents.factories import AIFeatureFactory, UserFactory
 
     feature = AIFeatureFactory()
     policy = DrillPolicy.objects.create(feature=feature, facilitator=UserFactory(), time_zone="UTC")

@@ -11,7 +11,7 @@ from incidents.admin.notifications import EscalationPolicyForm
 from incidents.constants import ContactState, NotificationState, PageState, StakeholderRole
 from incidents.models import ContactChannel, EscalationPolicy, Notification, Page, StakeholderContact
 from incidents.services.notifications import notification_deliver
-from tests.factories import make_contact
+from tests.incidents.factories import make_contact
 
 ADD_URL = "admin:incidents_stakeholdercontact_add"
 

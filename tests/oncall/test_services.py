@@ -13,7 +13,7 @@ from oncall.constants import SCHEDULE_MANAGER, OverrideState
 from oncall.models import Override
 from oncall.selectors import who_is_on_call
 from tests.conftest import fresh
-from tests.factories import UserFactory
+from tests.incidents.factories import UserFactory
 from tests.oncall.factories import make_schedule
 
 # Weekly Monday 09:00 UTC handoffs from 2 March 2026: Alice (2-9 March), Bob (9-16 March), ...

@@ -9,7 +9,7 @@ from django.core import mail
 from incidents.constants import Category, StakeholderRole
 from incidents.models import Notification
 from oncall.tasks import send_handoff_notices
-from tests.factories import make_contact
+from tests.incidents.factories import make_contact
 from tests.oncall.factories import make_schedule
 
 HANDOFF = datetime(2026, 3, 5, 9, tzinfo=UTC)  # daily 09:00 UTC from 2 March: Alice hands over to Bob

@@ -16,7 +16,7 @@ from config.celery import app
 from incidents.constants import NotificationState
 from incidents.models import Notification
 from oncall.tasks import send_handoff_notices
-from tests.factories import UserFactory
+from tests.incidents.factories import UserFactory
 from tests.oncall.factories import make_schedule
 
 pytestmark = [

@@ -19,7 +19,7 @@ from audit.trail import ingest
 from audit.trail.ingest import audit_records_ingest, record_content_hash, storage
 from audit.trail.redaction import compile_rule, redact_text, redaction_rules_compiled
 from incidents.services import api_token_create
-from tests.factories import AIFeatureFactory
+from tests.incidents.factories import AIFeatureFactory
 
 URL = "/api/v1/audit/records"
 RAW_USER = "customer-8812-jane"

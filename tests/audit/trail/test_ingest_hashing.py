@@ -24,7 +24,7 @@ from audit.trail.ingest import canonical_json, record_content_hash
 from audit.trail.ingest.hashing import json_for_hash
 from audit.trail.investigation import evidence_integrity
 from incidents.models import AIFeature
-from tests.factories import AIFeatureFactory, IncidentFactory
+from tests.incidents.factories import AIFeatureFactory, IncidentFactory
 
 FIXTURE = Path(__file__).parent / "fixtures" / "content_hashes_v1.json"
 

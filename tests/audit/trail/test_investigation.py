@@ -1,13 +1,12 @@
 """Investigating from an incident: search the audit trail, attach frozen evidence, see what changed."""
 
 import json
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
 
 from audit.models import ActionLogEntry, AuditRecord, Evidence
 from audit.trail.charts import what_changed_svg
@@ -26,47 +25,9 @@ from audit.trail.investigation import (
 )
 from incidents.constants import Category
 from incidents.models import TimelineEntry
+from tests.audit.factories import NOW, build_record, make_record, make_records
 from tests.conftest import fresh
-from tests.factories import AIFeatureFactory, UserFactory
-
-NOW = timezone.now().astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def build_record(feature, n, **fields) -> AuditRecord:
-    values = {
-        "feature": feature,
-        "request_id": f"req-{n}",
-        "occurred_at": NOW - timedelta(minutes=n),
-        "user_ref": user_ref_for(f"user-{n % 3}"),
-        "model_provider": "openai",
-        "model_version": "model-1",
-        "prompt_id": "support",
-        "prompt_version": "prompt-1",
-        "parameters": {"temperature": 0.2, "seed": 42},
-        "input": f"question {n}",
-        "retrieved_context": [{"id": f"kb-{n}", "source": "kb", "text": f"article {n}"}],
-        "model_output": f"answer {n}",
-        "user_output": f"answer {n}",
-        "moderation": [{"stage": "output", "rule": "toxicity", "verdict": "allow", "score": 0.01}],
-        "tool_calls": [],
-        "latency_ms": 800,
-        "tokens_in": 120,
-        "tokens_out": 80,
-        "body_hash": "0" * 64,
-    }
-    values.update(fields)
-    record = AuditRecord(**values)
-    record.content_hash = record_content_hash(record)
-    return record
-
-
-def make_records(feature, count, start=0, **fields) -> list[AuditRecord]:
-    records = AuditRecord.objects.bulk_create([build_record(feature, n, **fields) for n in range(start, start + count)])
-    return list(AuditRecord.objects.filter(pk__in=[r.pk for r in records]).order_by("-occurred_at"))
-
-
-def make_record(feature, n=0, **fields) -> AuditRecord:
-    return make_records(feature, 1, start=n, **fields)[0]
+from tests.incidents.factories import AIFeatureFactory, UserFactory
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from audit.trail.ingest import audit_records_ingest, record_content_hash
 from audit.trail.retention import audit_records_expire, deletion_order_carry_out, deletion_order_create
 from incidents.constants import IncidentState
 from incidents.models import Incident, TimelineEntry
-from tests.factories import AIFeatureFactory, IncidentFactory
+from tests.incidents.factories import AIFeatureFactory, IncidentFactory
 
 NOW = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
 LEAK = "my card is 4111 1111 1111 1111 and I live at 1 Acacia Avenue"

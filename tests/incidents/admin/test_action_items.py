@@ -12,7 +12,7 @@ from incidents.models import ActionItem, ActionItemSource, ActionItemState, Lear
 from incidents.services import timeline_add_note
 from incidents.services.action_items import action_item_create
 from incidents.services.postmortems import learning_add, postmortem_create
-from tests.factories import UserFactory
+from tests.incidents.factories import UserFactory
 
 CHANGELIST = "admin:incidents_actionitem_changelist"
 

@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from incidents.constants import Category, DetectionSignal, IncidentState
 from incidents.models import Incident
-from tests.factories import UserFactory
+from tests.incidents.factories import UserFactory
 
 DECLARE = reverse("admin:incidents_incident_declare")
 

@@ -7,7 +7,7 @@ from django.urls import reverse
 from incidents import services
 from incidents.constants import ContainmentType
 from incidents.models import Incident
-from tests.factories import IncidentFactory
+from tests.incidents.factories import IncidentFactory
 
 
 def page(incident):

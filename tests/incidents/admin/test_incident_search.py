@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from incidents.constants import Category
 from tests.conftest import fresh
-from tests.factories import UserFactory
+from tests.incidents.factories import UserFactory
 
 
 def changelist_titles(client, term):

@@ -8,7 +8,7 @@ from django.urls import reverse
 from audit.models import ActionLogEntry
 from incidents.constants import Category
 from tests.conftest import fresh
-from tests.factories import UserFactory
+from tests.incidents.factories import UserFactory
 
 SECRET = "Leaked addresses of customers"
 

@@ -4,7 +4,7 @@ import pytest
 
 from incidents.constants import Category
 from incidents.models import Communication, Incident, PostMortem
-from tests.factories import UserFactory
+from tests.incidents.factories import UserFactory
 from tests.incidents.postmortem_text import WRITTEN
 
 from .test_incident_writes import LIST_URL, call, declare, token_for
@@ -31,7 +31,7 @@ def incident(people, billing):
 
 @pytest.fixture
 def billing(db):
-    from tests.factories import AIFeatureFactory
+    from tests.incidents.factories import AIFeatureFactory
 
     return AIFeatureFactory(key="billing-bot", name="Billing assistant")
 

@@ -11,7 +11,7 @@ from incidents.constants import Category, ContainmentType, DetectionSignal
 from incidents.models import Incident, KillSwitch
 from incidents.services import api_token_create
 from integrations.models import IdempotentRequest
-from tests.factories import AIFeatureFactory, UserFactory, make_contact
+from tests.incidents.factories import AIFeatureFactory, UserFactory, make_contact
 
 LIST_URL = "/api/v1/incidents"
 

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def billing(db):
-    from tests.factories import AIFeatureFactory
+    from tests.incidents.factories import AIFeatureFactory
 
     return AIFeatureFactory(key="billing-bot", name="Billing assistant")
 
@@ -92,7 +92,7 @@ def test_an_unknown_regime_or_trigger_is_refused_by_name(legal, incident):
 
 
 def test_a_communications_lead_may_not_decide_reportability(incident):
-    from tests.factories import UserFactory
+    from tests.incidents.factories import UserFactory
 
     comms = UserFactory(username="comms-lead", role="Communications")
     incident.members.add(comms)  # they see the restricted incident, but the decision is not theirs

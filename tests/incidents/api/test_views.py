@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from incidents.constants import Category, IncidentState, Severity
 from incidents.services import api_token_create
-from tests.factories import AIFeatureFactory, IncidentFactory, UserFactory
+from tests.incidents.factories import AIFeatureFactory, IncidentFactory, UserFactory
 
 LIST_URL = "/api/v1/incidents"
 

@@ -21,7 +21,7 @@ from incidents.models import TimelineEntry
 from incidents.models.postmortems import SECTIONS
 from incidents.services.postmortems import postmortem_create, postmortem_update
 from tests.conftest import fresh
-from tests.factories import UserFactory
+from tests.incidents.factories import UserFactory
 
 MARKING = "Confidential — prepared at the direction of counsel"
 

@@ -40,11 +40,11 @@ from incidents.services.containment import containment_record
 from incidents.services.findings import finding_record
 from incidents.services.postmortems import postmortem_create, postmortem_update
 from incidents.services.regulatory import reportability_decide
-from tests.audit.trail.test_investigation import make_record
+from tests.audit.factories import make_record
 from tests.conftest import fresh
-from tests.factories import UserFactory
 from tests.incidents.exports import test_pdf
 from tests.incidents.exports.test_pdf import image_count
+from tests.incidents.factories import UserFactory
 from tests.incidents.postmortem_text import submit_written
 
 local_server = test_pdf.local_server  # the recording HTTP server fixture

@@ -14,7 +14,7 @@ from incidents.services import timeline_add_note
 from incidents.services.containment import containment_record
 from incidents.services.regulatory import reportability_decide
 from tests.conftest import fresh
-from tests.factories import UserFactory, make_contact
+from tests.incidents.factories import UserFactory, make_contact
 
 SECTIONS = [
     "Reporting organisation",

@@ -7,8 +7,8 @@ from incidents.models import CommunicationState, Regime
 from incidents.services.postmortems import postmortem_create
 from incidents.services.regulatory import reportability_decide
 from tests.conftest import fresh
-from tests.factories import UserFactory
 from tests.incidents.exports.test_pdf_documents import communication
+from tests.incidents.factories import UserFactory
 
 
 def incident_page(client, incident):

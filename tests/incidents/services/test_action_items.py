@@ -17,7 +17,7 @@ from incidents.services.action_items import (
     action_item_wont_do,
 )
 from incidents.services.postmortems import postmortem_create
-from tests.factories import UserFactory
+from tests.incidents.factories import UserFactory
 
 
 def days(n):

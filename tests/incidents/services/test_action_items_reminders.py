@@ -16,7 +16,7 @@ from incidents.services.action_items import (
     action_item_update,
 )
 from incidents.tasks import remind_action_items
-from tests.factories import make_contact
+from tests.incidents.factories import make_contact
 
 UTC = datetime.UTC
 START = datetime.datetime(2026, 12, 1, 10, 0, tzinfo=UTC)

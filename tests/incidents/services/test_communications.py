@@ -15,7 +15,7 @@ from incidents.services.communications import (
     communication_update,
 )
 from tests.conftest import fresh
-from tests.factories import UserFactory
+from tests.incidents.factories import UserFactory
 from tests.incidents.services.test_incidents import prove_fix, set_fix, write_guidance
 
 S = CommunicationState

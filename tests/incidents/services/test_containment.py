@@ -22,7 +22,7 @@ from incidents.services.flags import (
     killswitch_set_cohort_rules,
     switch_export_text,
 )
-from tests.factories import make_contact
+from tests.incidents.factories import make_contact
 from tests.incidents.services.test_incidents import prove_fix, send_required_communications, set_fix
 
 S = IncidentState

@@ -13,7 +13,7 @@ from incidents import services
 from incidents.constants import Category, PageState, StakeholderRole, TimelineKind
 from incidents.models import Notification, Page, StakeholderContact
 from incidents.services.escalation import ack_token, escalations_due, page_from_token
-from tests.factories import make_contact
+from tests.incidents.factories import make_contact
 
 R = StakeholderRole
 

@@ -11,7 +11,7 @@ from incidents.constants import IncidentState, TimelineKind
 from incidents.models import EvalCase, Notification, wilson_upper_bound
 from incidents.services import api_token_create
 from incidents.services.evals import evalcase_create, evalcase_retire, evalruns_record, incident_eval_status
-from tests.factories import make_contact
+from tests.incidents.factories import make_contact
 
 
 def test_wilson_upper_bound_known_values():
@@ -190,7 +190,7 @@ def test_sev1_is_contained_in_one_click(client, open_incident, commander, django
 
 def test_the_bench_does_not_reveal_restricted_incidents(client, open_incident, commander, db):
     from tests.conftest import fresh
-    from tests.factories import UserFactory
+    from tests.incidents.factories import UserFactory
 
     leak = open_incident(category="data_leak", title="Leaked addresses")
     case = evalcase_create(

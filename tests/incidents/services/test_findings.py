@@ -10,7 +10,7 @@ from incidents.constants import Category, ContainmentType, RootCauseLayer
 from incidents.models import CommonFinding, Finding, Incident, TimelineEntry, guards
 from incidents.services import finding_record, transition_blockers
 from tests.conftest import fresh
-from tests.factories import UserFactory
+from tests.incidents.factories import UserFactory
 
 ROOT_CAUSE_BLOCKER = guards.has_root_cause.failure
 

@@ -66,7 +66,7 @@ def publish_postmortem(incident, actor):
     """The close guard wants a published post-mortem when the triage matrix requires one."""
     pm = postmortem_create(incident_id=incident.pk, actor=actor)
     submit_written(postmortem_id=pm.pk, actor=actor)
-    from tests.factories import UserFactory
+    from tests.incidents.factories import UserFactory
 
     postmortem_approve(postmortem_id=pm.pk, actor=actor)  # as the commander
     postmortem_approve(postmortem_id=pm.pk, actor=UserFactory(username="pm-legal", role="Legal"))  # and Legal
@@ -89,7 +89,7 @@ def send_required_communications(incident, actor):
         communication_send,
         communication_submit,
     )
-    from tests.factories import UserFactory
+    from tests.incidents.factories import UserFactory
 
     incident.refresh_from_db()
     approver = None

@@ -7,7 +7,7 @@ from incidents import services
 from incidents.constants import ContainmentType, DismissReason
 from incidents.services import transition_options
 from tests.conftest import fresh
-from tests.factories import UserFactory
+from tests.incidents.factories import UserFactory
 
 ROLE_TRANSITIONS = {
     # role: transitions it may fire

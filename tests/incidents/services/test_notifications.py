@@ -22,7 +22,7 @@ from incidents.services.notifications import (
     notifications_requeue_due,
 )
 from incidents.tasks import deliver_notification
-from tests.factories import make_contact
+from tests.incidents.factories import make_contact
 
 
 def enqueue(key="k1", channel="email", recipient="ops@example.com", **kwargs):

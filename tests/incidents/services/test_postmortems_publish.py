@@ -12,7 +12,7 @@ from incidents.services.postmortems import (
     postmortem_publish,
     postmortem_update,
 )
-from tests.factories import make_contact
+from tests.incidents.factories import make_contact
 from tests.incidents.postmortem_text import submit_written
 
 BASE = "https://fireline.example.org"

@@ -13,7 +13,7 @@ from incidents.services.postmortems import (
     postmortem_request_changes,
     postmortem_update,
 )
-from tests.factories import UserFactory
+from tests.incidents.factories import UserFactory
 from tests.incidents.postmortem_text import submit_written
 
 S = PostMortemState

@@ -31,7 +31,7 @@ from incidents.services.regulatory import (
     reportability_reject,
 )
 from incidents.tasks import regulatory_clock
-from tests.factories import make_contact
+from tests.incidents.factories import make_contact
 from tests.incidents.services.test_incidents import prove_fix, send_required_communications, set_fix
 
 T0 = datetime(2026, 3, 27, 9, 0, tzinfo=UTC)  # Friday 10:00 in Brussels; DST starts on Sunday

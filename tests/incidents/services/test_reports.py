@@ -20,7 +20,7 @@ from incidents.constants import Category, DetectionSignal, IncidentState
 from incidents.models import Incident, ReportSource, ReportState, UserReport
 from incidents.services import api_token_create
 from tests.conftest import fresh
-from tests.factories import AIFeatureFactory, IncidentFactory, UserFactory
+from tests.incidents.factories import AIFeatureFactory, IncidentFactory, UserFactory
 
 API_URL = "/api/v1/reports"
 FORM_URL = "/report/"

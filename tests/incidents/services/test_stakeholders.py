@@ -15,7 +15,7 @@ from incidents.services.stakeholders import (
     contacts_mark_stale,
     verification_url,
 )
-from tests.factories import make_contact
+from tests.incidents.factories import make_contact
 
 
 @pytest.fixture

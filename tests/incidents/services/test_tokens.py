@@ -8,7 +8,7 @@ from audit.models import ActionLogEntry
 from incidents import services
 from incidents.models import ApiToken
 from incidents.services.tokens import api_token_revoke
-from tests.factories import UserFactory
+from tests.incidents.factories import UserFactory
 
 LIST = "admin:incidents_apitoken_changelist"
 

@@ -6,7 +6,7 @@ import pytest
 from django.core.cache import cache
 
 from incidents.services import api_token_create, hotcache
-from tests.factories import UserFactory
+from tests.incidents.factories import UserFactory
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from oncall.models import Schedule
 from oncall.selectors import display_name, who_is_on_call
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, artifacts_dir  # noqa: F401 (a fixture)
-from tests.factories import UserFactory
+from tests.incidents.factories import UserFactory
 
 PASSWORD = "correct-horse-battery"
 

@@ -11,7 +11,7 @@ from django.test import Client
 
 from audit.models import ActionLogEntry
 from incidents.models import ApiToken
-from tests.factories import IncidentFactory
+from tests.incidents.factories import IncidentFactory
 
 
 def create(*args) -> tuple[str, str]:

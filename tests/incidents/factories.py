@@ -1,3 +1,6 @@
+"""Factories of the incidents app's models (features, incidents, stakeholder contacts) and the users with roles
+(the roles are declared in incidents/roles.py) that every app's tests sign in as."""
+
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
