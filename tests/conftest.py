@@ -6,7 +6,7 @@ from django.contrib.auth.models import Group
 
 from incidents import services
 from incidents.constants import Category, DetectionSignal
-from tests.factories import AIFeatureFactory, UserFactory
+from tests.incidents.factories import AIFeatureFactory, UserFactory
 
 
 def pytest_collection_modifyitems(config, items):

@@ -11,7 +11,7 @@ from incidents.constants import Channel, NotificationState, PageState
 from incidents.models import Incident, Notification, Page, Regime, RegulatoryObligation
 from incidents.services import api_token_create
 from incidents.services.regulatory import reportability_decide
-from tests.factories import make_contact
+from tests.incidents.factories import make_contact
 
 TOKEN = "metrics-token-for-tests-0123456789"
 

@@ -19,7 +19,7 @@ from incidents.services.escalation import ack_token
 from incidents.services.postmortems import postmortem_approve, postmortem_create, postmortem_publish, postmortem_submit
 from tests.conftest import fresh
 from tests.e2e.busy import busy_incident
-from tests.factories import AIFeatureFactory, UserFactory
+from tests.incidents.factories import AIFeatureFactory, UserFactory
 from tests.incidents.postmortem_text import write_sections
 
 PASSWORD = "correct-horse-battery"

@@ -8,7 +8,7 @@ from incidents import services
 from incidents.constants import Category, DetectionSignal
 from tests.conftest import fresh
 from tests.e2e.busy import busy_incident
-from tests.factories import AIFeatureFactory, UserFactory
+from tests.incidents.factories import AIFeatureFactory, UserFactory
 
 from .pages import PASSWORD
 

@@ -14,7 +14,7 @@ from incidents.exports.audience import Variant
 from incidents.models import PostMortem
 from incidents.services.postmortems import postmortem_approve, postmortem_create, postmortem_publish, postmortem_submit
 from tests.conftest import fresh
-from tests.factories import AIFeatureFactory, UserFactory
+from tests.incidents.factories import AIFeatureFactory, UserFactory
 from tests.incidents.postmortem_text import write_sections
 
 

@@ -14,7 +14,7 @@ import pytest
 from command.metrics import DURATIONS, MetricsFilterError, detection_shares_get, metrics_csv_rows, metrics_get
 from incidents.constants import Category, DetectionSignal, IncidentState, Severity
 from incidents.models import ActionItem, ActionItemSource, EvalCase, Incident
-from tests.factories import AIFeatureFactory, IncidentFactory, UserFactory
+from tests.incidents.factories import AIFeatureFactory, IncidentFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,9 @@ from command.monitors import quality_monitor_check, signal_read
 from command.tasks import check_quality_monitors
 from incidents.constants import Category, DetectionSignal
 from incidents.models import Alert, AlertPayload, AlertRoutingRule, AlertState, Incident
+from tests.audit.factories import audit_records
 
-from .factories import audit_records, monitor
+from .factories import monitor
 
 pytestmark = pytest.mark.django_db
 

@@ -15,9 +15,8 @@ from incidents.models import (
     PostMortemTemplate,
     StakeholderContact,
 )
-from tests.factories import AIFeatureFactory, make_contact
-
-from .factories import audit_records
+from tests.audit.factories import audit_records
+from tests.incidents.factories import AIFeatureFactory, make_contact
 
 pytestmark = pytest.mark.django_db
 

@@ -35,7 +35,7 @@ from incidents.services.postmortems import (
 )
 from incidents.services.regulatory import reportability_decide, reportability_propose_for_privacy
 from tests.conftest import fresh
-from tests.factories import UserFactory, make_contact
+from tests.incidents.factories import UserFactory, make_contact
 from tests.incidents.postmortem_text import write_sections
 
 NOTE = "Internal note: the night shift ignored the first alert"

@@ -8,7 +8,7 @@ from drills.models import Drill, DrillPolicy, Scenario
 from incidents.constants import Category, ContactState, StakeholderRole
 from incidents.models import EscalationPolicy, StakeholderContact
 from tests.conftest import fresh
-from tests.factories import UserFactory, make_contact
+from tests.incidents.factories import UserFactory, make_contact
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pypdf import PdfReader
 from drills import services
 from drills.models import Scenario
 from incidents.constants import Category
-from tests.factories import UserFactory
+from tests.incidents.factories import UserFactory
 
 
 def text_of(data: bytes) -> str:

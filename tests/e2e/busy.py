@@ -12,7 +12,7 @@ from incidents import services
 from incidents.constants import Category, ContainmentType, DetectionSignal, StakeholderRole
 from incidents.services import communications as comms
 from incidents.services.action_items import action_item_create
-from tests.factories import AIFeatureFactory, make_contact
+from tests.incidents.factories import AIFeatureFactory, make_contact
 
 NOTES = [
     "Pulled the last hour of transcripts for the affected tenant.",

@@ -12,7 +12,7 @@ from django.contrib.auth.models import Group
 from playwright.sync_api import Locator, Page, expect
 
 from incidents.models import TriageRule
-from tests.factories import UserFactory
+from tests.incidents.factories import UserFactory
 
 PASSWORD = "correct-horse-battery"
 

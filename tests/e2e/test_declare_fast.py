@@ -13,7 +13,7 @@ from incidents import services
 from incidents.models import Incident
 from tests.e2e.test_commander_flow import login
 from tests.e2e.test_shared_kill_switch import ofrep_value
-from tests.factories import AIFeatureFactory, UserFactory
+from tests.incidents.factories import AIFeatureFactory, UserFactory
 
 MAX_CLICKS = 5
 

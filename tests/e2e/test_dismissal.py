@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 from incidents import services
 from incidents.models import Incident
 from tests.e2e.test_commander_flow import create_feature, login, select_feature, submit
-from tests.factories import UserFactory
+from tests.incidents.factories import UserFactory
 
 
 def flag_value(page: Page, base: str, token: str, key: str) -> bool:

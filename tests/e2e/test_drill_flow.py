@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 from drills import services
 from drills.models import Drill, Scenario
 from incidents.constants import Category
-from tests.factories import AIFeatureFactory, UserFactory
+from tests.incidents.factories import AIFeatureFactory, UserFactory
 
 from .test_commander_flow import login, submit
 

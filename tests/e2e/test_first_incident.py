@@ -14,7 +14,7 @@ from django.contrib.auth.models import Group
 from playwright.sync_api import Browser, Page, expect
 
 from incidents.models import AIFeature, EvalRun, Incident, PostMortem
-from tests.factories import UserFactory
+from tests.incidents.factories import UserFactory
 
 from .test_commander_flow import create_feature, login, select_feature, submit
 

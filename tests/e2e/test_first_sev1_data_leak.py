@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from incidents.models import Incident, RegulatoryObligation
-from tests.factories import AIFeatureFactory, UserFactory
+from tests.incidents.factories import AIFeatureFactory, UserFactory
 
 from .test_commander_flow import login, open_card, submit
 from .test_first_incident import SECTIONS, new_page, prove_by_hand, transition

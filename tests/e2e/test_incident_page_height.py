@@ -4,7 +4,7 @@ and the whole page in its default state stays under 2,500 px at 1440x900."""
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.factories import UserFactory
+from tests.incidents.factories import UserFactory
 
 from .busy import busy_incident
 from .test_commander_flow import login

@@ -13,8 +13,8 @@ from incidents import services
 from incidents.constants import Category, DetectionSignal, StakeholderRole
 from incidents.models import EscalationPolicy, KillSwitch
 from tests.e2e.test_commander_flow import login, open_card, submit
-from tests.factories import AIFeatureFactory, UserFactory, make_contact
-from tests.incidents.test_incident_lifecycle import prove_fix, send_required_communications, set_fix
+from tests.incidents.factories import AIFeatureFactory, UserFactory, make_contact
+from tests.incidents.services.test_incidents import prove_fix, send_required_communications, set_fix
 
 
 def ofrep_value(page: Page, base: str, token: str, key: str) -> bool:

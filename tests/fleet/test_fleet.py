@@ -46,7 +46,7 @@ AUDIT_SECRETS = {
 SETUP = f"""
 from incidents.models import AIFeature, StakeholderContact
 from incidents.services import api_token_create
-from tests.factories import make_contact
+from tests.incidents.factories import make_contact
 AIFeature.objects.create(key="support-bot", name="Support assistant", owner_team="AI Platform",
                          kill_switch_key="support-bot-enabled")
 for role, email in {CONTACTS!r}.items():

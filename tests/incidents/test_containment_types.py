@@ -18,7 +18,7 @@ from incidents.constants import Severity
 from incidents.containment_types import HOLD_OFF, Kind, Parameter
 from incidents.exports.summary import summary_html
 from incidents.models import ContainmentAction, Incident, KillSwitchHold, TriageRule
-from tests.incidents.test_api_writes import LIST_URL, call, token_for
+from tests.incidents.api.test_incident_writes import LIST_URL, call, token_for
 
 
 def _whole_percent(text: str) -> None:

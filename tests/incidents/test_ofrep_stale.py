@@ -14,7 +14,7 @@ from django.test import Client
 
 from incidents.services import api_token_create, hotcache
 from incidents.services.flags import killswitch_set, killswitch_set_cohort_rules
-from tests.factories import AIFeatureFactory
+from tests.incidents.factories import AIFeatureFactory
 from tests.redis_settings import forget_process_state
 
 

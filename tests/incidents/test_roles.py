@@ -12,7 +12,7 @@ from incidents import roles
 from incidents.roles import Role, RoleError, role_register, role_unregister
 from sso.models import GroupMapping
 from tests.conftest import fresh
-from tests.factories import AIFeatureFactory, UserFactory
+from tests.incidents.factories import AIFeatureFactory, UserFactory
 from tests.incidents.roles_snapshot import group_permissions
 
 SEEDED = json.loads((Path(__file__).parent / "roles_seeded.json").read_text())

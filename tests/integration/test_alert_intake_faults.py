@@ -12,7 +12,7 @@ from django.db import connection, connections
 
 from incidents.models import Alert, AlertPayload, Incident, PayloadStatus
 from incidents.services.alerts import alert_intake
-from tests.incidents.test_alerts import firing
+from tests.incidents.api.test_alerts import firing
 
 pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="the server must drop a real connection"),

@@ -21,8 +21,8 @@ from django.test import Client
 from incidents.models import AlertPayload, UserReport
 from incidents.services import api_token_create
 from incidents.services.flags import flag_cache_key, killswitch_set
-from tests.incidents.test_alerts import firing
-from tests.incidents.test_reports import form_data
+from tests.incidents.api.test_alerts import firing
+from tests.incidents.services.test_reports import form_data
 from tests.integration.harness import wait_for
 from tests.redis_settings import forget_process_state, use_redis
 

@@ -18,7 +18,7 @@ from incidents.constants import Channel, NotificationState, PageState, Stakehold
 from incidents.models import Notification
 from incidents.services.notifications import notification_enqueue
 from incidents.tasks import sweep_outbox
-from tests.factories import make_contact
+from tests.incidents.factories import make_contact
 from tests.integration.harness import free_port, run_django, wait_for, worker_env
 
 pytestmark = [

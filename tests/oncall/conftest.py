@@ -1,6 +1,6 @@
 import pytest
 
-from tests.factories import UserFactory
+from tests.incidents.factories import UserFactory
 
 
 @pytest.fixture

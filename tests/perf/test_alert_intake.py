@@ -32,7 +32,7 @@ from django.db import connection
 
 from incidents.models import Alert, Incident
 from incidents.services import api_token_create
-from tests.factories import AIFeatureFactory
+from tests.incidents.factories import AIFeatureFactory
 from tests.perf.alert_payloads import ALERT, TEMPLATE, payload
 from tests.perf.ratios import ROUNDS, Ratio, check, median_ms, p95
 from tests.perf.servers import ROOT, gunicorn_server

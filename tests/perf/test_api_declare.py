@@ -15,7 +15,7 @@ import pytest
 from django.db import connection
 
 from incidents.services import api_token_create
-from tests.factories import AIFeatureFactory, UserFactory
+from tests.incidents.factories import AIFeatureFactory, UserFactory
 from tests.perf.ratios import ROUNDS, Ratio, check, median_ms, p95
 from tests.perf.servers import gunicorn_server
 

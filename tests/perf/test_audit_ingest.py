@@ -31,7 +31,7 @@ from audit.trail import ingest
 from audit.trail.ingest import hashing, parsing, storage, validation
 from audit.trail.redaction import RedactionRule, Redactor, redaction_rules_compiled
 from incidents.services import api_token_create
-from tests.factories import AIFeatureFactory
+from tests.incidents.factories import AIFeatureFactory
 from tests.perf.ratios import Ratio, check
 from tests.perf.servers import gunicorn_server
 

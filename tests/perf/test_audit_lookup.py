@@ -12,7 +12,7 @@ from django.db import connection
 from django.utils import timezone
 
 from audit.trail.investigation import audit_record_search
-from tests.factories import AIFeatureFactory, UserFactory
+from tests.incidents.factories import AIFeatureFactory, UserFactory
 
 ROWS = 1_000_000
 

@@ -12,7 +12,7 @@ import pytest
 from django.db import connection, models
 
 from incidents.models import Incident
-from tests.factories import AIFeatureFactory, IncidentFactory, UserFactory
+from tests.incidents.factories import AIFeatureFactory, IncidentFactory, UserFactory
 
 INCIDENTS = 10_000
 AUDIT_RECORDS = 1_000_000

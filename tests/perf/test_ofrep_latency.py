@@ -26,7 +26,7 @@ from django.db import connection
 
 from incidents.services import api_token_create, hotcache
 from incidents.services.flags import killswitch_set
-from tests.factories import AIFeatureFactory, UserFactory
+from tests.incidents.factories import AIFeatureFactory, UserFactory
 from tests.perf.ratios import ROUNDS, Ratio, check, median_ms
 from tests.perf.servers import gunicorn_server
 

@@ -27,7 +27,7 @@ from oncall.constants import OverrideState
 from oncall.models import Layer, LayerMember, Override, Schedule
 from oncall.rotation import final_shifts, on_call_at
 from oncall.selectors import schedule_specs, schedules_with_rows
-from tests.factories import UserFactory
+from tests.incidents.factories import UserFactory
 from tests.perf.ratios import ROUNDS, Ratio, check
 
 SCHEDULES = 50

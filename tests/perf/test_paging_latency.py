@@ -20,7 +20,7 @@ from django.db import connection, transaction
 from incidents import services
 from incidents.constants import Category, DetectionSignal, StakeholderRole
 from incidents.models import StakeholderContact
-from tests.factories import make_contact
+from tests.incidents.factories import make_contact
 from tests.integration.harness import percentile, wait_for
 
 pytestmark = [

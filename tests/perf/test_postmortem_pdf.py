@@ -22,7 +22,7 @@ from incidents.exports import postmortem_pdf
 from incidents.exports.pdf import postmortem_html
 from incidents.models import ActionItem, ActionItemKind, PostMortem, TimelineEntry
 from incidents.services.postmortems import postmortem_create, postmortem_update
-from tests.factories import UserFactory
+from tests.incidents.factories import UserFactory
 
 RUNS = 5
 ENTRIES = 300

@@ -10,7 +10,7 @@ from django.utils import timezone
 from incidents import services
 from incidents.constants import ContainmentType
 from preferences.models import UserPreference
-from tests.factories import UserFactory
+from tests.incidents.factories import UserFactory
 
 INCIDENT_PAGE = "admin:incidents_incident_change"
 

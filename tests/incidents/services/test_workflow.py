@@ -38,7 +38,7 @@ from incidents.services.regulatory import obligation_waive, reportability_decide
 from incidents.services.stakeholders import contact_retire
 from incidents.services.workflow import guard_blockers, timeline_add, transition_options, transition_run
 from tests.conftest import fresh
-from tests.factories import UserFactory, make_contact
+from tests.incidents.factories import UserFactory, make_contact
 from tests.incidents.postmortem_text import write_sections
 
 
