@@ -30,7 +30,7 @@ class RedactionRuleError(Exception):
 # - required characters: every e-mail match contains "@", so texts without one are skipped;
 # - runs: every card-number match consists of digits, spaces and dashes only, at least 13 of them,
 #   so the rule is tried only inside such runs (found by a fast scan), never across prose.
-# tests/audit/test_ingest.py checks both against a plain re.subn on generated texts.
+# tests/audit/trail/test_ingest.py checks both against a plain re.subn on generated texts.
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import pytest
 from chatops.models import ChatRoom
 from incidents.constants import Category, ContainmentType
 from incidents.models import ContainmentAction, Incident, TimelineEntry
-from tests.factories import UserFactory
+from tests.incidents.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -14,8 +14,8 @@ from incidents import services
 from incidents.constants import Category, NotificationState, PageState, StakeholderRole
 from incidents.models import Notification, Page
 from incidents.services.notifications import notification_deliver, notifications_requeue_due
-from tests.factories import make_contact
-from tests.incidents.test_incident_lifecycle import prove_fix, send_required_communications, set_fix
+from tests.incidents.factories import make_contact
+from tests.incidents.services.test_incidents import prove_fix, send_required_communications, set_fix
 
 pytestmark = pytest.mark.django_db
 

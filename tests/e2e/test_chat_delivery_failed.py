@@ -7,7 +7,7 @@ from chatops.backends.base import backend_reset
 from incidents import services
 from incidents.constants import Category, DetectionSignal
 from tests.chatops.slack_standin import SlackStandIn
-from tests.factories import AIFeatureFactory, UserFactory
+from tests.incidents.factories import AIFeatureFactory, UserFactory
 
 from .test_commander_flow import login
 

@@ -39,7 +39,7 @@ EXPECTED = {
     # 15 days across the US return to standard time (1 November 2026): 09:00 PDT -> 09:00 PST.
     ("ca-sb53", "report"): (utc(2026, 10, 25, 16, 0), utc(2026, 11, 9, 17, 0)),
     ("ca-sb53", "imminent-risk"): (utc(2026, 10, 31, 16, 0), utc(2026, 11, 1, 16, 0)),
-    # Follow-ups of report chains, each from its own start (see tests/incidents/test_report_chains.py).
+    # Follow-ups of report chains, each from its own start (see tests/incidents/services/test_regulatory_chains.py).
     # AI Act Art. 73(5): internal target 15 days after an incomplete initial report (10:00 CEST -> 10:00 CEST).
     ("eu-ai-act-73", "complete-report"): (utc(2026, 4, 1, 8, 0), utc(2026, 4, 16, 8, 0)),
     # GDPR Art. 33(4): next phase, internal target 7 days, across the spring change (10:00 CET -> 10:00 CEST).

@@ -19,7 +19,7 @@ from chatops.models import ChatRoom
 from incidents import services
 from incidents.constants import Category, DetectionSignal
 from tests.chatops.conftest import signed_headers, slack  # noqa: F401 (the stand-in fixture)
-from tests.factories import AIFeatureFactory, UserFactory
+from tests.incidents.factories import AIFeatureFactory, UserFactory
 from tests.perf.ratios import ROUNDS, Ratio, check, median_ms, p95
 
 pytestmark = [pytest.mark.perf, pytest.mark.django_db]

@@ -13,7 +13,7 @@ number rule:
 - a whole float (1.0, 1e20) is never hashed as a float: ingest reads it as the integer it is, and
   `json_for_hash` turns one read back from the database into that integer, because PostgreSQL's jsonb
   gives 1e20 back as an integer and SQLite gives it back as a float.
-tests/audit/test_canonical_json.py holds the encoder these bytes were first written with and checks
+tests/audit/trail/test_ingest_hashing.py holds the encoder these bytes were first written with and checks
 the two give the same bytes for generated JSON values.
 """
 

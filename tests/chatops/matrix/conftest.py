@@ -17,7 +17,7 @@ from django.core.cache import cache
 
 from tests.chatops.matrix.synapse import MatrixClient, SynapseServer, synapse_python
 from tests.conftest import fresh
-from tests.factories import UserFactory
+from tests.incidents.factories import UserFactory
 
 HERE = Path(__file__).resolve().parent
 REQUIRE_SERVICES = os.environ.get("FIRELINE_REQUIRE_SERVICES") == "1"

@@ -212,7 +212,7 @@ def test_manage_py_matrix_bot_once_runs_one_round(homeserver, matrix_backend, pe
 
 def test_closing_posts_the_postmortem_link_and_archives_the_room(homeserver, bot, people, committed, open_incident):
     from incidents import services
-    from tests.incidents.test_incident_lifecycle import prove_fix, send_required_communications, set_fix
+    from tests.incidents.services.test_incidents import prove_fix, send_required_communications, set_fix
 
     alice, commander = homeserver.people["alice"], people["alice"]
     ChatSettings.objects.update(room_severities=["SEV1", "SEV2", "SEV3", "SEV4"])  # set in the admin
