@@ -48,7 +48,7 @@ from .forms import ContainmentForm, LabelledSplitDateTime, RevertForm, TimelineN
 from .forms import error_text as _error_text
 from .incident_page import incident_page_cards
 from .investigation import InvestigationAdminMixin
-from .regulatory import RegulatoryAdminMixin
+from .regulatory_card import RegulatoryAdminMixin
 
 # An incident's reference as people type it; at most 18 digits, so it always fits a 64-bit key.
 INCIDENT_REFERENCE = re.compile(r"^\s*(?:INC-?\s*|#)?(\d{1,18})\s*$", re.IGNORECASE)
