@@ -30,7 +30,7 @@ from incidents.services import (
     transition_options,
 )
 from incidents.services.incidents import EDITABLE_FIELDS
-from incidents.templatetags.fireline import duration
+from incidents.text import format_duration as duration
 
 from .action_items import IncidentFollowupAdminMixin
 from .blockers import link_blockers

@@ -23,7 +23,7 @@ from incidents.models import (
     RegulatoryObligation,
     StakeholderContact,
 )
-from incidents.templatetags.fireline import duration
+from incidents.text import format_duration as duration
 
 from .forms import error_text as _error_text
 
