@@ -10,7 +10,6 @@ from django.db import models
 from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from incidents.constants import (
@@ -39,26 +38,13 @@ from .fix_panel import FixPanelAdminMixin
 from .forms import ContainmentForm, LabelledSplitDateTime, TimelineNoteForm, TransitionForm, staff_users
 from .forms import error_text as _error_text  # noqa: F401  (incidents/admin/reports.py imports it from here)
 from .incident_actions import IncidentCommandPanelAdminMixin
+from .incident_columns import STATE_COLOURS, IncidentColumnsAdminMixin
 from .incident_page import incident_page_cards
 from .investigation import InvestigationAdminMixin
 from .regulatory_card import RegulatoryAdminMixin
 
 # An incident's reference as people type it; at most 18 digits, so it always fits a 64-bit key.
 INCIDENT_REFERENCE = re.compile(r"^\s*(?:INC-?\s*|#)?(\d{1,18})\s*$", re.IGNORECASE)
-
-# The detection signals in the order of the playbook's hope: caught by us first, by the press last.
-STATE_COLOURS = {
-    IncidentState.DETECTED: "red",
-    IncidentState.TRIAGED: "orange",
-    IncidentState.CONTAINED: "amber",
-    IncidentState.INVESTIGATING: "amber",
-    IncidentState.FIXED: "blue",
-    IncidentState.VERIFIED: "blue",
-    IncidentState.POSTMORTEM: "purple",
-    IncidentState.CLOSED: "green",
-    IncidentState.DISMISSED: "grey",
-}
-
 
 # Summaries above the incident list ("how incidents were found") are the command centre's reads. The
 # command app sits above incidents and registers them at start-up (command/apps.py), so incidents never
@@ -70,15 +56,9 @@ def changelist_summary_register(name: str, selector: Callable[..., object]) -> N
     CHANGELIST_SUMMARIES[name] = selector
 
 
-def _form_errors(form) -> str:
-    return " ".join(
-        f"{form[name].label if name in form.fields else 'Form'}: {' '.join(errors)}"
-        for name, errors in form.errors.items()
-    )
-
-
 @admin.register(Incident)
 class IncidentAdmin(
+    IncidentColumnsAdminMixin,
     IncidentCommandPanelAdminMixin,
     DeclareIncidentAdminMixin,
     IncidentFollowupAdminMixin,
@@ -280,48 +260,6 @@ class IncidentAdmin(
         # members were saved by the service, inside its transaction and its action-log entry
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
-
-    # --- list columns ---------------------------------------------------------------------------
-
-    @admin.display(description="ref", ordering="id")
-    def reference_link(self, obj):
-        return obj.reference
-
-    @admin.display(description="state", ordering="state")
-    def state_badge(self, obj):
-        return format_html('<span class="fl-state fl-{}">{}</span>', STATE_COLOURS[obj.state], obj.get_state_display())
-
-    @admin.display(description="severity", ordering="severity")
-    def severity_badge(self, obj):
-        if not obj.severity:
-            return format_html('<span class="fl-sev fl-none">{}</span>', "untriaged")
-        return format_html('<span class="fl-sev fl-{}">{}</span>', obj.severity.lower(), obj.severity)
-
-    @admin.display(description="feature", ordering="feature__key")
-    def feature_key(self, obj):
-        return obj.feature.key
-
-    @admin.display(description="open for")
-    def time_open(self, obj):
-        return duration(obj.time_open())
-
-    @admin.display(description="restricted", boolean=True, ordering="is_restricted")
-    def restricted(self, obj):
-        return obj.is_restricted
-
-    @admin.display(description="triage matrix says")
-    def triage_outcome(self, obj):
-        rule = obj.triage_rule
-        if rule is None:
-            return "Set the category to get a severity from the triage matrix."
-        text = (
-            f"{obj.get_category_display()} × {obj.get_impact_display()} → {rule.severity}; "
-            f"page within {rule.page_within_minutes} min; post-mortem "
-            f"{'required' if rule.requires_postmortem else 'optional'}"
-        )
-        if obj.severity_override:
-            text += f". Overridden to {obj.severity_override}: {obj.severity_override_reason}"
-        return text
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
