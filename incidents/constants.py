@@ -110,6 +110,10 @@ class StakeholderRole(models.TextChoices):
 
 
 class Audience(models.TextChoices):
+    """Who a communication is written for. Not `incidents.deadlines.ReportRecipient` (who a regime's
+    report goes to) nor `incidents.exports.audience.AudienceClass` (how far an export item may reach).
+    """
+
     INTERNAL = "internal", "Internal"
     AFFECTED_USERS = "affected_users", "Affected users"
     PUBLIC = "public", "Public (status page)"

@@ -47,7 +47,12 @@ class Unit(models.TextChoices):
     CALENDAR_MONTHS = "calendar_months", "calendar months (same day and wall time)"
 
 
-class Audience(models.TextChoices):
+class ReportRecipient(models.TextChoices):
+    """Who a regime's report goes to (`Regime.audience`): an authority or the data subjects.
+
+    Not `incidents.constants.Audience`, which is who a communication is written for.
+    """
+
     AUTHORITY = "authority", "Authority"
     DATA_SUBJECTS = "data_subjects", "Data subjects"
 
@@ -190,7 +195,7 @@ SEED_REGIMES = [
         "clock_start": ClockStart.AWARENESS,
         "clock_start_note": "The provider (or deployer) becomes aware of the serious incident, or of a reasonable "
         "likelihood of a causal link between the AI system and it (Art. 73(2)).",
-        "audience": Audience.AUTHORITY,
+        "audience": ReportRecipient.AUTHORITY,
         "recipient": "Market surveillance authority of the Member State where the incident occurred",
         "time_zone": EU_ZONE,
         "rules": [
@@ -244,7 +249,7 @@ SEED_REGIMES = [
         "citation": "Regulation (EU) 2016/679 (GDPR), Art. 33",
         "clock_start": ClockStart.AWARENESS,
         "clock_start_note": "The controller becomes aware of the personal data breach (Art. 33(1)).",
-        "audience": Audience.AUTHORITY,
+        "audience": ReportRecipient.AUTHORITY,
         "recipient": "Lead supervisory authority (Art. 55/56)",
         "time_zone": EU_ZONE,
         "rules": [
@@ -277,7 +282,7 @@ SEED_REGIMES = [
         "clock_start": ClockStart.AWARENESS,
         "clock_start_note": "Awareness of a breach likely to result in a high risk to the rights and freedoms of "
         "natural persons (Art. 34(1)). Not required in the cases of Art. 34(3): waive with that reason.",
-        "audience": Audience.DATA_SUBJECTS,
+        "audience": ReportRecipient.DATA_SUBJECTS,
         "recipient": "The affected data subjects",
         "time_zone": EU_ZONE,
         "rules": [
@@ -299,7 +304,7 @@ SEED_REGIMES = [
         "clock_start": ClockStart.AWARENESS,
         "clock_start_note": "The entity becomes aware of the significant incident (Art. 23(4)(a), (b)); the "
         "final report counts from the submission of the incident notification (Art. 23(4)(d)).",
-        "audience": Audience.AUTHORITY,
+        "audience": ReportRecipient.AUTHORITY,
         "recipient": "The CSIRT or, where applicable, the competent authority",
         "time_zone": EU_ZONE,
         "rules": [
@@ -363,7 +368,7 @@ SEED_REGIMES = [
         "clock_start": ClockStart.MATERIALITY,
         "clock_start_note": "The registrant determines that the cybersecurity incident is material (Item 1.05, "
         "Instruction 1: that determination must be made without unreasonable delay after discovery).",
-        "audience": Audience.AUTHORITY,
+        "audience": ReportRecipient.AUTHORITY,
         "recipient": "U.S. Securities and Exchange Commission (EDGAR)",
         "time_zone": "America/New_York",
         "rules": [
@@ -403,7 +408,7 @@ SEED_REGIMES = [
         "clock_start": ClockStart.DISCOVERY,
         "clock_start_note": "The frontier developer discovers the critical safety incident (§ 22757.13(c)). The "
         "reporting duty applies to every frontier developer, not only to large frontier developers.",
-        "audience": Audience.AUTHORITY,
+        "audience": ReportRecipient.AUTHORITY,
         "recipient": "California Office of Emergency Services",
         "time_zone": "America/Los_Angeles",
         "rules": [

@@ -15,7 +15,6 @@ from django.utils.html import format_html
 
 from incidents.constants import Audience
 from incidents.models import Communication, CommunicationState, CommunicationTemplate, Incident
-from incidents.models.communications import may_approve
 from incidents.selectors import visible_incidents
 from incidents.services.communications import (
     GUIDANCE,
@@ -28,30 +27,17 @@ from incidents.services.communications import (
     communication_update,
 )
 
+from .workflow_buttons import WorkflowButtonsAdminMixin
+
 S = CommunicationState
 
-# action -> (service, may(user, communication), label, states it applies to)
-ACTIONS = {
-    "submit": (
-        communication_submit,
-        lambda user, c: user.has_perm("incidents.change_communication"),
-        "Submit for approval",
-        [S.DRAFT],
-    ),
-    "send_back": (communication_send_back, lambda user, c: may_approve(c, user), "Send back", [S.PENDING_APPROVAL]),
-    "approve": (communication_approve, lambda user, c: may_approve(c, user), "Approve", [S.PENDING_APPROVAL]),
-    "send": (
-        communication_send,
-        lambda user, c: user.has_perm("incidents.send_communication"),
-        "Send",
-        [S.APPROVED],
-    ),
-    "cancel": (
-        communication_cancel,
-        lambda user, c: user.has_perm("incidents.change_communication"),
-        "Cancel",
-        [S.DRAFT, S.PENDING_APPROVAL, S.APPROVED],
-    ),
+# The buttons, in order; which of them a user sees is the FSM's answer (state and permission).
+ACTION_LABELS = {
+    "submit": "Submit for approval",
+    "send_back": "Send back",
+    "approve": "Approve",
+    "send": "Send",
+    "cancel": "Cancel",
 }
 
 
@@ -76,7 +62,17 @@ class DraftForm(forms.Form):
 
 
 @admin.register(Communication)
-class CommunicationAdmin(admin.ModelAdmin):
+class CommunicationAdmin(WorkflowButtonsAdminMixin, admin.ModelAdmin):
+    action_labels = ACTION_LABELS
+    action_services = {
+        "submit": communication_submit,
+        "send_back": communication_send_back,
+        "approve": communication_approve,
+        "send": communication_send,
+        "cancel": communication_cancel,
+    }
+    action_id_argument = "communication_id"
+    action_denied = "You may not {action} this communication."
     change_form_template = "admin/incidents/communication/change_form.html"
     list_display = ["incident_ref", "audience", "subject", "state_badge", "sent_at", "pdf_link"]
     list_filter = ["state", "audience"]
@@ -133,10 +129,9 @@ class CommunicationAdmin(admin.ModelAdmin):
         if SAVE_AND_SUBMIT not in request.POST:
             return super().response_change(request, obj)
         back = HttpResponseRedirect(reverse("admin:incidents_communication_change", args=[obj.pk]))
-        _, may, label, _ = ACTIONS["submit"]
         try:
-            if not may(request.user, obj):
-                raise PermissionDenied(f"You may not {label.lower()} this communication.")
+            if not self.may_act(request.user, obj, "submit"):
+                raise PermissionDenied(self.action_denied.format(action=ACTION_LABELS["submit"].lower()))
             communication_submit(communication_id=obj.pk, actor=request.user)
         except PermissionDenied as exc:
             self.message_user(request, f"Your text is saved. {exc or 'You may not do that.'}", messages.ERROR)
@@ -165,55 +160,31 @@ class CommunicationAdmin(admin.ModelAdmin):
     def get_urls(self):
         own = [
             re_path(
-                r"^(?P<pk>\d+)/(?P<action>submit|send_back|approve|send|cancel)/$",
-                self.admin_site.admin_view(self.action_view),
-                name="incidents_communication_action",
-            ),
-            re_path(
                 r"^draft/(?P<incident_id>\d+)/$",
                 self.admin_site.admin_view(self.draft_view),
                 name="incidents_communication_draft",
             ),
         ]
-        return own + super().get_urls()
+        return self.action_urls() + own + super().get_urls()
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
         communication = self.get_queryset(request).select_related("incident").filter(pk=object_id).first()
         if communication is not None:
-            extra_context["comm_actions"] = [
-                (name, label)
-                for name, (_, may, label, states) in ACTIONS.items()
-                if communication.state in states and may(request.user, communication)
-            ]
+            extra_context["comm_actions"] = self.action_buttons(request, communication)
             extra_context["comm_object"] = communication
             extra_context["comm_save_and_submit"] = SAVE_AND_SUBMIT
         return super().change_view(request, object_id, form_url, extra_context)
 
-    def action_view(self, request, pk, action):
-        pk = int(pk)
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        communication = self.get_queryset(request).filter(pk=pk).first()
-        if action not in ACTIONS or communication is None:
-            raise Http404("No such communication.")
-        service, may, label, _ = ACTIONS[action]
-        kwargs = {"communication_id": pk, "actor": request.user}
-        if action == "send_back":
-            kwargs["note"] = request.POST.get("note", "")
-        elif action == "cancel":
-            kwargs["reason"] = request.POST.get("reason", "")
-        try:
-            if not may(request.user, communication):
-                raise PermissionDenied(f"You may not {label.lower()} this communication.")
-            service(**kwargs)
-        except PermissionDenied as exc:
-            self.message_user(request, str(exc) or "You may not do that.", messages.ERROR)
-        except ValidationError as exc:
-            self.message_user(request, readable_error(exc), messages.ERROR)
-        else:
-            self.message_user(request, f"{label}: done.", messages.SUCCESS)
-        return HttpResponseRedirect(reverse("admin:incidents_communication_change", args=[pk]))
+    def action_kwargs(self, request, name: str) -> dict:
+        if name == "send_back":
+            return {"note": request.POST.get("note", "")}
+        if name == "cancel":
+            return {"reason": request.POST.get("reason", "")}
+        return {}
+
+    def action_error_text(self, exc: ValidationError) -> str:
+        return readable_error(exc)
 
     def draft_view(self, request, incident_id):
         if request.method != "POST":

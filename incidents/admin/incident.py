@@ -6,12 +6,10 @@ import re
 from collections.abc import Callable
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
-from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
-from django.urls import path, reverse
+from django.http import Http404, HttpResponseRedirect
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from incidents.constants import (
@@ -23,49 +21,30 @@ from incidents.constants import (
     PageState,
 )
 from incidents.models import Incident
-from incidents.models.guards import OPEN_PAGE_STATES, unattended_containment
 from incidents.playbook import checklist_with_owners
-from incidents.selectors import incident_visibility_q, visible_incidents
+from incidents.selectors import incident_visibility_q
 from incidents.services import (
-    TRANSITION_SERVICES,
-    containment_record,
-    containment_revert,
     incident_open,
     incident_update,
-    timeline_add_note,
     transition_options,
 )
-from incidents.services.containment import incident_close_settled, incident_dismiss_settled
-from incidents.services.escalation import page_acknowledge
 from incidents.services.incidents import EDITABLE_FIELDS
-from incidents.templatetags.fireline import duration
+from incidents.text import format_duration as duration
 
 from .action_items import IncidentFollowupAdminMixin
 from .blockers import link_blockers
 from .declare import DeclareIncidentAdminMixin
 from .fix_panel import FixPanelAdminMixin
-from .forms import ContainmentForm, LabelledSplitDateTime, RevertForm, TimelineNoteForm, TransitionForm, staff_users
-from .forms import error_text as _error_text
+from .forms import ContainmentForm, LabelledSplitDateTime, TimelineNoteForm, TransitionForm, staff_users
+from .forms import error_text as _error_text  # noqa: F401  (incidents/admin/reports.py imports it from here)
+from .incident_actions import IncidentCommandPanelAdminMixin
+from .incident_columns import STATE_COLOURS, IncidentColumnsAdminMixin
 from .incident_page import incident_page_cards
 from .investigation import InvestigationAdminMixin
-from .regulatory import RegulatoryAdminMixin
+from .regulatory_card import RegulatoryAdminMixin
 
 # An incident's reference as people type it; at most 18 digits, so it always fits a 64-bit key.
 INCIDENT_REFERENCE = re.compile(r"^\s*(?:INC-?\s*|#)?(\d{1,18})\s*$", re.IGNORECASE)
-
-# The detection signals in the order of the playbook's hope: caught by us first, by the press last.
-STATE_COLOURS = {
-    IncidentState.DETECTED: "red",
-    IncidentState.TRIAGED: "orange",
-    IncidentState.CONTAINED: "amber",
-    IncidentState.INVESTIGATING: "amber",
-    IncidentState.FIXED: "blue",
-    IncidentState.VERIFIED: "blue",
-    IncidentState.POSTMORTEM: "purple",
-    IncidentState.CLOSED: "green",
-    IncidentState.DISMISSED: "grey",
-}
-
 
 # Summaries above the incident list ("how incidents were found") are the command centre's reads. The
 # command app sits above incidents and registers them at start-up (command/apps.py), so incidents never
@@ -77,15 +56,10 @@ def changelist_summary_register(name: str, selector: Callable[..., object]) -> N
     CHANGELIST_SUMMARIES[name] = selector
 
 
-def _form_errors(form) -> str:
-    return " ".join(
-        f"{form[name].label if name in form.fields else 'Form'}: {' '.join(errors)}"
-        for name, errors in form.errors.items()
-    )
-
-
 @admin.register(Incident)
 class IncidentAdmin(
+    IncidentColumnsAdminMixin,
+    IncidentCommandPanelAdminMixin,
     DeclareIncidentAdminMixin,
     IncidentFollowupAdminMixin,
     RegulatoryAdminMixin,
@@ -286,254 +260,6 @@ class IncidentAdmin(
         # members were saved by the service, inside its transaction and its action-log entry
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
-
-    # --- list columns ---------------------------------------------------------------------------
-
-    @admin.display(description="ref", ordering="id")
-    def reference_link(self, obj):
-        return obj.reference
-
-    @admin.display(description="state", ordering="state")
-    def state_badge(self, obj):
-        return format_html('<span class="fl-state fl-{}">{}</span>', STATE_COLOURS[obj.state], obj.get_state_display())
-
-    @admin.display(description="severity", ordering="severity")
-    def severity_badge(self, obj):
-        if not obj.severity:
-            return format_html('<span class="fl-sev fl-none">{}</span>', "untriaged")
-        return format_html('<span class="fl-sev fl-{}">{}</span>', obj.severity.lower(), obj.severity)
-
-    @admin.display(description="feature", ordering="feature__key")
-    def feature_key(self, obj):
-        return obj.feature.key
-
-    @admin.display(description="open for")
-    def time_open(self, obj):
-        return duration(obj.time_open())
-
-    @admin.display(description="restricted", boolean=True, ordering="is_restricted")
-    def restricted(self, obj):
-        return obj.is_restricted
-
-    @admin.display(description="triage matrix says")
-    def triage_outcome(self, obj):
-        rule = obj.triage_rule
-        if rule is None:
-            return "Set the category to get a severity from the triage matrix."
-        text = (
-            f"{obj.get_category_display()} × {obj.get_impact_display()} → {rule.severity}; "
-            f"page within {rule.page_within_minutes} min; post-mortem "
-            f"{'required' if rule.requires_postmortem else 'optional'}"
-        )
-        if obj.severity_override:
-            text += f". Overridden to {obj.severity_override}: {obj.severity_override_reason}"
-        return text
-
-    # --- the command panel: transitions, containment, timeline ----------------------------------
-
-    def get_urls(self):
-        own = [
-            path(
-                "<int:pk>/transition/<str:name>/",
-                self.admin_site.admin_view(self.transition_view),
-                name="incidents_incident_transition",
-            ),
-            path(
-                "<int:pk>/containment/",
-                self.admin_site.admin_view(self.containment_view),
-                name="incidents_incident_containment",
-            ),
-            path(
-                "<int:pk>/containment/<int:action_id>/revert/",
-                self.admin_site.admin_view(self.revert_view),
-                name="incidents_incident_revert",
-            ),
-            path(
-                "<int:pk>/pages/<int:page_id>/ack/",
-                self.admin_site.admin_view(self.page_ack_view),
-                name="incidents_incident_page_ack",
-            ),
-            path(
-                "<int:pk>/timeline/", self.admin_site.admin_view(self.timeline_view), name="incidents_incident_timeline"
-            ),
-        ]
-        return own + self.followup_urls() + self.investigation_urls() + super().get_urls()
-
-    def _visible_or_404(self, request, pk) -> Incident:
-        try:
-            return visible_incidents(user=request.user).get(pk=pk)
-        except Incident.DoesNotExist as exc:
-            raise Http404("No such incident.") from exc
-
-    def _back(self, pk):
-        return HttpResponseRedirect(reverse("admin:incidents_incident_change", args=[pk]))
-
-    def _run(self, request, pk, func, success: str):
-        try:
-            func()
-        except (Incident.DoesNotExist, Http404) as exc:
-            raise Http404("No such incident.") from exc
-        except PermissionDenied as exc:
-            self.message_user(request, str(exc) or "You may not do that.", messages.ERROR)
-        except ValidationError as exc:
-            self.message_user(request, _error_text(exc), messages.ERROR)
-        else:
-            self.message_user(request, success, messages.SUCCESS)
-        return self._back(pk)
-
-    def transition_view(self, request, pk, name):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        incident = self._visible_or_404(request, pk)
-        service = TRANSITION_SERVICES.get(name)
-        if service is None:
-            raise Http404("No such transition.")
-        form = TransitionForm(request.POST)
-        if not form.is_valid():
-            self.message_user(request, "The form was incomplete; reload the page.", messages.ERROR)
-            return self._back(pk)
-        kwargs = {
-            "incident_id": incident.pk,
-            "actor": request.user,
-            "expected_state": form.cleaned_data["expected_state"],
-        }
-        if name in ("investigate_without_containment", "reopen"):
-            kwargs["reason"] = form.cleaned_data["reason"]
-        if name == "close":
-            return self._close(request, incident, kwargs)
-        if name == "dismiss":
-            kwargs["containment"], kwargs["pages"] = self._settle_decisions(request, incident)
-            service = incident_dismiss_settled
-            kwargs["reason"] = form.cleaned_data["dismiss_reason"]
-            kwargs["note"] = form.cleaned_data["reason"]
-            dup_id = form.cleaned_data.get("duplicate_of")
-            if dup_id:
-                duplicate = visible_incidents(user=request.user).filter(pk=dup_id).first()
-                if duplicate is None:
-                    self.message_user(request, f"Duplicate of: no incident INC-{dup_id}.", messages.ERROR)
-                    return self._back(pk)
-                kwargs["duplicate_of"] = duplicate
-        return self._run(request, pk, lambda: service(**kwargs), "Done: the incident moved on.")
-
-    def _close_context(self, incident, options) -> dict:
-        """What Close and Dismiss ask about: read only when the user may take one of them now."""
-        if not any(o.name in ("close", "dismiss") and o.is_allowed for o in options):
-            return {}
-        return {
-            "close_containment": list(unattended_containment(incident)),
-            "close_pages": list(incident.pages.filter(state__in=OPEN_PAGE_STATES).select_related("contact")),
-            "close_owners": staff_users(),
-        }
-
-    def _settle_decisions(self, request, incident) -> tuple[dict, dict]:
-        """The choices made beside Close or Dismiss: lift or hand over each containment, answer each page."""
-        owners = {str(u.pk): u for u in staff_users()}
-        containment = {}
-        for action in unattended_containment(incident):
-            choice = request.POST.get(f"containment_{action.pk}", "")
-            if choice in ("lift", "hand_over"):
-                containment[action.pk] = {
-                    "decision": choice,
-                    "reason": request.POST.get(f"containment_{action.pk}_reason", ""),
-                    "owner": owners.get(request.POST.get(f"containment_{action.pk}_owner", "")),
-                }
-        pages = {
-            page.pk: request.POST.get(f"page_{page.pk}", "")
-            for page in incident.pages.filter(state__in=OPEN_PAGE_STATES)
-        }
-        return containment, pages
-
-    def _close(self, request, incident, kwargs):
-        """Close, lifting or handing over each active containment and answering each open page as chosen."""
-        containment, pages = self._settle_decisions(request, incident)
-        return self._run(
-            request,
-            incident.pk,
-            lambda: incident_close_settled(**kwargs, containment=containment, pages=pages),
-            f"{incident.reference} is closed.",
-        )
-
-    def containment_view(self, request, pk):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        incident = self._visible_or_404(request, pk)
-        form = ContainmentForm(request.POST)
-        if not form.is_valid():
-            self.message_user(request, "Containment not recorded. " + _form_errors(form), messages.ERROR)
-            return self._back(pk)
-        data = form.cleaned_data
-        return self._run(
-            request,
-            pk,
-            lambda: containment_record(
-                incident_id=incident.pk,
-                action_type=data["action_type"],
-                parameters=form.parameters(),
-                description=data["description"],
-                approved_by=data["approved_by"],
-                is_reversible=data["is_reversible"],
-                actor=request.user,
-            ),
-            "Containment action recorded.",
-        )
-
-    def revert_view(self, request, pk, action_id):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        incident = self._visible_or_404(request, pk)
-        if not incident.containment_actions.filter(pk=action_id).exists():
-            raise Http404("No such containment action.")
-        form = RevertForm(request.POST)
-        if not form.is_valid():
-            self.message_user(request, "Say why the containment is lifted.", messages.ERROR)
-            return self._back(pk)
-        lifted = []
-
-        def lift():
-            reason = form.cleaned_data["reason"]
-            lifted.append(containment_revert(action_id=action_id, reason=reason, actor=request.user))
-
-        response = self._run(request, pk, lift, "Containment lifted.")
-        if lifted and lifted[0].still_held_by:
-            self.message_user(
-                request,
-                f"The kill switch stays in force: still held by {lifted[0].still_held_by}.",
-                messages.WARNING,
-            )
-        return response
-
-    def page_ack_view(self, request, pk, page_id):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        incident = self._visible_or_404(request, pk)
-        if not incident.pages.filter(pk=page_id).exists():
-            raise Http404("No such page.")
-        return self._run(
-            request,
-            pk,
-            lambda: page_acknowledge(page_id=page_id, actor=request.user, via="admin"),
-            "Page acknowledged.",
-        )
-
-    def timeline_view(self, request, pk):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        incident = self._visible_or_404(request, pk)
-        form = TimelineNoteForm(request.POST)
-        if not form.is_valid():
-            self.message_user(request, "Note not added. " + _form_errors(form), messages.ERROR)
-            return self._back(pk)
-        return self._run(
-            request,
-            pk,
-            lambda: timeline_add_note(
-                incident_id=incident.pk,
-                text=form.cleaned_data["text"],
-                occurred_at=form.cleaned_data["occurred_at"],
-                actor=request.user,
-            ),
-            "Added to the timeline.",
-        )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}

@@ -28,24 +28,16 @@ from incidents.services.postmortems import (
 )
 
 from .action_items import action_items_context
+from .workflow_buttons import WorkflowButtonsAdminMixin
 
-# action -> (service, permission, label, states it applies to)
-ACTIONS = {
-    "submit": (postmortem_submit, "incidents.change_postmortem", "Submit for review", [PostMortemState.DRAFT]),
-    "request_changes": (
-        postmortem_request_changes,
-        "incidents.approve_postmortem",
-        "Request changes",
-        [PostMortemState.IN_REVIEW],
-    ),
-    "approve": (postmortem_approve, "incidents.approve_postmortem", "Approve", [PostMortemState.IN_REVIEW]),
-    "publish": (postmortem_publish, "incidents.publish_postmortem", "Publish", [PostMortemState.APPROVED]),
-    "revise": (
-        postmortem_revise,
-        "incidents.publish_postmortem",
-        "Publish a new revision",
-        [PostMortemState.PUBLISHED],
-    ),
+# The buttons, in order; which of them a user sees is the FSM's answer (state and permission), with
+# Submit also asking to edit post-mortems and the new revision (not a state change) for published ones.
+ACTION_LABELS = {
+    "submit": "Submit for review",
+    "request_changes": "Request changes",
+    "approve": "Approve",
+    "publish": "Publish",
+    "revise": "Publish a new revision",
 }
 
 
@@ -150,7 +142,18 @@ class RequestChangesForm(forms.Form):
 
 
 @admin.register(PostMortem)
-class PostMortemAdmin(admin.ModelAdmin):
+class PostMortemAdmin(WorkflowButtonsAdminMixin, admin.ModelAdmin):
+    action_labels = ACTION_LABELS
+    action_services = {
+        "submit": postmortem_submit,
+        "request_changes": postmortem_request_changes,
+        "approve": postmortem_approve,
+        "publish": postmortem_publish,
+        "revise": postmortem_revise,
+    }
+    action_permissions = {"submit": "incidents.change_postmortem", "revise": "incidents.publish_postmortem"}
+    action_states = {"revise": (PostMortemState.PUBLISHED,)}
+    action_id_argument = "postmortem_id"
     change_form_template = "admin/incidents/postmortem/change_form.html"
     list_display = ["incident_ref", "state_badge", "published_at", "pdf_link"]
     list_filter = ["state"]
@@ -261,17 +264,12 @@ class PostMortemAdmin(admin.ModelAdmin):
     def get_urls(self):
         own = [
             re_path(
-                r"^(?P<pk>\d+)/(?P<action>submit|request_changes|approve|publish|revise)/$",
-                self.admin_site.admin_view(self.action_view),
-                name="incidents_postmortem_action",
-            ),
-            re_path(
                 r"^write/(?P<incident_id>\d+)/$",
                 self.admin_site.admin_view(self.write_view),
                 name="incidents_postmortem_write",
             ),
         ]
-        return own + super().get_urls()
+        return self.action_urls() + own + super().get_urls()
 
     def write_view(self, request, incident_id):
         """The incident page's "Write the post-mortem": start it from the template, then edit it."""
@@ -308,12 +306,11 @@ class PostMortemAdmin(admin.ModelAdmin):
             missing = {row["role"] for row in status if row["approval"] is None}
             required = {row["role"] for row in status}
             my_roles = reviewer_roles_of(request.user, postmortem.incident) & required
+            # Request changes and Approve only for a reviewer of this post-mortem; Approve until their role approved
             extra_context["pm_actions"] = [
                 (name, label)
-                for name, (_, permission, label, states) in ACTIONS.items()
-                if postmortem.state in states
-                and request.user.has_perm(permission)
-                and (name not in ("approve", "request_changes") or my_roles)
+                for name, label in self.action_buttons(request, postmortem)
+                if (name not in ("approve", "request_changes") or my_roles)
                 and (name != "approve" or my_roles & missing)
             ]
             extra_context["pm_object"] = postmortem
@@ -328,27 +325,10 @@ class PostMortemAdmin(admin.ModelAdmin):
             extra_context.update(action_items_context(request, postmortem.incident, back="postmortem"))
         return super().change_view(request, object_id, form_url, extra_context)
 
-    def action_view(self, request, pk, action):
-        pk = int(pk)
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        if action not in ACTIONS or not self.get_queryset(request).filter(pk=pk).exists():
-            raise Http404("No such post-mortem.")
-        service, permission, label, _ = ACTIONS[action]
-        kwargs = {"postmortem_id": pk, "actor": request.user}
-        if action == "request_changes":
+    def action_kwargs(self, request, name: str) -> dict:
+        if name == "request_changes":
             form = RequestChangesForm(request.POST)
-            kwargs["note"] = form.cleaned_data["note"] if form.is_valid() else ""
-        if action == "revise":
-            kwargs["reason"] = (request.POST.get("reason") or "").strip()[:4000]
-        try:
-            if not request.user.has_perm(permission):
-                raise PermissionDenied(f"You may not {label.lower()}.")
-            service(**kwargs)
-        except PermissionDenied as exc:
-            self.message_user(request, str(exc) or "You may not do that.", messages.ERROR)
-        except ValidationError as exc:
-            self.message_user(request, " ".join(exc.messages), messages.ERROR)
-        else:
-            self.message_user(request, f"{label}: done.", messages.SUCCESS)
-        return HttpResponseRedirect(reverse("admin:incidents_postmortem_change", args=[pk]))
+            return {"note": form.cleaned_data["note"] if form.is_valid() else ""}
+        if name == "revise":
+            return {"reason": (request.POST.get("reason") or "").strip()[:4000]}
+        return {}

@@ -1,34 +1,23 @@
-"""Regulatory regimes (editable), obligations with their deadlines, and the incident page's card.
+"""Regulatory regimes (editable with their deadline rules) and the obligations list and page.
 
-Deadlines are stored in UTC and shown in the reader's time zone: the zone of the reader's own
-stakeholder contact when they have one, else the site's TIME_ZONE, next to the zone the rule counts in.
+Deadlines are stored in UTC and shown in the reader's time zone next to the zone the rule counts in.
+The forms live in `regulatory_forms`, the incident page's card in `regulatory_card`.
 """
 
 from __future__ import annotations
 
-import zoneinfo
-from datetime import datetime
-
-from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Exists, F, OuterRef
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
-from django.urls import path, re_path, reverse
+from django.urls import re_path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from incidents.constants import ContactState
-from incidents.deadlines import ClockFrom, ClockStart, OpensOn
+from incidents.deadlines import ClockFrom, OpensOn
 from incidents.models import (
     DeadlineRule,
-    DecisionState,
-    Incident,
     ObligationState,
     Regime,
     RegulatoryObligation,
-    StakeholderContact,
 )
 from incidents.selectors import visible_incidents
 from incidents.services import record_save
@@ -38,342 +27,23 @@ from incidents.services.regulatory import (
     obligation_start_clock,
     obligation_submit,
     obligation_waive,
-    reportability_confirm,
-    reportability_decide,
-    reportability_reject,
 )
-from incidents.templatetags.fireline import duration
 
-from .forms import error_text as _error_text
-
-OBLIGATION_COLOURS = {ObligationState.OPEN: "amber", ObligationState.SUBMITTED: "green", ObligationState.WAIVED: "grey"}
-
-
-def user_time_zone(user) -> zoneinfo.ZoneInfo:
-    name = (
-        StakeholderContact.objects.filter(user_id=getattr(user, "pk", None))
-        .exclude(state=ContactState.RETIRED)
-        .values_list("time_zone", flat=True)
-        .first()
-    )
-    try:
-        return zoneinfo.ZoneInfo(name or settings.TIME_ZONE)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
-
-
-def local_text(moment: datetime | None, zone) -> str:
-    if moment is None:
-        return "—"
-    return timezone.localtime(moment, zone).strftime("%Y-%m-%d %H:%M %Z")
-
-
-def time_left_text(obligation: RegulatoryObligation, now: datetime) -> str:
-    if obligation.deadline is None:
-        return "clock not started"
-    if not obligation.is_open:
-        return ""
-    left = obligation.deadline - now
-    return f"overdue by {duration(-left)}" if left.total_seconds() <= 0 else f"{duration(left)} left"
-
-
-# --- forms ----------------------------------------------------------------------------------------
-
-
-class DecisionForm(forms.Form):
-    regimes = forms.ModelMultipleChoiceField(
-        queryset=Regime.objects.none(), widget=forms.CheckboxSelectMultiple, required=False
-    )
-    variants = forms.ModelMultipleChoiceField(
-        queryset=DeadlineRule.objects.none(),
-        widget=forms.CheckboxSelectMultiple,
-        required=False,
-        help_text="Pick a variant only when its condition holds; it may replace the regime's standard deadline.",
-    )
-    # One clock start per trigger: each regime counts from its own (EU regimes from awareness, SB 53 from
-    # discovery, Form 8-K from the materiality determination), each with its instant and its evidence.
-    aware_at = forms.DateTimeField(
-        label="Aware at",
-        required=False,
-        help_text="AI Act, GDPR, NIS2: when the organisation became aware, in your time zone. Empty: detection time.",
-    )
-    aware_evidence = forms.CharField(
-        label="Evidence of awareness", required=False, max_length=2000, help_text="e.g. the alert acknowledged."
-    )
-    discovered_at = forms.DateTimeField(
-        label="Discovered at", required=False, help_text="SB 53: when it was discovered. Empty: detection time."
-    )
-    discovery_evidence = forms.CharField(label="Evidence of discovery", required=False, max_length=2000)
-    materiality_at = forms.DateTimeField(
-        label="Determined material at",
-        required=False,
-        help_text="Form 8-K: when the incident was determined to be material (required for the SEC).",
-    )
-    materiality_evidence = forms.CharField(
-        label="Evidence of the determination",
-        required=False,
-        max_length=2000,
-        help_text="e.g. the disclosure committee's minutes.",
-    )
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=5000)
-
-    def triggers(self) -> dict:
-        data = self.cleaned_data
-        return {
-            ClockStart.AWARENESS: (data.get("aware_at"), data.get("aware_evidence", "")),
-            ClockStart.DISCOVERY: (data.get("discovered_at"), data.get("discovery_evidence", "")),
-            ClockStart.MATERIALITY: (data.get("materiality_at"), data.get("materiality_evidence", "")),
-        }
-
-    def __init__(self, *args, rules=None, **kwargs):
-        kwargs.setdefault("auto_id", "id_reg_%s")
-        super().__init__(*args, **kwargs)
-        self.fields["regimes"].queryset = Regime.objects.filter(is_active=True).order_by("name")
-        self.fields["variants"].queryset = DeadlineRule.objects.filter(is_variant=True, regime__is_active=True)
-        if rules is not None:
-            # Choices from rules the caller already read: the incident page stays at a fixed query count.
-            regimes = {r.regime_id: r.regime for r in rules if r.regime.is_active}
-            self.fields["regimes"].choices = [
-                (r.pk, f"{r.name} ({r.citation})") for r in sorted(regimes.values(), key=lambda r: r.name)
-            ]
-            self.fields["variants"].choices = [
-                (v.pk, f"{v.regime.citation}: {v.name}. {v.condition}")
-                for v in rules
-                if v.is_variant and v.regime.is_active
-            ]
-
-
-class SubmitForm(forms.Form):
-    submitted_to = forms.CharField(max_length=300, required=False, help_text="Empty: the regime's recipient.")
-    reference = forms.CharField(max_length=300, required=False, help_text="The authority's case or filing number.")
-    submitted_at = forms.DateTimeField(required=False, help_text="In your time zone; empty for now.")
-    report_file = forms.FileField(required=False, help_text="The exact document sent (kept with its SHA-256).")
-    is_incomplete = forms.BooleanField(
-        label="Sent incomplete: the rest follows",
-        required=False,
-        help_text="AI Act Art. 73(5), GDPR Art. 33(4), Form 8-K Instruction 2: opens the follow-up report.",
-    )
-    is_ongoing = forms.BooleanField(
-        label="The incident is still ongoing (progress report)",
-        required=False,
-        help_text="NIS2 Art. 23(4)(e): opens the final report due a month after the incident is handled.",
-    )
-
-    def __init__(self, *args, obligation=None, **kwargs):
-        kwargs.setdefault("auto_id", "id_submit_%s")
-        super().__init__(*args, **kwargs)
-        if obligation is not None:
-            # Offer only what this regime's chain has.
-            opens = set(
-                DeadlineRule.objects.filter(regime_id=obligation.rule.regime_id).values_list("opens_on", flat=True)
-            )
-            if OpensOn.INCOMPLETE not in opens:
-                del self.fields["is_incomplete"]
-            if not DeadlineRule.objects.filter(after_id=obligation.rule_id, opens_on=OpensOn.ONGOING).exists():
-                del self.fields["is_ongoing"]
-
-
-class RequestForm(forms.Form):
-    requested_by = forms.CharField(max_length=300, required=False, help_text="The authority. Empty: the recipient.")
-    requested_at = forms.DateTimeField(required=False, help_text="In your time zone; empty for now.")
-    due_at = forms.DateTimeField(help_text="The deadline the request sets, in your time zone.")
-
-
-class AmendForm(forms.Form):
-    reason = forms.CharField(max_length=5000, help_text="What the amended report adds or corrects.")
-
-
-class ClockEventForm(forms.Form):
-    at = forms.DateTimeField(help_text="In your time zone.")
-    evidence = forms.CharField(max_length=2000, help_text="What shows it.")
-
-
-class WaiveForm(forms.Form):
-    reason = forms.CharField(max_length=5000)
-
-
-def _errors(form) -> str:
-    return " ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
-
-
-def _run(modeladmin, request, func, success: str) -> None:
-    try:
-        func()
-    except PermissionDenied as exc:
-        modeladmin.message_user(request, str(exc) or "You may not do that.", messages.ERROR)
-    except ValidationError as exc:
-        modeladmin.message_user(request, _error_text(exc), messages.ERROR)
-    else:
-        modeladmin.message_user(request, success, messages.SUCCESS)
-
-
-def _submit_kwargs(request, form) -> dict:
-    data = form.cleaned_data
-    return {
-        "submitted_to": data["submitted_to"],
-        "reference": data["reference"],
-        "submitted_at": data["submitted_at"],
-        "report_file": data["report_file"],
-        "is_incomplete": data.get("is_incomplete", False),
-        "is_ongoing": data.get("is_ongoing", False),
-        "actor": request.user,
-    }
-
-
-def _bound(form_class, request, **kwargs):
-    # Naive times typed by the user are in the user's zone.
-    with timezone.override(user_time_zone(request.user)):
-        form = form_class(request.POST, request.FILES, **kwargs)
-        form.is_valid()
-    return form
-
-
-# --- the incident page card ----------------------------------------------------------------------
-
-
-class RegulatoryAdminMixin:
-    """For IncidentAdmin: the Regulatory card, its decision form and the submit/waive buttons."""
-
-    def get_urls(self):
-        view = self.admin_site.admin_view
-        own = [
-            path(
-                "<int:pk>/regulatory/decide/", view(self.regulatory_decide_view), name="incidents_incident_reg_decide"
-            ),
-            path(
-                "<int:pk>/regulatory/decisions/<int:decision_id>/<str:verdict>/",
-                view(self.regulatory_review_view),
-                name="incidents_incident_reg_review",
-            ),
-            path(
-                "<int:pk>/regulatory/obligations/<int:obligation_id>/<str:action>/",
-                view(self.regulatory_obligation_view),
-                name="incidents_incident_reg_obligation",
-            ),
-        ]
-        return own + super().get_urls()
-
-    def regulatory_decide_view(self, request, pk):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        incident = self._visible_or_404(request, pk)
-        form = _bound(DecisionForm, request)
-        if not form.is_valid():
-            self.message_user(request, "Decision not recorded. " + _errors(form), messages.ERROR)
-            return self._back(pk)
-        data = form.cleaned_data
-        return self._run(
-            request,
-            pk,
-            lambda: reportability_decide(
-                incident_id=incident.pk,
-                regimes=list(data["regimes"]),
-                variants=list(data["variants"]),
-                reason=data["reason"],
-                triggers=form.triggers(),
-                actor=request.user,
-            ),
-            "Reportability recorded: the clocks are running.",
-        )
-
-    def regulatory_review_view(self, request, pk, decision_id, verdict):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        incident = self._visible_or_404(request, pk)
-        if verdict not in ("confirm", "reject") or not incident.reportability.filter(pk=decision_id).exists():
-            raise Http404("No such decision.")
-        if verdict == "confirm":
-            return self._run(
-                request,
-                pk,
-                lambda: reportability_confirm(decision_id=decision_id, actor=request.user),
-                "Proposal confirmed.",
-            )
-        reason = (request.POST.get("reason") or "").strip()
-        return self._run(
-            request,
-            pk,
-            lambda: reportability_reject(decision_id=decision_id, reason=reason, actor=request.user),
-            "Proposal rejected; its obligations are waived.",
-        )
-
-    def regulatory_obligation_view(self, request, pk, obligation_id, action):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        incident = self._visible_or_404(request, pk)
-        if action not in ("submit", "waive") or not incident.regulatory_obligations.filter(pk=obligation_id).exists():
-            raise Http404("No such obligation.")
-        if action == "waive":
-            form = WaiveForm(request.POST)
-            if not form.is_valid():
-                self.message_user(request, "Give the reason for waiving it.", messages.ERROR)
-                return self._back(pk)
-            return self._run(
-                request,
-                pk,
-                lambda: obligation_waive(
-                    obligation_id=obligation_id, reason=form.cleaned_data["reason"], actor=request.user
-                ),
-                "Obligation waived.",
-            )
-        form = _bound(SubmitForm, request)
-        if not form.is_valid():
-            self.message_user(request, "Submission not recorded. " + _errors(form), messages.ERROR)
-            return self._back(pk)
-        kwargs = _submit_kwargs(request, form)
-        return self._run(
-            request,
-            pk,
-            lambda: obligation_submit(obligation_id=obligation_id, **kwargs),
-            "Submission recorded.",
-        )
-
-    def regulatory_context(self, request, incident: Incident) -> dict:
-        user = request.user
-        now = timezone.now()
-        # One query when the incident has no obligation yet (the common case): the rules, for the
-        # decision form, each marked with whether this incident already owes a report under it.
-        rules = list(
-            DeadlineRule.objects.select_related("regime")
-            .annotate(on_incident=Exists(RegulatoryObligation.objects.filter(incident=incident, rule=OuterRef("pk"))))
-            .order_by("regime__name", "order", "pk")
-        )
-        rows, decisions, zone = [], [], None
-        if any(rule.on_incident for rule in rules):
-            zone = user_time_zone(user)
-            obligations = incident.regulatory_obligations.select_related(
-                "rule__regime", "submitted_by", "waived_by"
-            ).order_by(F("deadline").asc(nulls_last=True), "pk")  # "clock not started" last, on any database
-            rows = [
-                {
-                    "obligation": o,
-                    "deadline_local": local_text(o.deadline, zone),
-                    "deadline_rule_zone": local_text(o.deadline, zoneinfo.ZoneInfo(o.rule.regime.time_zone)),
-                    "time_left": time_left_text(o, now),
-                    "is_overdue": o.is_overdue(now),
-                    "colour": "red" if o.is_overdue(now) else OBLIGATION_COLOURS[o.state],
-                }
-                for o in obligations
-            ]
-            decisions = list(
-                incident.reportability.select_related("decided_by", "reviewed_by").prefetch_related("regimes")
-            )
-        can_decide = user.has_perm("incidents.add_reportabilitydecision") and not incident.is_drill
-        return {
-            "reg_rows": rows,
-            "reg_any_overdue": any(r["is_overdue"] for r in rows),
-            "reg_decisions": decisions,
-            "reg_zone": str(zone) if zone else "",
-            "reg_proposed": DecisionState.PROPOSED,
-            "reg_decision_form": DecisionForm(rules=rules) if can_decide else None,
-            "reg_can_decide": can_decide,
-            "reg_can_review": user.has_perm("incidents.confirm_reportabilitydecision"),
-            "reg_can_submit": user.has_perm("incidents.submit_regulatoryobligation"),
-            "reg_can_waive": user.has_perm("incidents.waive_regulatoryobligation"),
-        }
-
-
-# --- regimes and obligations ---------------------------------------------------------------------
+from .regulatory_forms import (
+    OBLIGATION_COLOURS,
+    AmendForm,
+    ClockEventForm,
+    RequestForm,
+    SubmitForm,
+    WaiveForm,
+    _bound,
+    _errors,
+    _run,
+    _submit_kwargs,
+    local_text,
+    time_left_text,
+    user_time_zone,
+)
 
 
 class DeadlineRuleInline(admin.StackedInline):

@@ -41,6 +41,12 @@ class Variant(models.TextChoices):
 
 
 class AudienceClass(models.TextChoices):
+    """How far an item of an export may reach (shown when its rank is at most the variant's).
+
+    Not `incidents.constants.Audience` (who a communication is written for), nor
+    `incidents.deadlines.ReportRecipient` (who a regime's report goes to).
+    """
+
     PUBLIC = "public", "Public"
     REGULATOR = "regulator", "Regulator"
     LEGAL = "legal", "Legal"

@@ -20,7 +20,7 @@ from django.utils.safestring import SafeString
 from incidents.constants import Audience
 from incidents.models import Communication, CommunicationState, Incident
 from incidents.services.flags import switch_export_text
-from incidents.text import render_markdown
+from incidents.text import SUMMARY, format_duration, render_markdown
 
 from .audience import Variant, redactor_for, shows
 from .pdf import html_to_pdf, organisation_context, timeline_attachment, timeline_items, timeline_rows
@@ -42,16 +42,8 @@ PHASE_COLOURS = ["#c0392b", "#e67e22", "#d4ac0d", "#2e86c1", "#17a589", "#7d3c98
 
 
 def duration_text(delta: datetime.timedelta | None) -> str:
-    if delta is None:
-        return "not yet"
-    minutes = max(int(delta.total_seconds() // 60), 0)
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    return f"{minutes}m"
+    """2d 3h, 4h 05m, 12m; "not yet" when the clock has not stopped."""
+    return format_duration(delta, SUMMARY)
 
 
 def milestones(incident: Incident) -> list[tuple[str, datetime.datetime]]:

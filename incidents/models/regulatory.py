@@ -17,7 +17,7 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from incidents import deadlines
-from incidents.deadlines import Audience, ClockFrom, ClockStart, OpensOn, Unit
+from incidents.deadlines import ClockFrom, ClockStart, OpensOn, ReportRecipient, Unit
 
 from .notifications import validate_time_zone
 
@@ -60,7 +60,7 @@ class Regime(models.Model):
     citation = models.CharField(max_length=300, help_text="The instrument and article, e.g. AI Act Art. 73.")
     clock_start = models.CharField(max_length=16, choices=ClockStart.choices, default=ClockStart.AWARENESS)
     clock_start_note = models.TextField(blank=True, help_text="What exactly starts the clock, in the law's words.")
-    audience = models.CharField(max_length=16, choices=Audience.choices, default=Audience.AUTHORITY)
+    audience = models.CharField(max_length=16, choices=ReportRecipient.choices, default=ReportRecipient.AUTHORITY)
     recipient = models.CharField(max_length=300, blank=True, help_text="Who receives the report.")
     time_zone = models.CharField(
         max_length=64,

@@ -4,7 +4,7 @@ from django import template
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
-from incidents.text import render_markdown
+from incidents.text import CLOCK, format_duration, render_markdown
 
 register = template.Library()
 
@@ -17,17 +17,7 @@ def markdown(text):
 @register.filter
 def duration(delta: timedelta | None) -> str:
     """A clock as a commander reads it: 2d 3h, 4h 05m, 12m 30s."""
-    if delta is None:
-        return "—"
-    seconds = max(int(delta.total_seconds()), 0)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    return f"{minutes}m {secs:02d}s"
+    return format_duration(delta, CLOCK)
 
 
 @register.filter
