@@ -16,14 +16,35 @@ pytestmark = pytest.mark.django_db
 
 def test_settings_are_edited_in_the_admin(client, superuser):
     client.force_login(superuser)
+    # A fresh install has no row: the menu link goes straight to the form, severities as checkboxes.
+    first = client.get("/admin/chatops/chatsettings/", follow=True)
+    assert first.redirect_chain[-1][0] == "/admin/chatops/chatsettings/add/"
+    page = first.content.decode()
+    assert 'type="checkbox" name="room_severities" value="SEV1"' in page
+    ticked = first.context["adminform"].form["room_severities"].value()
+    assert sorted(ticked) == ["SEV1", "SEV2"]  # the defaults start ticked
     response = client.post(
         "/admin/chatops/chatsettings/add/",
-        {"backend": "slack", "room_severities": '["SEV1"]', "note_reaction": ":memo:", "is_enabled": "on"},
+        {"backend": "slack", "room_severities": ["SEV1"], "note_reaction": ":memo:", "is_enabled": "on"},
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     row = ChatSettings.objects.get()
     assert row.room_severities == ["SEV1"] and row.note_reaction == "memo"
     assert client.get("/admin/chatops/chatsettings/add/").status_code == 403  # one row only
+    # From then on the link opens that one row.
+    again = client.get("/admin/chatops/chatsettings/")
+    assert again.status_code == 302 and again.url == f"/admin/chatops/chatsettings/{row.pk}/change/"
+
+
+def test_an_unknown_severity_in_the_admin_names_the_field(client, superuser):
+    client.force_login(superuser)
+    response = client.post(
+        "/admin/chatops/chatsettings/add/",
+        {"backend": "slack", "room_severities": ["SEV9"], "note_reaction": "pushpin", "is_enabled": "on"},
+    )
+    assert response.status_code == 200
+    assert "room_severities" in response.context["adminform"].form.errors
+    assert not ChatSettings.objects.exists()
 
 
 @pytest.mark.parametrize("severities", [["SEV9"], "SEV1", [1]])
