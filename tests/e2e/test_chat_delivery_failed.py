@@ -1,11 +1,15 @@
 """In a real browser: a chat post Slack never accepted shows on the incident page like a failed notification."""
 
 import pytest
+from django.core.cache import cache
 from playwright.sync_api import Page, expect
 
 from chatops.backends.base import backend_reset
+from chatops.constants import ROOM_CHANNEL
+from chatops.models import ChatSettings
 from incidents import services
-from incidents.constants import Category, DetectionSignal
+from incidents.constants import Category, DetectionSignal, NotificationState
+from incidents.models import Notification
 from tests.chatops.slack_standin import SlackStandIn
 from tests.incidents.factories import AIFeatureFactory, UserFactory
 
@@ -21,6 +25,8 @@ def test_the_incident_page_shows_a_failed_chat_delivery(live_server, page: Page,
     settings.SLACK_BOT_TOKEN = standin.token
     settings.FIRELINE_NOTIFY_MAX_ATTEMPTS = 1
     backend_reset()
+    cache.clear()  # the PostgreSQL pass shares one Redis cache across tests: start from nothing remembered
+    ChatSettings.objects.update_or_create(pk=1, defaults={"backend": "slack", "room_severities": ["SEV1", "SEV2"]})
     commander = UserFactory(username="chat-cmdr", role="Incident Commander")
     incident = services.incident_open(
         title="Bot tells users to stop their medication",
@@ -32,6 +38,9 @@ def test_the_incident_page_shows_a_failed_chat_delivery(live_server, page: Page,
         severity_override_reason="health advice",
         actor=commander,
     )
+    rows = Notification.objects.filter(incident=incident, channel=ROOM_CHANNEL)
+    states = [(row.state, row.last_error) for row in rows]
+    assert states and all(state == NotificationState.FAILED for state, _ in states), states
     try:
         login(page, live_server.url, "chat-cmdr")
         page.goto(f"{live_server.url}/admin/incidents/incident/{incident.pk}/change/")
